@@ -1,0 +1,78 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Every event storefront publishes, serialised as `{"type": <routing key>, "body": {...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", content = "body")]
+pub enum Event {
+    #[serde(rename = "notification.otp")]
+    OtpIssued(OtpIssued),
+    #[serde(rename = "user.created")]
+    UserCreated(UserCreated),
+}
+
+impl Event {
+    pub fn routing_key(&self) -> &'static str {
+        match self {
+            Event::OtpIssued(_) => Event::OTP_ISSUED,
+            Event::UserCreated(_) => Event::USER_CREATED,
+        }
+    }
+
+    pub const OTP_ISSUED: &'static str = "notification.otp";
+    pub const USER_CREATED: &'static str = "user.created";
+}
+
+/// The only place a code travels in clear: to the mailer.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtpIssued {
+    pub email: String,
+    pub otp: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for OtpIssued {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpIssued")
+            .field("email", &self.email)
+            .field("otp", &"******")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCreated {
+    pub user_id: i64,
+    pub email: String,
+    pub phone_number: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_uses_routing_keys() {
+        let event = Event::UserCreated(UserCreated {
+            user_id: 1,
+            email: "a@example.com".into(),
+            phone_number: None,
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "user.created");
+        assert_eq!(json["body"]["userId"], 1);
+        assert!(!format!(
+            "{:?}",
+            OtpIssued {
+                email: "a@example.com".into(),
+                otp: "123456".into(),
+                expires_at: Utc::now()
+            }
+        )
+        .contains("123456"));
+    }
+}

@@ -1,0 +1,201 @@
+//! The event bus. Events are fire-and-forget and delivered at least once to
+//! every actor kind subscribed to their routing key. This in-process bus is
+//! what the embedded mode and a single node use; the RabbitMQ bridge extends
+//! the same `publish`/`subscribe` surface across nodes.
+
+mod events;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tracing::Instrument;
+use uuid::Uuid;
+
+pub use events::{Event, OtpIssued, UserCreated};
+
+use crate::actors::mailbox::{Envelope, Handles, Mailbox};
+use crate::actors::ActorError;
+
+/// An event with what every transport needs to route and de-duplicate it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventEnvelope {
+    pub message_id: Uuid,
+    pub origin_node: String,
+    pub timestamp: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// Hands one event to a subscribed actor.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct DeliverEvent(pub Arc<EventEnvelope>);
+
+type Deliver = Arc<
+    dyn Fn(Arc<EventEnvelope>) -> LocalBoxFuture<'static, Result<(), ActorError>> + Send + Sync,
+>;
+
+struct Subscriber {
+    routing_keys: &'static [&'static str],
+    deliver: Deliver,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BusCounters {
+    pub published: u64,
+    pub delivered: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+    pub pending: u64,
+}
+
+struct Inner {
+    node_id: String,
+    delivery_attempts: u32,
+    subscribers: RwLock<Vec<Subscriber>>,
+    published: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    pending: AtomicU64,
+    idle: Notify,
+}
+
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+impl EventBus {
+    pub fn new(node_id: String, delivery_attempts: u32) -> EventBus {
+        EventBus {
+            inner: Arc::new(Inner {
+                node_id,
+                delivery_attempts,
+                subscribers: RwLock::new(Vec::new()),
+                published: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                retried: AtomicU64::new(0),
+                dead_lettered: AtomicU64::new(0),
+                pending: AtomicU64::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    /// Delivers every event whose routing key is in `routing_keys` to `mailbox`.
+    pub fn subscribe<A>(&self, routing_keys: &'static [&'static str], mailbox: Mailbox<A>)
+    where
+        A: Handles<DeliverEvent> + Handler<Envelope<DeliverEvent>>,
+    {
+        let deliver: Deliver = Arc::new(move |envelope| {
+            let mailbox = mailbox.clone();
+            Box::pin(async move { mailbox.call(DeliverEvent(envelope)).await? })
+        });
+        self.inner
+            .subscribers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Subscriber {
+                routing_keys,
+                deliver,
+            });
+    }
+
+    /// Queues `event` for every subscriber of its routing key and returns at
+    /// once. Must be called on an actix arbiter (an actor or a request).
+    pub fn publish(&self, event: Event) {
+        let envelope = Arc::new(EventEnvelope {
+            message_id: Uuid::new_v4(),
+            origin_node: self.inner.node_id.clone(),
+            timestamp: Utc::now(),
+            event,
+        });
+        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        let key = envelope.event.routing_key();
+        let subscribers = self
+            .inner
+            .subscribers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for subscriber in subscribers.iter().filter(|s| s.routing_keys.contains(&key)) {
+            self.inner.pending.fetch_add(1, Ordering::Relaxed);
+            let delivery = deliver_with_retries(
+                self.inner.clone(),
+                subscriber.deliver.clone(),
+                envelope.clone(),
+            );
+            let request_id = crate::telemetry::current_request_id();
+            actix_rt::spawn(
+                crate::telemetry::with_request_id(request_id, delivery)
+                    .instrument(tracing::Span::current()),
+            );
+        }
+    }
+
+    pub fn counters(&self) -> BusCounters {
+        let inner = &self.inner;
+        BusCounters {
+            published: inner.published.load(Ordering::Relaxed),
+            delivered: inner.delivered.load(Ordering::Relaxed),
+            retried: inner.retried.load(Ordering::Relaxed),
+            dead_lettered: inner.dead_lettered.load(Ordering::Relaxed),
+            pending: inner.pending.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until every published event has been delivered (or given up
+    /// on), at most `timeout`; `false` if some were still pending.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let all_done = async {
+            loop {
+                let notified = self.inner.idle.notified();
+                if self.inner.pending.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, all_done).await.is_ok()
+    }
+}
+
+async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc<EventEnvelope>) {
+    let key = envelope.event.routing_key();
+    let mut backoff = Duration::from_millis(100);
+    for attempt in 1..=inner.delivery_attempts {
+        match deliver(envelope.clone()).await {
+            Ok(()) => {
+                inner.delivered.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            Err(err) if attempt < inner.delivery_attempts => {
+                inner.retried.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    event = key, message_id = %envelope.message_id, attempt,
+                    error = %crate::telemetry::error_chain(&err),
+                    "event delivery failed; retrying in {backoff:?}"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(err) => {
+                inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    event = key, message_id = %envelope.message_id, attempt,
+                    error = %crate::telemetry::error_chain(&err),
+                    "event delivery failed for good; dropped as dead"
+                );
+            }
+        }
+    }
+    if inner.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        inner.idle.notify_waiters();
+    }
+}

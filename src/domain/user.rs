@@ -1,0 +1,110 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{bounded_text, ValidationError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "customer" => Some(Role::Customer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A phone number in a loose international form: digits with an optional
+/// leading `+` and the usual separators, 7 to 15 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<PhoneNumber, ValidationError> {
+        let value = raw.trim();
+        let digits = value.chars().filter(char::is_ascii_digit).count();
+        let body = value.strip_prefix('+').unwrap_or(value);
+        let well_formed = body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'));
+        if well_formed && (7..=15).contains(&digits) {
+            Ok(PhoneNumber(value.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "phoneNumber",
+                "must be a phone number of 7 to 15 digits, optionally starting with +",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<PersonName, ValidationError> {
+        bounded_text("name", raw, 100).map(PersonName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A partial profile update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub name: Option<PersonName>,
+    pub phone_number: Option<PhoneNumber>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers() {
+        assert!(PhoneNumber::parse("+44 20 7946 0958").is_ok());
+        assert!(PhoneNumber::parse("(555) 123-4567").is_ok());
+        for bad in ["", "12345", "call me", "+1234567890123456", "++1234567"] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(PersonName::parse("  Ana  ").unwrap().as_str(), "Ana");
+        assert!(PersonName::parse("   ").is_err());
+        assert!(PersonName::parse(&"x".repeat(101)).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! Operators' view inside every actor's mailbox.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::session::Admin;
+use super::AppState;
+use crate::actors::mailbox::{MailboxSnapshot, MessageRecord};
+use crate::actors::{ActorKind, MailboxStats};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/actors").route(web::get().to(list_actors)))
+        .service(web::resource("/admin/actors/{name}").route(web::get().to(get_actor)));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorView {
+    pub node: String,
+    pub hosted: bool,
+    #[serde(flatten)]
+    pub mailbox: MailboxSnapshot,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorDetail {
+    #[serde(flatten)]
+    pub actor: ActorView,
+    /// The last messages handled, oldest first.
+    pub recent_messages: Vec<MessageRecord>,
+}
+
+fn view(state: &AppState, stats: &MailboxStats) -> ActorView {
+    ActorView {
+        node: state.registry.node_id().to_owned(),
+        hosted: true,
+        mailbox: stats.snapshot(),
+    }
+}
+
+/// Every actor kind on this node with its mailbox counters.
+#[utoipa::path(get, path = "/admin/actors", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The actors", body = [ActorView]),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_actors(state: web::Data<AppState>, _: Admin) -> HttpResponse {
+    let actors: Vec<ActorView> = ActorKind::ALL
+        .iter()
+        .map(|kind| view(&state, state.registry.stats(*kind)))
+        .collect();
+    HttpResponse::Ok().json(actors)
+}
+
+/// One actor's counters and its last messages.
+#[utoipa::path(get, path = "/admin/actors/{name}", tag = "admin", security(("session" = [])),
+    params(("name" = String, Path, description = "Actor kind, e.g. OtpActor")),
+    responses(
+        (status = 200, description = "The actor", body = ActorDetail),
+        (status = 404, description = "No such actor kind", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_actor(
+    state: web::Data<AppState>,
+    _: Admin,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = ActorKind::parse(&name).ok_or(ApiError::NotFound("actor"))?;
+    let stats = state.registry.stats(kind);
+    Ok(HttpResponse::Ok().json(ActorDetail {
+        actor: view(&state, stats),
+        recent_messages: stats.recent(),
+    }))
+}

@@ -1,0 +1,188 @@
+//! Passwordless sign-in: request a code by email, verify it for a session.
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::session::{Authenticated, SESSION_COOKIE};
+use super::AppState;
+use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
+use crate::actors::user::GetUser;
+use crate::domain::{Email, OtpCode, PhoneNumber, User, ValidationError};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(["/auth/otp", "/send-otp"]).route(web::post().to(request_otp)))
+        .service(
+            web::resource(["/auth/otp/verify", "/verify-otp"]).route(web::post().to(verify_otp)),
+        )
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/auth/me").route(web::get().to(me)));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OtpRequest {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    #[schema(example = "042917")]
+    pub otp: String,
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageBody {
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionBody {
+    pub user: User,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Parses every field, collecting all the errors rather than the first.
+fn parse_login_fields(
+    email: &str,
+    otp: Option<&str>,
+    phone_number: Option<&str>,
+) -> Result<(Email, Option<OtpCode>, Option<PhoneNumber>), ApiError> {
+    let mut errors: Vec<ValidationError> = Vec::new();
+    let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
+    let otp = otp.and_then(|raw| OtpCode::parse(raw).map_err(|e| errors.push(e)).ok());
+    let phone =
+        phone_number.and_then(|raw| PhoneNumber::parse(raw).map_err(|e| errors.push(e)).ok());
+    match email {
+        Some(email) if errors.is_empty() => Ok((email, otp, phone)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Sends a sign-in code to the email.
+///
+/// Answers the same whether or not an account exists for the email.
+#[utoipa::path(post, path = "/auth/otp", tag = "auth", request_body = OtpRequest,
+    responses(
+        (status = 202, description = "Code sent", body = MessageBody),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Send limit reached; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn request_otp(
+    state: web::Data<AppState>,
+    body: web::Json<OtpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number.as_deref())?;
+    state
+        .registry
+        .otp()
+        .call(RequestOtp { email })
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "code"))?;
+    Ok(HttpResponse::Accepted().json(MessageBody {
+        message: "OTP sent successfully",
+    }))
+}
+
+/// Verifies a code and starts a session.
+///
+/// Creates the user on first login. The token is set as the `access_token`
+/// cookie and returned in the body.
+#[utoipa::path(post, path = "/auth/otp/verify", tag = "auth", request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Signed in", body = SessionBody),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong, expired or used code", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify_otp(
+    state: web::Data<AppState>,
+    body: web::Json<VerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (email, code, phone_number) =
+        parse_login_fields(&body.email, Some(&body.otp), body.phone_number.as_deref())?;
+    let code = code.expect("a code that failed to parse is a validation error");
+    let session = state
+        .registry
+        .otp()
+        .call(VerifyOtp {
+            email,
+            code,
+            phone_number,
+        })
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "code"))?;
+    let max_age = time::Duration::seconds(state.signer.ttl().as_secs() as i64);
+    let cookie = Cookie::build(SESSION_COOKIE, session.token.clone())
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(max_age)
+        .secure(state.cookie_secure)
+        .finish();
+    Ok(HttpResponse::Ok().cookie(cookie).json(SessionBody {
+        user: session.user,
+        token: session.token,
+        expires_at: session.expires_at,
+    }))
+}
+
+/// Ends the session: the token is revoked until it expires.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("session" = [])),
+    responses(
+        (status = 204, description = "Signed out; cookie cleared"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .registry
+        .otp()
+        .call(RevokeToken {
+            jti: caller.jti,
+            expires_at: caller.expires_at,
+        })
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "session"))?;
+    let mut removal = Cookie::build(SESSION_COOKIE, "")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.cookie_secure)
+        .finish();
+    removal.make_removal();
+    Ok(HttpResponse::NoContent().cookie(removal).finish())
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("session" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = User),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .registry
+        .user()
+        .call(GetUser {
+            user_id: caller.user_id,
+        })
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "user"))?;
+    Ok(HttpResponse::Ok().json(user))
+}

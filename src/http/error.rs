@@ -1,0 +1,179 @@
+//! One error type for the HTTP layer, answered as `application/problem+json`
+//! (RFC 9457). 5xx answers are logged with their cause chain.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use crate::actors::{ActorError, CallError};
+use crate::domain::ValidationError;
+use crate::telemetry::error_chain;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<ValidationError>),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("this needs the admin role")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("a service did not answer")]
+    Unavailable(#[source] CallError),
+    #[error("internal error")]
+    Internal(#[source] ActorError),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<&'static str, String>>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: String) -> Problem {
+        Problem {
+            problem_type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: None,
+        }
+    }
+
+    pub fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .content_type(PROBLEM_JSON)
+            .json(self)
+    }
+}
+
+impl ApiError {
+    /// A validation error of one field.
+    pub fn field(error: ValidationError) -> ApiError {
+        ApiError::Validation(vec![error])
+    }
+
+    /// Maps an actor's answer, naming what was not found.
+    pub fn from_actor(err: ActorError, missing: &'static str) -> ApiError {
+        match err {
+            ActorError::NotFound => ApiError::NotFound(missing),
+            ActorError::InvalidCode => {
+                ApiError::Unauthorized("the code is wrong, expired or already used")
+            }
+            ActorError::RateLimited { retry_after } => ApiError::TooManyRequests {
+                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            ActorError::Call(call) => ApiError::Unavailable(call),
+            err @ (ActorError::Store(_) | ActorError::Mail(_)) => ApiError::Internal(err),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(err: CallError) -> ApiError {
+        ApiError::Unavailable(err)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(self), "request failed");
+        }
+        let mut problem = Problem::new(status, self.to_string());
+        if let ApiError::Validation(errors) = self {
+            problem.errors = Some(
+                errors
+                    .iter()
+                    .map(|error| (error.field, error.reason.clone()))
+                    .collect(),
+            );
+        }
+        let mut response = problem.into_response();
+        let headers = response.headers_mut();
+        match self {
+            ApiError::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit },
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(err) if err.is_data() => {
+            ApiError::BadRequest(format!("the JSON body does not fit: {err}"))
+        }
+        JsonPayloadError::Deserialize(err) => {
+            ApiError::BadRequest(format!("the body is not valid JSON: {err}"))
+        }
+        other => ApiError::BadRequest(format!("cannot read the body: {other}")),
+    }
+    .into()
+}
+
+pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {err}")).into()
+}
+
+pub fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path parameter: {err}")).into()
+}
+
+/// Maps a list of domain validation errors.
+impl From<Vec<ValidationError>> for ApiError {
+    fn from(errors: Vec<ValidationError>) -> ApiError {
+        ApiError::Validation(errors)
+    }
+}

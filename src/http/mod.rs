@@ -1,0 +1,47 @@
+//! actix-web: one file per resource. Handlers parse input into domain types,
+//! send one message to an actor and map the answer; nothing here touches a
+//! store.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+pub mod session;
+pub mod users;
+
+use actix_web::web;
+use std::sync::Arc;
+
+use crate::actors::Registry;
+use crate::bus::EventBus;
+use crate::domain::TokenSigner;
+use crate::metrics::Metrics;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub registry: Registry,
+    pub bus: EventBus,
+    pub signer: Arc<TokenSigner>,
+    pub metrics: Arc<Metrics>,
+    pub cookie_secure: bool,
+}
+
+/// Registers every route and the extractor settings that turn bad input
+/// into problem+json answers.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .configure(auth::routes)
+    .configure(users::routes)
+    .configure(ops::routes)
+    .configure(admin::routes)
+    .configure(openapi::routes);
+}

@@ -1,0 +1,101 @@
+//! Who is calling: the session token from the `access_token` cookie or an
+//! `Authorization: Bearer` header, checked for signature, expiry and revocation.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::actors::otp::IsRevoked;
+use crate::domain::Role;
+
+pub const SESSION_COOKIE: &str = "access_token";
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_id: i64,
+    pub role: Role,
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A signed-in caller with the admin role; a customer gets 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+fn token_of(req: &HttpRequest) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    bearer.or_else(|| {
+        req.cookie(SESSION_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+    })
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = token_of(req);
+        Box::pin(async move {
+            let state = state.expect("AppState is registered on the app");
+            let token = token.ok_or(ApiError::Unauthorized(
+                "sign in first: no session token was sent",
+            ))?;
+            let claims = state
+                .signer
+                .verify(&token)
+                .map_err(|_| ApiError::Unauthorized("the session token is invalid or expired"))?;
+            let revoked = state
+                .registry
+                .otp()
+                .call(IsRevoked {
+                    jti: claims.jti.clone(),
+                })
+                .await?
+                .map_err(|err| ApiError::from_actor(err, "session"))?;
+            if revoked {
+                return Err(ApiError::Unauthorized("the session has been signed out"));
+            }
+            Ok(Authenticated {
+                user_id: claims.user_id().map_err(|_| {
+                    ApiError::Unauthorized("the session token is invalid or expired")
+                })?,
+                role: claims.role,
+                expires_at: claims.expires_at(),
+                jti: claims.jti,
+            })
+        })
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Authenticated::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            if caller.role == Role::Admin {
+                Ok(Admin(caller))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        })
+    }
+}

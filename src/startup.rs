@@ -1,0 +1,90 @@
+//! Builds the application: the actor system and the HTTP server on top.
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::actors::Registry;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::system::{self, Services, StartupError};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Binds the listener, starts the actors and prepares the server. Must
+    /// run inside an actix System.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let services = system::start(&settings, settings.node_id(port)).await?;
+        let server = serve(listener, &settings, services.clone()).map_err(bind_error)?;
+        tracing::info!(%address, port, "storefront is listening");
+        Ok(Application {
+            port,
+            server,
+            services,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.services.registry
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish and
+    /// delivers the events already accepted before returning.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await?;
+        if !self.services.bus.drain(self.shutdown_timeout).await {
+            tracing::warn!("shutting down with events still undelivered");
+        }
+        tracing::info!("storefront stopped");
+        Ok(())
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    settings: &Settings,
+    services: Services,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(AppState {
+        registry: services.registry,
+        bus: services.bus,
+        signer: services.signer,
+        metrics: Arc::new(Metrics::new()),
+        cookie_secure: settings.auth.cookie_secure,
+    });
+    let max_body = settings.server.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(http::middleware::observe))
+            .app_data(state.clone())
+            .configure(|cfg| http::configure(cfg, max_body))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .listen(listener)?;
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.run())
+}

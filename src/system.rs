@@ -1,0 +1,155 @@
+//! The root of the actor tree: builds the stores and transports chosen by
+//! configuration, then starts every actor under its supervisor.
+
+use lettre::message::Mailbox as MailAddress;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::actors::mailer::MailerActor;
+use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
+use crate::actors::user::UserActor;
+use crate::actors::{ActorKind, Mailbox, Registry};
+use crate::bus::EventBus;
+use crate::config::Settings;
+use crate::domain::{OtpHasher, TokenSigner};
+use crate::mail::{FileOutbox, MailError};
+use crate::store::{MemoryOtpStore, SqliteStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create the data folder {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read or write the generated secret {path}")]
+    Secret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the generated secret in {path} is shorter than 32 characters; delete it to make a new one"
+    )]
+    SecretTooShort { path: PathBuf },
+    #[error("cannot open the database")]
+    Database(#[from] StoreError),
+    #[error("cannot set up mail")]
+    Mail(#[from] MailError),
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything the HTTP layer needs from the running system.
+#[derive(Clone)]
+pub struct Services {
+    pub registry: Registry,
+    pub bus: EventBus,
+    pub signer: Arc<TokenSigner>,
+}
+
+/// Builds stores and starts the actors on the current arbiter.
+pub async fn start(settings: &Settings, node_id: String) -> Result<Services, StartupError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+        path: settings.data_dir.clone(),
+        source,
+    })?;
+    let secret = resolve_secret(settings)?;
+    let database = Arc::new(SqliteStore::connect(&settings.database).await?);
+    let otp_store = Arc::new(MemoryOtpStore::new());
+    let outbox = Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?);
+    let from: MailAddress = settings
+        .mail
+        .from
+        .parse()
+        .expect("mail.from is checked when settings load");
+
+    let bus = EventBus::new(node_id.clone(), settings.actors.event_delivery_attempts);
+    let signer = Arc::new(TokenSigner::new(
+        &secret,
+        Duration::from_secs(settings.auth.token_ttl_secs),
+    ));
+    let timeout = settings.actors.call_timeout();
+
+    let mailer = Mailbox::start(ActorKind::Mailer, timeout, |stats| {
+        MailerActor::new(outbox, from, stats)
+    });
+    bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer.clone());
+    let user = Mailbox::start(ActorKind::User, timeout, |stats| {
+        UserActor::new(database, bus.clone(), stats)
+    });
+    let auth = &settings.auth;
+    let parts = OtpActorParts {
+        store: otp_store,
+        hasher: OtpHasher::new(&secret),
+        signer: signer.clone(),
+        users: user.clone(),
+        bus: bus.clone(),
+        policy: OtpPolicy {
+            code_ttl: Duration::from_secs(auth.otp_ttl_secs),
+            max_attempts: auth.otp_max_attempts,
+            send_interval: Duration::from_secs(auth.otp_send_interval_secs),
+            sends_per_hour: auth.otp_sends_per_hour,
+            admin_emails: auth.admin_emails.iter().cloned().collect::<HashSet<_>>(),
+        },
+    };
+    let otp = Mailbox::start(ActorKind::Otp, timeout, |stats| OtpActor::new(parts, stats));
+
+    Ok(Services {
+        registry: Registry::new(node_id, otp, user, mailer),
+        bus,
+        signer,
+    })
+}
+
+/// The configured secret, or one generated into the data folder on first
+/// start and reused after, so restarts keep sessions.
+fn resolve_secret(settings: &Settings) -> Result<Vec<u8>, StartupError> {
+    if !settings.auth.jwt_secret.is_empty() {
+        return Ok(settings.auth.jwt_secret.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    tracing::warn!(
+        path = %path.display(),
+        "auth.jwt_secret is not set: using a secret generated into the data folder; set one in production"
+    );
+    let secret_error = |source| StartupError::Secret {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => {
+            let existing = existing.trim();
+            if existing.len() < 32 {
+                return Err(StartupError::SecretTooShort { path });
+            }
+            Ok(existing.as_bytes().to_vec())
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let generated = hex::encode(rand::random::<[u8; 32]>());
+            write_private(&path, &generated).map_err(secret_error)?;
+            Ok(generated.into_bytes())
+        }
+        Err(err) => Err(secret_error(err)),
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
