@@ -12,7 +12,7 @@ const DEFAULTS: &str = include_str!("../config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration: {0}")]
+    #[error("cannot read configuration")]
     Load(#[from] config::ConfigError),
     #[error("invalid configuration: `{key}` {reason}")]
     Invalid { key: &'static str, reason: String },

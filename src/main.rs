@@ -1,6 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use storefront::config::Settings;
 use storefront::startup::Application;
@@ -14,9 +15,19 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match actix_web::rt::System::new().block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole cause chain on one line.
+            eprintln!("storefront: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref()).context("configuration")?;
     storefront::telemetry::init(&settings.log);
     let application = Application::build(settings)

@@ -5,6 +5,7 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Text
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::actors::mailbox::MailboxSnapshot;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
 
@@ -75,17 +76,20 @@ impl Metrics {
     }
 }
 
+/// Name, type, help text and reading of one per-actor series.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&MailboxSnapshot) -> u64,
+);
+
 fn render_actors(text: &mut String, actors: &Registry) {
     let snapshots: Vec<_> = ActorKind::ALL
         .iter()
         .map(|kind| actors.stats(*kind).snapshot())
         .collect();
-    let series: [(
-        &str,
-        &str,
-        &str,
-        fn(&crate::actors::mailbox::MailboxSnapshot) -> u64,
-    ); 5] = [
+    let series: [Series; 5] = [
         (
             "storefront_actor_mailbox_queued",
             "gauge",

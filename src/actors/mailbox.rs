@@ -7,7 +7,7 @@
 //! `queued` from `call` until its handler starts, `in flight` until its reply
 //! is ready.
 
-use actix::dev::ToEnvelope;
+use actix::dev::{MessageResponse, OneshotSender, ToEnvelope};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -299,13 +300,57 @@ fn short_type_name<M>() -> &'static str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
+/// What the instrumented handler answers: either a panic already caught, or
+/// the handler's future. Its own `MessageResponse` sends the answer to the
+/// caller *before* stopping a panicked actor, since stopping drops every
+/// future the actor's context still holds.
+pub struct Delivery<A: Actor, T>(DeliveryState<A, T>);
+
+/// The handler's answer and whether it panicked.
+type Handled<A, T> = Pin<Box<dyn ActorFuture<A, Output = (Result<T, CallError>, bool)>>>;
+
+enum DeliveryState<A: Actor, T> {
+    Panicked(ActorKind),
+    Running(Handled<A, T>),
+}
+
+impl<A, M> MessageResponse<A, Envelope<M>> for Delivery<A, M::Result>
+where
+    A: Actor<Context = Context<A>>,
+    M: Message + 'static,
+    M::Result: 'static,
+{
+    fn handle(self, ctx: &mut Context<A>, tx: Option<OneshotSender<Result<M::Result, CallError>>>) {
+        let answer = |tx: Option<OneshotSender<_>>, result| {
+            if let Some(tx) = tx {
+                // The caller may have given up (timeout); nothing to do then.
+                let _ = tx.send(result);
+            }
+        };
+        match self.0 {
+            DeliveryState::Panicked(kind) => {
+                answer(tx, Err(CallError::Panicked(kind)));
+                ctx.stop();
+            }
+            DeliveryState::Running(future) => {
+                ctx.spawn(future.map(move |(result, panicked), _actor, ctx| {
+                    answer(tx, result);
+                    if panicked {
+                        ctx.stop();
+                    }
+                }));
+            }
+        }
+    }
+}
+
 /// Runs one enveloped message through `A`'s handler. Each actor forwards its
 /// `Handler<Envelope<M>>` here (see `instrumented_actor!`).
 pub fn deliver<A, M>(
     actor: &mut A,
     envelope: Envelope<M>,
     ctx: &mut Context<A>,
-) -> ResponseActFuture<A, Result<M::Result, CallError>>
+) -> Delivery<A, M::Result>
 where
     A: Handles<M>,
     M: Message + 'static,
@@ -336,46 +381,38 @@ where
     let reply = match started {
         Ok(reply) => reply,
         Err(_) => {
-            let _entered = handler_span.enter();
-            return panicked(kind, in_flight, ctx);
+            handler_span.in_scope(|| record_panic(kind, in_flight));
+            return Delivery(DeliveryState::Panicked(kind));
         }
     };
     let finished =
         crate::telemetry::with_request_id(request_id, AssertUnwindSafe(reply).catch_unwind())
             .instrument(handler_span.clone());
-    Box::pin(finished.into_actor(actor).map(move |result, _actor, ctx| {
-        let _entered = handler_span.enter();
-        match result {
-            Ok(answer) => {
-                in_flight.finish(answer.outcome());
-                Ok(answer)
-            }
-            Err(_) => {
-                panicked::<A, M::Result>(kind, in_flight, ctx);
-                Err(CallError::Panicked(kind))
-            }
-        }
-    }))
+    Delivery(DeliveryState::Running(Box::pin(
+        finished
+            .into_actor(actor)
+            .map(move |result, _actor, _ctx| match result {
+                Ok(answer) => {
+                    in_flight.finish(answer.outcome());
+                    (Ok(answer), false)
+                }
+                Err(_) => {
+                    handler_span.in_scope(|| record_panic(kind, in_flight));
+                    (Err(CallError::Panicked(kind)), true)
+                }
+            }),
+    )))
 }
 
-fn panicked<A, T>(
-    kind: ActorKind,
-    in_flight: InFlight,
-    ctx: &mut Context<A>,
-) -> ResponseActFuture<A, Result<T, CallError>>
-where
-    A: Actor<Context = Context<A>>,
-    T: 'static,
-{
+/// Stopping hands the actor to its supervisor, which restarts it with the
+/// same mailbox: messages still queued are handled after the restart, while
+/// other messages in flight on this actor are cancelled with it.
+fn record_panic(kind: ActorKind, in_flight: InFlight) {
     tracing::error!(
         actor = kind.actor_name(),
         "handler panicked; restarting the actor"
     );
     in_flight.finish(Outcome::Panicked);
-    // Stopping hands the actor to its supervisor, which restarts it with the
-    // same mailbox; messages still queued are handled after the restart.
-    ctx.stop();
-    Box::pin(actix::fut::ready(Err(CallError::Panicked(kind))))
 }
 
 /// Implements `Handler<Envelope<M>>` for every `M` the actor `Handles`.
@@ -388,10 +425,7 @@ macro_rules! instrumented_actor {
             M: ::actix::Message + 'static,
             M::Result: $crate::actors::mailbox::ReportsOutcome + 'static,
         {
-            type Result = ::actix::ResponseActFuture<
-                Self,
-                Result<M::Result, $crate::actors::mailbox::CallError>,
-            >;
+            type Result = $crate::actors::mailbox::Delivery<Self, M::Result>;
 
             fn handle(
                 &mut self,
@@ -469,5 +503,125 @@ impl<A: Actor> Mailbox<A> {
             Err(MailboxError::Timeout) => Err(CallError::Timeout(kind)),
             Err(MailboxError::Closed) => Err(CallError::Unavailable(kind)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Probe {
+        stats: Arc<MailboxStats>,
+    }
+
+    impl Actor for Probe {
+        type Context = Context<Self>;
+    }
+
+    impl Supervised for Probe {
+        fn restarting(&mut self, _: &mut Context<Self>) {
+            self.stats.record_restart();
+        }
+    }
+
+    crate::instrumented_actor!(Probe);
+
+    #[derive(Message)]
+    #[rtype(result = "Result<u32, ActorError>")]
+    struct Ping;
+
+    #[derive(Message)]
+    #[rtype(result = "Result<u32, ActorError>")]
+    struct PanicNow;
+
+    #[derive(Message)]
+    #[rtype(result = "Result<u32, ActorError>")]
+    struct PanicLater;
+
+    impl Handles<Ping> for Probe {
+        fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> Reply<Result<u32, ActorError>> {
+            Box::pin(async { Ok(7) })
+        }
+    }
+
+    impl Handles<PanicNow> for Probe {
+        fn handle(&mut self, _: PanicNow, _: &mut Context<Self>) -> Reply<Result<u32, ActorError>> {
+            panic!("now")
+        }
+    }
+
+    impl Handles<PanicLater> for Probe {
+        fn handle(
+            &mut self,
+            _: PanicLater,
+            _: &mut Context<Self>,
+        ) -> Reply<Result<u32, ActorError>> {
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                panic!("later")
+            })
+        }
+    }
+
+    fn probe() -> Mailbox<Probe> {
+        Mailbox::start(ActorKind::User, Duration::from_secs(5), |stats| Probe {
+            stats,
+        })
+    }
+
+    #[actix_rt::test]
+    async fn counts_handled_messages() {
+        let mailbox = probe();
+        for _ in 0..3 {
+            assert_eq!(mailbox.call(Ping).await.unwrap().unwrap(), 7);
+        }
+        let snapshot = mailbox.stats().snapshot();
+        assert_eq!(
+            (
+                snapshot.handled,
+                snapshot.failed,
+                snapshot.queued,
+                snapshot.in_flight
+            ),
+            (3, 0, 0, 0)
+        );
+        assert_eq!(mailbox.stats().recent().len(), 3);
+        assert_eq!(mailbox.stats().recent()[0].message_type, "Ping");
+    }
+
+    #[actix_rt::test]
+    async fn a_panic_in_the_handler_restarts_the_actor() {
+        let mailbox = probe();
+        assert_eq!(
+            mailbox.call(PanicNow).await.unwrap_err(),
+            CallError::Panicked(ActorKind::User)
+        );
+        assert_eq!(mailbox.call(Ping).await.unwrap().unwrap(), 7);
+        assert_eq!(mailbox.stats().snapshot().restarts, 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_panic_in_the_handlers_future_restarts_the_actor() {
+        let mailbox = probe();
+        assert_eq!(
+            mailbox.call(PanicLater).await.unwrap_err(),
+            CallError::Panicked(ActorKind::User)
+        );
+        assert_eq!(mailbox.call(Ping).await.unwrap().unwrap(), 7);
+        let snapshot = mailbox.stats().snapshot();
+        assert_eq!(
+            (snapshot.restarts, snapshot.failed, snapshot.handled),
+            (1, 1, 2)
+        );
+    }
+
+    #[actix_rt::test]
+    async fn keeps_the_last_fifty_messages() {
+        let mailbox = probe();
+        for _ in 0..60 {
+            mailbox.call(Ping).await.unwrap().unwrap();
+        }
+        assert_eq!(mailbox.stats().recent().len(), RECENT_MESSAGES);
+        assert_eq!(mailbox.stats().snapshot().handled, 60);
     }
 }

@@ -1,7 +1,7 @@
 //! The one middleware every request passes: request id, request span,
 //! access log, metrics, and problem+json for errors that carry no body.
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -9,7 +9,7 @@ use actix_web::{web, Error};
 use std::time::Instant;
 use tracing::Instrument;
 
-use super::error::{Problem, PROBLEM_JSON};
+use super::error::Problem;
 use super::AppState;
 use crate::telemetry;
 
@@ -49,10 +49,10 @@ pub async fn observe(
 
     let status = response.status();
     let bodiless_error = (status.is_client_error() || status.is_server_error())
-        && response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|value| value.as_bytes() != PROBLEM_JSON.as_bytes());
+        && matches!(
+            response.response().body().size(),
+            BodySize::None | BodySize::Sized(0)
+        );
     if bodiless_error {
         let detail = match status.as_u16() {
             404 => "no such resource".to_owned(),
