@@ -482,6 +482,12 @@ impl<A: Actor> Mailbox<A> {
         &self.stats
     }
 
+    /// The actix address underneath, without instrumentation (benchmarks
+    /// compare against it).
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
     /// Sends `msg` and waits for the handler's answer, at most the mailbox's
     /// timeout. The caller's tracing span and request id travel with it.
     pub async fn call<M>(&self, msg: M) -> Result<M::Result, CallError>
