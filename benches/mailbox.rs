@@ -48,7 +48,9 @@ impl Handles<Ping> for Echo {
 fn round_trip(c: &mut Criterion) {
     let system = actix::System::new();
     let mailbox = system.block_on(async {
-        Mailbox::start(ActorKind::User, Duration::from_secs(5), |stats| Echo { stats })
+        Mailbox::start(ActorKind::User, Duration::from_secs(5), |stats| Echo {
+            stats,
+        })
     });
     let addr = mailbox.addr().clone();
 
