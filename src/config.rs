@@ -55,20 +55,61 @@ pub struct DatabaseSettings {
 pub struct KvSettings {
     pub url: String,
     pub prefix: String,
+    pub pool_size: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailTransportKind {
     File,
+    Smtp,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
     pub transport: MailTransportKind,
     pub outbox_dir: PathBuf,
     pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_user: String,
+    pub smtp_password: String,
+    pub smtp_pool_size: u32,
+    pub smtp_timeout_secs: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_attempts: u32,
+    pub retry_poll_ms: u64,
+}
+
+/// Written by hand so that the SMTP password never reaches a log line.
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("transport", &self.transport)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_user", &self.smtp_user)
+            .field("smtp_password", &"[redacted]")
+            .field("smtp_pool_size", &self.smtp_pool_size)
+            .field("smtp_timeout_secs", &self.smtp_timeout_secs)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("retry_max_attempts", &self.retry_max_attempts)
+            .field("retry_poll_ms", &self.retry_poll_ms)
+            .finish()
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -178,11 +219,14 @@ impl Settings {
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
         }
-        if !self.database.url.starts_with("sqlite:") {
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| self.database.url.starts_with(scheme))
+        {
             return Err(invalid(
                 "database.url",
                 format!(
-                    "must be a sqlite:// URL, got `{}`",
+                    "must be a sqlite:// or postgres:// URL, got `{}`",
                     redact_url(&self.database.url)
                 ),
             ));
@@ -190,11 +234,40 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
-        if self.kv.url != "memory://" {
+        if self.kv.url != "memory://"
+            && !self.kv.url.starts_with("redis://")
+            && !self.kv.url.starts_with("rediss://")
+        {
             return Err(invalid(
                 "kv.url",
-                format!("must be memory://, got `{}`", redact_url(&self.kv.url)),
+                format!(
+                    "must be memory:// or redis://, got `{}`",
+                    redact_url(&self.kv.url)
+                ),
             ));
+        }
+        if self.kv.pool_size == 0 {
+            return Err(invalid("kv.pool_size", "must be at least 1"));
+        }
+        if self.mail.transport == MailTransportKind::Smtp {
+            if self.mail.smtp_host.trim().is_empty() {
+                return Err(invalid(
+                    "mail.smtp_host",
+                    "must be set when mail.transport is smtp",
+                ));
+            }
+            if self.mail.smtp_pool_size == 0 {
+                return Err(invalid("mail.smtp_pool_size", "must be at least 1"));
+            }
+            if self.mail.smtp_user.is_empty() != self.mail.smtp_password.is_empty() {
+                return Err(invalid(
+                    "mail.smtp_user",
+                    "and mail.smtp_password must be set together",
+                ));
+            }
+        }
+        if self.mail.retry_base_ms == 0 {
+            return Err(invalid("mail.retry_base_ms", "must be at least 1"));
         }
         let secret_len = self.auth.jwt_secret.len();
         if secret_len > 0 && secret_len < 32 {

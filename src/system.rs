@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::actors::mailer::MailerActor;
+use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Mailbox, Registry};
 use crate::bus::EventBus;
-use crate::config::Settings;
+use crate::config::{MailTransportKind, Settings};
 use crate::domain::{OtpHasher, TokenSigner};
-use crate::mail::{FileOutbox, MailError};
-use crate::store::{MemoryOtpStore, SqliteStore, StoreError};
+use crate::mail::{FileOutbox, MailError, MailTransport, SmtpRelay};
+use crate::store::{
+    MailQueue, MemoryOtpStore, OtpStore, PgStore, RedisOtpStore, SqliteStore, StoreError, UserStore,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -62,9 +64,23 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         source,
     })?;
     let secret = resolve_secret(settings)?;
-    let database = Arc::new(SqliteStore::connect(&settings.database).await?);
-    let otp_store = Arc::new(MemoryOtpStore::new());
-    let outbox = Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?);
+    let (database, mail_queue): (Arc<dyn UserStore>, Arc<dyn MailQueue>) =
+        if settings.database.url.starts_with("sqlite:") {
+            let store = Arc::new(SqliteStore::connect(&settings.database).await?);
+            (store.clone(), store)
+        } else {
+            let store = Arc::new(PgStore::connect(&settings.database).await?);
+            (store.clone(), store)
+        };
+    let otp_store: Arc<dyn OtpStore> = if settings.kv.url == "memory://" {
+        Arc::new(MemoryOtpStore::new())
+    } else {
+        Arc::new(RedisOtpStore::connect(&settings.kv)?)
+    };
+    let transport: Arc<dyn MailTransport> = match settings.mail.transport {
+        MailTransportKind::File => Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?),
+        MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
+    };
     let from: MailAddress = settings
         .mail
         .from
@@ -78,8 +94,19 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     ));
     let timeout = settings.actors.call_timeout();
 
+    let mail = &settings.mail;
+    let mailer_parts = MailerParts {
+        transport,
+        queue: mail_queue,
+        from,
+        retry: RetryPolicy {
+            base: Duration::from_millis(mail.retry_base_ms),
+            max_attempts: mail.retry_max_attempts,
+            poll: Duration::from_millis(mail.retry_poll_ms.max(10)),
+        },
+    };
     let mailer = Mailbox::start(ActorKind::Mailer, timeout, |stats| {
-        MailerActor::new(outbox, from, stats)
+        MailerActor::new(mailer_parts, stats)
     });
     bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer.clone());
     let user = Mailbox::start(ActorKind::User, timeout, |stats| {

@@ -8,11 +8,15 @@ use super::error::{ApiError, Problem};
 use super::session::Admin;
 use super::AppState;
 use crate::actors::mailbox::{MailboxSnapshot, MessageRecord};
+use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::{ActorKind, MailboxStats};
+use crate::store::QueuedMailSummary;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/actors").route(web::get().to(list_actors)))
-        .service(web::resource("/admin/actors/{name}").route(web::get().to(get_actor)));
+        .service(web::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
+        .service(web::resource("/admin/mail").route(web::get().to(list_queued_mail)))
+        .service(web::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,4 +78,47 @@ pub async fn get_actor(
         actor: view(&state, stats),
         recent_messages: stats.recent(),
     }))
+}
+
+/// Mail that could not be delivered yet: waiting for its next try, or dead.
+#[utoipa::path(get, path = "/admin/mail", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The mail queue, oldest first", body = [QueuedMailSummary]),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_queued_mail(
+    state: web::Data<AppState>,
+    _: Admin,
+) -> Result<HttpResponse, ApiError> {
+    let queued = state
+        .registry
+        .mailer()
+        .call(ListQueuedMail)
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "mail"))?;
+    Ok(HttpResponse::Ok().json(queued))
+}
+
+/// Tries a queued (or dead) mail again now.
+#[utoipa::path(post, path = "/admin/mail/{id}/retry", tag = "admin", security(("session" = [])),
+    params(("id" = i64, Path, description = "Queued mail id")),
+    responses(
+        (status = 202, description = "The mail is due now"),
+        (status = 404, description = "No such queued mail", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry_queued_mail(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .registry
+        .mailer()
+        .call(RetryQueuedMail {
+            id: id.into_inner(),
+        })
+        .await?
+        .map_err(|err| ApiError::from_actor(err, "queued mail"))?;
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -18,6 +18,7 @@ use super::{admin, auth, error, ops, users};
         users::get_address, users::update_address, users::delete_address,
         ops::healthz, ops::readyz, ops::metrics,
         admin::list_actors, admin::get_actor,
+        admin::list_queued_mail, admin::retry_queued_mail,
     ),
     components(schemas(error::Problem)),
     modifiers(&SessionSecurity, &LegacyAliases),

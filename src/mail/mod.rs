@@ -1,12 +1,17 @@
-//! How mail leaves the process. The mailer composes a message and hands it to
-//! the transport chosen by `mail.transport`.
+//! How mail leaves the process. The mailer composes a message and hands its
+//! bytes to the transport chosen by `mail.transport`.
+
+mod smtp;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
+pub use smtp::SmtpRelay;
+
 use crate::domain::MailContent;
+use crate::store::ParkedMail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -22,11 +27,30 @@ pub enum MailError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the SMTP server refused or could not be reached")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("the SMTP server did not answer the connection test")]
+    SmtpUnreachable,
+    #[error("cannot start the SMTP worker thread")]
+    SmtpRuntime(#[source] std::io::Error),
+}
+
+impl MailError {
+    /// Whether trying again later may succeed. Only an SMTP permanent (5xx)
+    /// answer or a message that cannot be built is final.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            MailError::Smtp(err) => !err.is_permanent(),
+            MailError::Address(_) | MailError::Build(_) => false,
+            _ => true,
+        }
+    }
 }
 
 /// Builds the message: plain text and HTML alternatives, Date and Message-ID.
-pub fn compose(from: &Mailbox, to: &str, content: MailContent) -> Result<Message, MailError> {
-    Ok(Message::builder()
+pub fn compose(from: &Mailbox, to: &str, content: MailContent) -> Result<ParkedMail, MailError> {
+    let subject = content.subject.clone();
+    let message = Message::builder()
         .from(from.clone())
         .to(to.parse()?)
         .subject(content.subject)
@@ -35,12 +59,29 @@ pub fn compose(from: &Mailbox, to: &str, content: MailContent) -> Result<Message
         .multipart(MultiPart::alternative_plain_html(
             content.text,
             content.html,
-        ))?)
+        ))?;
+    let envelope = message.envelope();
+    Ok(ParkedMail {
+        sender: envelope.from().map(ToString::to_string),
+        recipients: envelope.to().iter().map(ToString::to_string).collect(),
+        subject,
+        raw: message.formatted(),
+    })
+}
+
+fn envelope_of(mail: &ParkedMail) -> Result<lettre::address::Envelope, MailError> {
+    let sender = mail.sender.as_deref().map(str::parse).transpose()?;
+    let recipients = mail
+        .recipients
+        .iter()
+        .map(|recipient| recipient.parse())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lettre::address::Envelope::new(sender, recipients)?)
 }
 
 #[async_trait]
 pub trait MailTransport: Send + Sync {
-    async fn send(&self, message: Message) -> Result<(), MailError>;
+    async fn send(&self, mail: &ParkedMail) -> Result<(), MailError>;
     /// Whether mail could be sent now, for readiness.
     async fn check(&self) -> Result<(), MailError>;
 }
@@ -66,8 +107,10 @@ impl FileOutbox {
 
 #[async_trait]
 impl MailTransport for FileOutbox {
-    async fn send(&self, message: Message) -> Result<(), MailError> {
-        self.transport.send(message).await?;
+    async fn send(&self, mail: &ParkedMail) -> Result<(), MailError> {
+        self.transport
+            .send_raw(&envelope_of(mail)?, &mail.raw)
+            .await?;
         Ok(())
     }
 

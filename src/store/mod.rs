@@ -2,14 +2,21 @@
 //! implementations. SQL lives here and nowhere else.
 
 mod memory;
+mod postgres;
+mod redis;
 mod sqlite;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
 
 pub use memory::MemoryOtpStore;
+pub use postgres::PgStore;
+pub use redis::RedisOtpStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +25,83 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("Redis error")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("no Redis connection became free in time")]
+    RedisPoolTimeout,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// A mail to park for a later try: its envelope and its formatted bytes.
+#[derive(Debug, Clone)]
+pub struct ParkedMail {
+    pub sender: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub raw: Vec<u8>,
+}
+
+/// A mail waiting in the queue, as operators see it (without its bytes).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMailSummary {
+    pub id: i64,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub next_attempt_at: DateTime<Utc>,
+    pub dead: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A mail claimed for another try.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub mail: ParkedMail,
+    pub attempts: u32,
+}
+
+/// Durable queue of mail that could not be delivered at once.
+#[async_trait]
+pub trait MailQueue: Send + Sync {
+    async fn park(
+        &self,
+        mail: &ParkedMail,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError>;
+    /// Takes up to `limit` mails due by `now` and hides them from other
+    /// claimers for `lease`, so two nodes never send the same try.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError>;
+    async fn delivered(&self, id: i64) -> Result<(), StoreError>;
+    /// Records a failed try; `None` as next attempt marks the mail dead.
+    async fn failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError>;
+    /// Makes a mail (dead or not) due now with a fresh count of tries.
+    async fn retry_now(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+pub(crate) fn split_recipients(joined: &str) -> Vec<String> {
+    joined
+        .split(',')
+        .filter(|recipient| !recipient.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Users and their addresses.

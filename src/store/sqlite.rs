@@ -7,7 +7,9 @@ use sqlx::{FromRow, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{StoreError, UserStore};
+use super::{
+    split_recipients, MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore,
+};
 use crate::config::DatabaseSettings;
 use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
 
@@ -306,4 +308,152 @@ async fn clear_default(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[derive(FromRow)]
+struct QueuedRow {
+    id: i64,
+    sender: Option<String>,
+    recipients: String,
+    subject: String,
+    raw: Vec<u8>,
+    attempts: i64,
+    last_error: String,
+    next_attempt_at: DateTime<Utc>,
+    dead: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl QueuedRow {
+    fn summary(self) -> QueuedMailSummary {
+        QueuedMailSummary {
+            id: self.id,
+            recipients: split_recipients(&self.recipients),
+            subject: self.subject,
+            attempts: self.attempts as u32,
+            last_error: self.last_error,
+            next_attempt_at: self.next_attempt_at,
+            dead: self.dead,
+            created_at: self.created_at,
+        }
+    }
+
+    fn claimed(self) -> QueuedMail {
+        QueuedMail {
+            id: self.id,
+            attempts: self.attempts as u32,
+            mail: ParkedMail {
+                sender: self.sender,
+                recipients: split_recipients(&self.recipients),
+                subject: self.subject,
+                raw: self.raw,
+            },
+        }
+    }
+}
+
+const QUEUE_COLUMNS: &str =
+    "id, sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at";
+
+#[async_trait]
+impl MailQueue for SqliteStore {
+    async fn park(
+        &self,
+        mail: &ParkedMail,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let now = Utc::now();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO mail_queue
+                 (sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             RETURNING id",
+        )
+        .bind(&mail.sender)
+        .bind(mail.recipients.join(","))
+        .bind(&mail.subject)
+        .bind(&mail.raw)
+        .bind(i64::from(attempts))
+        .bind(error)
+        .bind(next_attempt_at.unwrap_or(now))
+        .bind(next_attempt_at.is_none())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "UPDATE mail_queue SET next_attempt_at = ?1
+             WHERE id IN (SELECT id FROM mail_queue
+                          WHERE dead = 0 AND next_attempt_at <= ?2
+                          ORDER BY next_attempt_at LIMIT ?3)
+             RETURNING {QUEUE_COLUMNS}"
+        ))
+        .bind(leased_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(QueuedRow::claimed).collect())
+    }
+
+    async fn delivered(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM mail_queue WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_queue SET attempts = ?2, last_error = ?3, next_attempt_at = ?4, dead = ?5
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(i64::from(attempts))
+        .bind(error)
+        .bind(next_attempt_at.unwrap_or_else(Utc::now))
+        .bind(next_attempt_at.is_none())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM mail_queue ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(QueuedRow::summary).collect())
+    }
+
+    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE mail_queue SET attempts = 0, dead = 0, next_attempt_at = ?2 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
 }

@@ -7,10 +7,30 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use storefront::actors::Registry;
-use storefront::config::Settings;
+use storefront::config::{MailTransportKind, Settings, SmtpTls};
 use storefront::startup::Application;
 
+use crate::smtp_server::SmtpServer;
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// Which backends a test binary runs the suite against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, in-process store, mail to `.eml` files.
+    Embedded,
+    /// PostgreSQL, Redis and SMTP: a fresh database, key prefix and SMTP server per test.
+    Production,
+}
+
+/// What a test's app owns and gives back when the test ends. A restarted
+/// app (a second node) shares it.
+pub struct Resources {
+    /// Kept for its lifetime: the folder goes when the last app using it ends.
+    pub _data: TempDir,
+    pub database: Option<TestDatabase>,
+    pub smtp: Option<Mutex<SmtpServer>>,
+}
 
 pub struct TestApp {
     pub address: String,
@@ -18,8 +38,9 @@ pub struct TestApp {
     pub outbox: PathBuf,
     pub data_dir: PathBuf,
     pub registry: Registry,
-    seen_mail: Mutex<HashSet<PathBuf>>,
-    _data: Option<Arc<TempDir>>,
+    pub settings: Settings,
+    pub resources: Arc<Resources>,
+    seen_mail: Mutex<HashSet<String>>,
 }
 
 /// A signed-in user as the tests see it.
@@ -48,26 +69,48 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     // Most tests sign in several times; the send limit has tests of its own.
     settings.auth.otp_send_interval_secs = 0;
     settings.auth.otp_sends_per_hour = 1000;
+    settings.mail.retry_base_ms = 100;
+    settings.mail.retry_poll_ms = 100;
     settings
 }
 
-pub async fn spawn_app() -> TestApp {
+pub async fn spawn_app() -> Option<TestApp> {
     spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let data = Arc::new(tempfile::tempdir().expect("a temporary folder"));
+/// Starts an app on this binary's backend; `None` (after saying so loudly)
+/// when that backend's services are unreachable outside CI.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let data = tempfile::tempdir().expect("a temporary folder");
     let mut settings = test_settings(data.path());
+    let mut resources = Resources {
+        _data: data,
+        database: None,
+        smtp: None,
+    };
+    if crate::BACKEND == Backend::Production {
+        let services = production_services().await?;
+        let database = TestDatabase::create(&services.postgres).await;
+        settings.database.url = database.url.clone();
+        settings.kv.url = services.redis.clone();
+        settings.kv.prefix = format!("sftest:{}:", uuid::Uuid::new_v4().simple());
+        let smtp = SmtpServer::start().await;
+        settings.mail.transport = MailTransportKind::Smtp;
+        settings.mail.smtp_host = "127.0.0.1".into();
+        settings.mail.smtp_port = smtp.port;
+        settings.mail.smtp_tls = SmtpTls::None;
+        settings.mail.smtp_timeout_secs = 2;
+        resources.database = Some(database);
+        resources.smtp = Some(Mutex::new(smtp));
+    }
     tweak(&mut settings);
-    start(settings, Some(data)).await
+    Some(start(settings, Arc::new(resources)).await)
 }
 
 /// Starts the application with exactly these settings.
-pub async fn start(settings: Settings, data: Option<Arc<TempDir>>) -> TestApp {
+pub async fn start(settings: Settings, resources: Arc<Resources>) -> TestApp {
     let settings = settings.validated().expect("test settings are valid");
-    let outbox = settings.mail.outbox_dir.clone();
-    let data_dir = settings.data_dir.clone();
-    let application = Application::build(settings)
+    let application = Application::build(settings.clone())
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -79,11 +122,110 @@ pub async fn start(settings: Settings, data: Option<Arc<TempDir>>) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client"),
-        outbox,
-        data_dir,
+        outbox: settings.mail.outbox_dir.clone(),
+        data_dir: settings.data_dir.clone(),
         registry,
+        settings,
+        resources,
         seen_mail: Mutex::new(HashSet::new()),
-        _data: data,
+    }
+}
+
+pub struct ProductionServices {
+    pub postgres: String,
+    pub redis: String,
+}
+
+/// The PostgreSQL and Redis the production suite uses, if they answer.
+/// Unreachable services fail the run under `CI=true` and skip it otherwise.
+pub async fn production_services() -> Option<ProductionServices> {
+    let postgres = std::env::var("STOREFRONT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let redis = std::env::var("STOREFRONT_TEST_REDIS")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let postgres_up =
+        tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&postgres))
+            .await
+            .map_err(|_| "timed out".to_owned())
+            .and_then(|result| result.map_err(|err| err.to_string()));
+    let redis_up = async {
+        let client = redis::Client::open(redis.as_str()).map_err(|err| err.to_string())?;
+        let mut connection = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|err| err.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map_err(|err| err.to_string())
+    }
+    .await;
+    let problem = match (&postgres_up, &redis_up) {
+        (Err(err), _) => Some(format!("PostgreSQL at {postgres} is unreachable: {err}")),
+        (_, Err(err)) => Some(format!("Redis at {redis} is unreachable: {err}")),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            panic!("{problem}; CI=true requires the production backends");
+        }
+        eprintln!("SKIPPED (production backend): {problem}");
+        return None;
+    }
+    Some(ProductionServices { postgres, redis })
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn create(admin_url: &str) -> TestDatabase {
+        let name = format!("sftest_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(admin_url)
+            .await
+            .expect("PostgreSQL answers");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("a test database");
+        admin.close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(admin_url);
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop runs outside any async context we may block, so use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&statement).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = dropped.join();
     }
 }
 
@@ -146,30 +288,48 @@ impl TestApp {
         }
     }
 
-    fn unseen_mail(&self, email: &str, subject: &str) -> Option<String> {
+    /// Every mail delivered so far, with a key that names it.
+    pub fn delivered_mail(&self) -> Vec<(String, String)> {
+        if let Some(smtp) = &self.resources.smtp {
+            let inbox = smtp.lock().unwrap().inbox.clone();
+            return inbox
+                .messages()
+                .into_iter()
+                .enumerate()
+                .map(|(index, text)| (format!("smtp-{index}"), text))
+                .collect();
+        }
         let mut files: Vec<_> = std::fs::read_dir(&self.outbox)
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
-            .collect();
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.retain(|path: &PathBuf| path.extension().is_some_and(|ext| ext == "eml"));
         files.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+        files
+            .into_iter()
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some((path.display().to_string(), text))
+            })
+            .collect()
+    }
+
+    fn unseen_mail(&self, email: &str, subject: &str) -> Option<String> {
         let mut seen = self.seen_mail.lock().unwrap();
-        for path in files {
-            if seen.contains(&path) {
+        for (key, text) in self.delivered_mail() {
+            if seen.contains(&key) {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let to_matches = text
-                .lines()
-                .any(|line| line.eq_ignore_ascii_case(&format!("To: {email}")));
-            let subject_matches = text
-                .lines()
-                .any(|line| line.starts_with(&format!("Subject: {subject}")));
-            if to_matches && subject_matches {
-                seen.insert(path);
+            if is_to(&text, email)
+                && text
+                    .lines()
+                    .any(|line| line.starts_with(&format!("Subject: {subject}")))
+            {
+                seen.insert(key);
                 return Some(text);
             }
         }
@@ -195,18 +355,27 @@ impl TestApp {
         }
     }
 
-    /// Every mail file in the outbox addressed to `email`.
+    /// Every mail delivered to `email`.
     pub fn mails_to(&self, email: &str) -> Vec<String> {
-        std::fs::read_dir(&self.outbox)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
-                    .filter(|text| text.lines().any(|line| line == format!("To: {email}")))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.delivered_mail()
+            .into_iter()
+            .map(|(_, text)| text)
+            .filter(|text| is_to(text, email))
+            .collect()
     }
+
+    /// Makes mail delivery fail: the outbox folder goes, or the SMTP server stops.
+    pub fn break_mail(&self) {
+        match &self.resources.smtp {
+            Some(smtp) => smtp.lock().unwrap().stop(),
+            None => std::fs::remove_dir_all(&self.outbox).unwrap(),
+        }
+    }
+}
+
+fn is_to(mail: &str, email: &str) -> bool {
+    mail.lines()
+        .any(|line| line.eq_ignore_ascii_case(&format!("To: {email}")))
 }
 
 /// The six digits after "Your sign-in code is " in a mail's plain text.

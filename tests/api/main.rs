@@ -1,11 +1,21 @@
 //! Black-box tests through HTTP against the real application, each on its own
 //! port with its own data folder.
 
+use helpers::Backend;
+
+/// This binary runs the suite on the embedded backend; `tests/production`
+/// runs the same files on PostgreSQL, Redis and SMTP.
+pub const BACKEND: Backend = Backend::Embedded;
+
 mod actors;
 mod auth;
 mod bad_input;
 mod helpers;
 mod ops;
 mod process;
+// Only the production suite stops and resumes its SMTP server.
+#[allow(dead_code)]
+#[path = "../support/smtp_server.rs"]
+mod smtp_server;
 mod tokens;
 mod users;

@@ -3,12 +3,11 @@ use base64::Engine;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 use storefront::domain::{Role, TokenSigner, User};
 
-use crate::helpers::{assert_problem, spawn_app, start, test_settings};
+use crate::helpers::{assert_problem, spawn_app, start};
 
 fn segments(token: &str) -> (String, Value, String) {
     let parts: Vec<&str> = token.split('.').collect();
@@ -24,7 +23,7 @@ fn b64(value: &Value) -> String {
 
 #[actix_web::test]
 async fn forged_tokens_are_401() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let session = app.login("forger@example.com").await;
     let (header, payload, signature) = segments(&session.token);
 
@@ -76,7 +75,7 @@ async fn forged_tokens_are_401() {
 
 #[actix_web::test]
 async fn expired_token_is_401() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let session = app.login("late@example.com").await;
     let (_, mut payload, _) = segments(&session.token);
     let secret = std::fs::read_to_string(app.data_dir.join("jwt_secret")).unwrap();
@@ -111,12 +110,14 @@ async fn expired_token_is_401() {
 
 #[actix_web::test]
 async fn a_restart_keeps_sessions_with_the_generated_secret() {
-    let data = Arc::new(tempfile::tempdir().unwrap());
-    let first = start(test_settings(data.path()), Some(data.clone())).await;
+    let Some(first) = spawn_app().await else {
+        return;
+    };
     let session = first.login("stay@example.com").await;
     assert!(first.data_dir.join("jwt_secret").exists());
 
-    let second = start(test_settings(data.path()), Some(data.clone())).await;
+    // A second start on the same data folder and database.
+    let second = start(first.settings.clone(), first.resources.clone()).await;
     let response = second.get("/auth/me", Some(&session.token)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }

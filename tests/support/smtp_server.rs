@@ -42,9 +42,11 @@ impl SmtpServer {
         }
     }
 
-    /// Listens again on the same port.
-    pub async fn resume(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+    /// Listens again on the same port. Must run inside a tokio runtime.
+    pub fn resume(&mut self) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
         self.task = Some(tokio::spawn(serve(listener, self.inbox.clone())));
     }
 }
@@ -78,13 +80,17 @@ async fn session(stream: TcpStream, inbox: Inbox) {
         let command = line.trim_end().to_ascii_uppercase();
         let reply: &[u8] = if command.starts_with("EHLO") {
             b"250-test-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-        } else if command.starts_with("HELO") || command.starts_with("MAIL FROM")
-            || command.starts_with("RCPT TO") || command.starts_with("RSET")
-            || command.starts_with("NOOP")
+        } else if ["HELO", "MAIL FROM", "RCPT TO", "RSET", "NOOP"]
+            .iter()
+            .any(|verb| command.starts_with(verb))
         {
             b"250 OK\r\n"
         } else if command == "DATA" {
-            if writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await.is_err() {
+            if writer
+                .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
+                .await
+                .is_err()
+            {
                 return;
             }
             let mut message = String::new();

@@ -1,0 +1,452 @@
+//! PostgreSQL implementation of the storage traits (production).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{FromRow, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{
+    split_recipients, MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore,
+};
+use crate::config::DatabaseSettings;
+use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    phone_number: Option<String>,
+    name: Option<String>,
+    role: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<User, StoreError> {
+        let role = Role::parse(&row.role).ok_or_else(|| {
+            StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role))
+        })?;
+        Ok(User {
+            id: row.id,
+            email: row.email,
+            phone_number: row.phone_number,
+            name: row.name,
+            role,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct AddressRow {
+    id: i64,
+    label: Option<String>,
+    street: String,
+    city: String,
+    state: Option<String>,
+    zip_code: String,
+    country: String,
+    is_default: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<AddressRow> for Address {
+    fn from(row: AddressRow) -> Address {
+        Address {
+            id: row.id,
+            label: row.label,
+            street: row.street,
+            city: row.city,
+            state: row.state,
+            zip_code: row.zip_code,
+            country: row.country,
+            is_default: row.is_default,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, phone_number, name, role, created_at, updated_at";
+const ADDRESS_COLUMNS: &str =
+    "id, label, street, city, state, zip_code, country, is_default, created_at, updated_at";
+
+impl PgStore {
+    /// Connects and applies the migrations in `migrations/postgres`. sqlx
+    /// holds a PostgreSQL advisory lock while migrating, so nodes starting
+    /// together apply each migration once.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(&settings.url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+            // A connection killed under the pool (server restart,
+            // pg_terminate_backend) is noticed before it is handed out.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn upsert_login(
+        &self,
+        email: &str,
+        phone_number: Option<&str>,
+        role: Role,
+    ) -> Result<(User, bool), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<UserRow> = sqlx::query_as(&format!(
+            "INSERT INTO users (email, phone_number, role, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (email) DO NOTHING
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email)
+        .bind(phone_number)
+        .bind(role.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (row, created) = match inserted {
+            Some(row) => (row, true),
+            None => {
+                let row: UserRow = sqlx::query_as(&format!(
+                    "UPDATE users
+                     SET role = $2,
+                         phone_number = COALESCE(phone_number, $3),
+                         updated_at = CASE WHEN role = $2 AND (phone_number IS NOT NULL OR $3 IS NULL)
+                                           THEN updated_at ELSE $4 END
+                     WHERE email = $1
+                     RETURNING {USER_COLUMNS}"
+                ))
+                .bind(email)
+                .bind(role.as_str())
+                .bind(phone_number)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                (row, false)
+            }
+        };
+        tx.commit().await?;
+        Ok((row.try_into()?, created))
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn update_profile(
+        &self,
+        id: i64,
+        changes: &ProfileChanges,
+    ) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "UPDATE users
+             SET name = COALESCE($2, name),
+                 phone_number = COALESCE($3, phone_number),
+                 updated_at = $4
+             WHERE id = $1
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(changes.name.as_ref().map(|name| name.as_str()))
+        .bind(changes.phone_number.as_ref().map(|phone| phone.as_str()))
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn addresses(&self, user_id: i64) -> Result<Vec<Address>, StoreError> {
+        let rows: Vec<AddressRow> = sqlx::query_as(&format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1
+             ORDER BY is_default DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Address::from).collect())
+    }
+
+    async fn address(&self, user_id: i64, id: i64) -> Result<Option<Address>, StoreError> {
+        let row: Option<AddressRow> = sqlx::query_as(&format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Address::from))
+    }
+
+    async fn add_address(&self, user_id: i64, address: &NewAddress) -> Result<Address, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        if address.is_default {
+            clear_default(&mut tx, user_id).await?;
+        }
+        let row: AddressRow = sqlx::query_as(&format!(
+            "INSERT INTO addresses
+                 (user_id, label, street, city, state, zip_code, country, is_default, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7,
+                    -- the first address is the default one whatever the client said
+                    $8 OR NOT EXISTS (SELECT 1 FROM addresses WHERE user_id = $1), $9, $9
+             RETURNING {ADDRESS_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(&address.label)
+        .bind(&address.street)
+        .bind(&address.city)
+        .bind(&address.state)
+        .bind(&address.zip_code)
+        .bind(&address.country)
+        .bind(address.is_default)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    async fn update_address(
+        &self,
+        user_id: i64,
+        id: i64,
+        changes: &AddressChanges,
+    ) -> Result<Option<Address>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if changes.is_default == Some(true) {
+            clear_default(&mut tx, user_id).await?;
+        }
+        let row: Option<AddressRow> = sqlx::query_as(&format!(
+            "UPDATE addresses
+             SET label = COALESCE($3, label),
+                 street = COALESCE($4, street),
+                 city = COALESCE($5, city),
+                 state = COALESCE($6, state),
+                 zip_code = COALESCE($7, zip_code),
+                 country = COALESCE($8, country),
+                 is_default = COALESCE($9, is_default),
+                 updated_at = $10
+             WHERE id = $1 AND user_id = $2
+             RETURNING {ADDRESS_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .bind(&changes.label)
+        .bind(&changes.street)
+        .bind(&changes.city)
+        .bind(&changes.state)
+        .bind(&changes.zip_code)
+        .bind(&changes.country)
+        .bind(changes.is_default)
+        .bind(Utc::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Not this user's address: undo the cleared default too.
+        if row.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(row.map(Address::from))
+    }
+
+    async fn delete_address(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+async fn clear_default(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE addresses SET is_default = FALSE WHERE user_id = $1 AND is_default")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct QueuedRow {
+    id: i64,
+    sender: Option<String>,
+    recipients: String,
+    subject: String,
+    raw: Vec<u8>,
+    attempts: i32,
+    last_error: String,
+    next_attempt_at: DateTime<Utc>,
+    dead: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl QueuedRow {
+    fn summary(self) -> QueuedMailSummary {
+        QueuedMailSummary {
+            id: self.id,
+            recipients: split_recipients(&self.recipients),
+            subject: self.subject,
+            attempts: self.attempts as u32,
+            last_error: self.last_error,
+            next_attempt_at: self.next_attempt_at,
+            dead: self.dead,
+            created_at: self.created_at,
+        }
+    }
+
+    fn claimed(self) -> QueuedMail {
+        QueuedMail {
+            id: self.id,
+            attempts: self.attempts as u32,
+            mail: ParkedMail {
+                sender: self.sender,
+                recipients: split_recipients(&self.recipients),
+                subject: self.subject,
+                raw: self.raw,
+            },
+        }
+    }
+}
+
+const QUEUE_COLUMNS: &str =
+    "id, sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at";
+
+#[async_trait]
+impl MailQueue for PgStore {
+    async fn park(
+        &self,
+        mail: &ParkedMail,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let now = Utc::now();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO mail_queue
+                 (sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             RETURNING id",
+        )
+        .bind(&mail.sender)
+        .bind(mail.recipients.join(","))
+        .bind(&mail.subject)
+        .bind(&mail.raw)
+        .bind(attempts as i32)
+        .bind(error)
+        .bind(next_attempt_at.unwrap_or(now))
+        .bind(next_attempt_at.is_none())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "UPDATE mail_queue SET next_attempt_at = $1
+             WHERE id IN (SELECT id FROM mail_queue
+                          WHERE NOT dead AND next_attempt_at <= $2
+                          ORDER BY next_attempt_at LIMIT $3
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING {QUEUE_COLUMNS}"
+        ))
+        .bind(leased_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(QueuedRow::claimed).collect())
+    }
+
+    async fn delivered(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM mail_queue WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = $4, dead = $5
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(attempts as i32)
+        .bind(error)
+        .bind(next_attempt_at.unwrap_or_else(Utc::now))
+        .bind(next_attempt_at.is_none())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM mail_queue ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(QueuedRow::summary).collect())
+    }
+
+    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+}

@@ -1,0 +1,29 @@
+//! The HTTP suite of `tests/api` run again on the production backends:
+//! PostgreSQL, Redis and SMTP, plus the tests only they need (races, outages).
+//! Each test gets a fresh database, its own Redis key prefix and its own SMTP
+//! server. Without the services the tests say SKIPPED; with `CI=true` they fail.
+
+use helpers::Backend;
+
+pub const BACKEND: Backend = Backend::Production;
+
+#[path = "../api/actors.rs"]
+mod actors;
+#[path = "../api/auth.rs"]
+mod auth;
+#[path = "../api/bad_input.rs"]
+mod bad_input;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/ops.rs"]
+mod ops;
+#[path = "../support/smtp_server.rs"]
+mod smtp_server;
+#[path = "../api/tokens.rs"]
+mod tokens;
+#[path = "../api/users.rs"]
+mod users;
+
+mod outages;
+mod races;
+mod store_contract;
