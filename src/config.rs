@@ -56,6 +56,7 @@ pub struct KvSettings {
     pub url: String,
     pub prefix: String,
     pub pool_size: u32,
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -246,6 +247,9 @@ impl Settings {
                 ),
             ));
         }
+        if self.kv.timeout_ms == 0 {
+            return Err(invalid("kv.timeout_ms", "must be at least 1"));
+        }
         if self.kv.pool_size == 0 {
             return Err(invalid("kv.pool_size", "must be at least 1"));
         }
@@ -376,6 +380,21 @@ mod tests {
         let settings = settings.validated().unwrap();
         assert_eq!(settings.server.port, 8080);
         assert_eq!(settings.auth.otp_ttl_secs, 120);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let mut settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        settings.mail.smtp_password = "smtp-hunter2".into();
+        settings.auth.jwt_secret = "jwt-hunter2-jwt-hunter2-jwt-hunter2".into();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::actors::{ActorError, CallError};
 use crate::domain::ValidationError;
+use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -34,6 +35,8 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("a service did not answer")]
     Unavailable(#[source] CallError),
+    #[error("a dependency is unavailable; try again shortly")]
+    DependencyDown(#[source] ActorError),
     #[error("internal error")]
     Internal(#[source] ActorError),
 }
@@ -86,6 +89,9 @@ impl ApiError {
                 retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
             },
             ActorError::Call(call) => ApiError::Unavailable(call),
+            err @ ActorError::Store(
+                StoreError::Database(_) | StoreError::Redis(_) | StoreError::RedisPoolTimeout,
+            ) => ApiError::DependencyDown(err),
             err @ (ActorError::Store(_) | ActorError::Mail(_)) => ApiError::Internal(err),
         }
     }
@@ -109,6 +115,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DependencyDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -73,7 +73,7 @@ impl RedisOtpStore {
         let manager = RedisConnectionManager::new(settings.url.as_str())?;
         let pool = Pool::builder()
             .max_size(settings.pool_size)
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_millis(settings.timeout_ms))
             .build_unchecked(manager);
         Ok(RedisOtpStore {
             pool,

@@ -157,3 +157,40 @@ async fn killed_database_connections_are_replaced_without_a_restart() {
     }
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn redis_down_is_a_503_and_shows_in_readiness() {
+    let Some(app) = spawn_app_with(|settings| {
+        // Nothing listens on port 1.
+        settings.kv.url = "redis://127.0.0.1:1/0".into();
+        settings.kv.timeout_ms = 300;
+    })
+    .await
+    else {
+        return;
+    };
+    let response = app.request_otp("nokv@example.com").await;
+    crate::helpers::assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let response = app.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    let states: Vec<(String, bool)> = body["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["ok"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("kv".to_owned(), false),
+            ("database".to_owned(), true),
+            ("mail".to_owned(), true)
+        ]
+    );
+}

@@ -73,6 +73,7 @@ async fn fifty_concurrent_wrong_tries_never_get_more_than_five() {
             url: services.redis,
             prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
             pool_size: 16,
+            timeout_ms: 2000,
         })
         .unwrap(),
     );
@@ -110,4 +111,27 @@ async fn fifty_concurrent_wrong_tries_never_get_more_than_five() {
             .unwrap(),
         OtpCheck::Missing
     );
+}
+
+#[actix_web::test]
+async fn nodes_starting_together_on_a_fresh_database_migrate_once() {
+    let Some(services) = production_services().await else {
+        return;
+    };
+    let database = crate::helpers::TestDatabase::create(&services.postgres).await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(folder.path());
+    settings.database.url = database.url.clone();
+    let starts = (0..3).map(|_| storefront::startup::Application::build(settings.clone()));
+    for started in join_all(starts).await {
+        started.expect("every node starts");
+    }
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let (applied,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir("migrations/postgres").unwrap().count() as i64;
+    assert_eq!(applied, files);
+    pool.close().await;
 }

@@ -314,6 +314,7 @@ async fn redis_otp_store_keeps_the_contract() {
         url: services.redis,
         prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
         pool_size: 4,
+        timeout_ms: 2000,
     })
     .unwrap();
     otp_store_contract(&store).await;
