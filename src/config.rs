@@ -28,6 +28,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub auth: AuthSettings,
     pub actors: ActorSettings,
+    pub catalogue: CatalogueSettings,
     pub node: NodeSettings,
     pub log: LogSettings,
 }
@@ -153,6 +154,14 @@ impl ActorSettings {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueSettings {
+    pub currency: String,
+    pub cache_capacity: u64,
+    pub cache_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,6 +310,13 @@ impl Settings {
             return Err(invalid(
                 "auth.admin_emails",
                 format!("holds `{bad}`, which is not an email address"),
+            ));
+        }
+        let currency = &self.catalogue.currency;
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(invalid(
+                "catalogue.currency",
+                format!("`{currency}` is not an ISO 4217 code like USD"),
             ));
         }
         if self.actors.call_timeout_ms == 0 {

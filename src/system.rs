@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
+use crate::actors::product::{ProductActor, ProductParts};
+use crate::actors::registry::Mailboxes;
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Mailbox, Registry};
 use crate::bus::EventBus;
@@ -16,7 +18,8 @@ use crate::config::{MailTransportKind, Settings};
 use crate::domain::{OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailTransport, SmtpRelay};
 use crate::store::{
-    MailQueue, MemoryOtpStore, OtpStore, PgStore, RedisOtpStore, SqliteStore, StoreError, UserStore,
+    MailQueue, MemoryOtpStore, OtpStore, PgStore, ProductStore, RedisOtpStore, SqliteStore,
+    StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -64,14 +67,17 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         source,
     })?;
     let secret = resolve_secret(settings)?;
-    let (database, mail_queue): (Arc<dyn UserStore>, Arc<dyn MailQueue>) =
-        if settings.database.url.starts_with("sqlite:") {
-            let store = Arc::new(SqliteStore::connect(&settings.database).await?);
-            (store.clone(), store)
-        } else {
-            let store = Arc::new(PgStore::connect(&settings.database).await?);
-            (store.clone(), store)
-        };
+    let (database, mail_queue, catalogue): (
+        Arc<dyn UserStore>,
+        Arc<dyn MailQueue>,
+        Arc<dyn ProductStore>,
+    ) = if settings.database.url.starts_with("sqlite:") {
+        let store = Arc::new(SqliteStore::connect(&settings.database).await?);
+        (store.clone(), store.clone(), store)
+    } else {
+        let store = Arc::new(PgStore::connect(&settings.database).await?);
+        (store.clone(), store.clone(), store)
+    };
     let otp_store: Arc<dyn OtpStore> = if settings.kv.url == "memory://" {
         Arc::new(MemoryOtpStore::new())
     } else {
@@ -128,9 +134,28 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         },
     };
     let otp = Mailbox::start(ActorKind::Otp, timeout, |stats| OtpActor::new(parts, stats));
+    let product_parts = ProductParts {
+        store: catalogue,
+        bus: bus.clone(),
+        currency: settings.catalogue.currency.clone(),
+        cache_capacity: settings.catalogue.cache_capacity,
+        cache_ttl: Duration::from_secs(settings.catalogue.cache_ttl_secs),
+    };
+    let product = Mailbox::start(ActorKind::Product, timeout, |stats| {
+        ProductActor::new(product_parts, stats)
+    });
+    bus.subscribe(ProductActor::SUBSCRIBES_TO, product.clone());
 
     Ok(Services {
-        registry: Registry::new(node_id, otp, user, mailer),
+        registry: Registry::new(
+            node_id,
+            Mailboxes {
+                otp,
+                user,
+                mailer,
+                product,
+            },
+        ),
         bus,
         signer,
     })

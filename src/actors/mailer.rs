@@ -165,6 +165,7 @@ impl Handles<DeliverEvent> for MailerActor {
         let (to, content) = match &msg.0.event {
             Event::OtpIssued(otp) => (&otp.email, render::otp(&otp.otp, otp.expires_at)),
             Event::UserCreated(user) => (&user.email, render::welcome(&user.email)),
+            Event::ProductChanged(_) => return Box::pin(async { Ok(()) }),
         };
         let mail = compose(&self.from, to, content);
         let transport = self.transport.clone();

@@ -4,6 +4,7 @@
 pub mod mailbox;
 pub mod mailer;
 pub mod otp;
+pub mod product;
 pub mod registry;
 pub mod user;
 
@@ -23,16 +24,23 @@ pub enum ActorKind {
     Otp,
     User,
     Mailer,
+    Product,
 }
 
 impl ActorKind {
-    pub const ALL: [ActorKind; 3] = [ActorKind::Otp, ActorKind::User, ActorKind::Mailer];
+    pub const ALL: [ActorKind; 4] = [
+        ActorKind::Otp,
+        ActorKind::User,
+        ActorKind::Mailer,
+        ActorKind::Product,
+    ];
 
     pub fn actor_name(self) -> &'static str {
         match self {
             ActorKind::Otp => "OtpActor",
             ActorKind::User => "UserActor",
             ActorKind::Mailer => "MailerActor",
+            ActorKind::Product => "ProductActor",
         }
     }
 
@@ -59,6 +67,8 @@ pub enum ActorError {
     NotFound,
     #[error("the code is wrong, expired or already used")]
     InvalidCode,
+    #[error("the input breaks the rules")]
+    Invalid(Vec<crate::domain::ValidationError>),
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("storage failed")]

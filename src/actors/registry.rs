@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::mailbox::{Mailbox, MailboxStats};
 use super::mailer::MailerActor;
 use super::otp::OtpActor;
+use super::product::ProductActor;
 use super::user::UserActor;
 use super::{ActorKind, CheckDependency, DependencyStatus};
 
@@ -17,20 +18,25 @@ pub struct Registry {
     otp: Mailbox<OtpActor>,
     user: Mailbox<UserActor>,
     mailer: Mailbox<MailerActor>,
+    product: Mailbox<ProductActor>,
+}
+
+/// The mailbox of every actor kind, to build a registry from.
+pub struct Mailboxes {
+    pub otp: Mailbox<OtpActor>,
+    pub user: Mailbox<UserActor>,
+    pub mailer: Mailbox<MailerActor>,
+    pub product: Mailbox<ProductActor>,
 }
 
 impl Registry {
-    pub fn new(
-        node_id: String,
-        otp: Mailbox<OtpActor>,
-        user: Mailbox<UserActor>,
-        mailer: Mailbox<MailerActor>,
-    ) -> Registry {
+    pub fn new(node_id: String, mailboxes: Mailboxes) -> Registry {
         Registry {
             node_id,
-            otp,
-            user,
-            mailer,
+            otp: mailboxes.otp,
+            user: mailboxes.user,
+            mailer: mailboxes.mailer,
+            product: mailboxes.product,
         }
     }
 
@@ -50,12 +56,17 @@ impl Registry {
         &self.mailer
     }
 
+    pub fn product(&self) -> &Mailbox<ProductActor> {
+        &self.product
+    }
+
     /// The counters of the mailbox of `kind` on this node.
     pub fn stats(&self, kind: ActorKind) -> &Arc<MailboxStats> {
         match kind {
             ActorKind::Otp => self.otp.stats(),
             ActorKind::User => self.user.stats(),
             ActorKind::Mailer => self.mailer.stats(),
+            ActorKind::Product => self.product.stats(),
         }
     }
 

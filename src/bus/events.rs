@@ -10,6 +10,8 @@ pub enum Event {
     OtpIssued(OtpIssued),
     #[serde(rename = "user.created")]
     UserCreated(UserCreated),
+    #[serde(rename = "product.changed")]
+    ProductChanged(ProductChanged),
 }
 
 impl Event {
@@ -17,11 +19,13 @@ impl Event {
         match self {
             Event::OtpIssued(_) => Event::OTP_ISSUED,
             Event::UserCreated(_) => Event::USER_CREATED,
+            Event::ProductChanged(_) => Event::PRODUCT_CHANGED,
         }
     }
 
     pub const OTP_ISSUED: &'static str = "notification.otp";
     pub const USER_CREATED: &'static str = "user.created";
+    pub const PRODUCT_CHANGED: &'static str = "product.changed";
 }
 
 /// The only place a code travels in clear: to the mailer.
@@ -49,6 +53,13 @@ pub struct UserCreated {
     pub user_id: i64,
     pub email: String,
     pub phone_number: Option<String>,
+}
+
+/// A product was written: every node drops it from its cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductChanged {
+    pub product_id: i64,
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
 
-pub use events::{Event, OtpIssued, UserCreated};
+pub use events::{Event, OtpIssued, ProductChanged, UserCreated};
 
 use crate::actors::mailbox::{Envelope, Handles, Mailbox};
 use crate::actors::ActorError;

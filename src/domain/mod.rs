@@ -6,6 +6,7 @@ mod address;
 mod email;
 mod notification;
 mod otp;
+mod product;
 mod token;
 mod user;
 
@@ -13,6 +14,9 @@ pub use address::{Address, AddressChanges, AddressFields, NewAddress};
 pub use email::Email;
 pub use notification::{render, MailContent};
 pub use otp::{OtpCode, OtpHasher};
+pub use product::{
+    final_price, search_terms, stock_level, Faq, NewProduct, Product, ProductFields, Size, Variant,
+};
 pub use token::{Claims, IssuedToken, TokenError, TokenSigner};
 pub use user::{PersonName, PhoneNumber, ProfileChanges, Role, User};
 

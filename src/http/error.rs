@@ -82,6 +82,7 @@ impl ApiError {
     pub fn from_actor(err: ActorError, missing: &'static str) -> ApiError {
         match err {
             ActorError::NotFound => ApiError::NotFound(missing),
+            ActorError::Invalid(errors) => ApiError::Validation(errors),
             ActorError::InvalidCode => {
                 ApiError::Unauthorized("the code is wrong, expired or already used")
             }

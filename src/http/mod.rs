@@ -8,6 +8,7 @@ pub mod error;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod products;
 pub mod session;
 pub mod users;
 
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .app_data(web::PayloadConfig::default().limit(max_body_bytes))
     .configure(auth::routes)
     .configure(users::routes)
+    .configure(products::routes)
     .configure(ops::routes)
     .configure(admin::routes)
     .configure(openapi::routes);

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{admin, auth, error, ops, users};
+use super::{admin, auth, error, ops, products, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,9 @@ use super::{admin, auth, error, ops, users};
         users::get_profile, users::update_profile,
         users::list_addresses, users::add_address,
         users::get_address, users::update_address, users::delete_address,
+        products::list_products, products::get_product, products::create_product,
+        products::replace_product, products::patch_product, products::delete_product,
+        products::set_stock,
         ops::healthz, ops::readyz, ops::metrics,
         admin::list_actors, admin::get_actor,
         admin::list_queued_mail, admin::retry_queued_mail,

@@ -1,10 +1,13 @@
 //! Storage traits, the only thing actors see of persistence, and their
 //! implementations. SQL lives here and nowhere else.
 
+mod catalogue_rows;
 mod memory;
 mod postgres;
+mod postgres_catalogue;
 mod redis;
 mod sqlite;
+mod sqlite_catalogue;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +15,9 @@ use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
+use crate::domain::{
+    Address, AddressChanges, NewAddress, NewProduct, Product, ProfileChanges, Role, Size, User,
+};
 
 pub use memory::MemoryOtpStore;
 pub use postgres::PgStore;
@@ -178,4 +183,60 @@ pub trait OtpStore: Send + Sync {
     async fn revoke(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductSort {
+    /// Best text match first (newest first without a text search).
+    Relevance,
+    Newest,
+    PriceAscending,
+    PriceDescending,
+}
+
+/// A catalogue query, already checked.
+#[derive(Debug, Clone)]
+pub struct ProductFilter {
+    /// Plain words (see `domain::search_terms`); all must match, as prefixes.
+    pub terms: Vec<String>,
+    pub category: Option<String>,
+    pub size: Option<Size>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub in_stock: bool,
+    pub sort: ProductSort,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    pub total: u64,
+}
+
+/// The catalogue. Deleted products are invisible here but stay in the table.
+#[async_trait]
+pub trait ProductStore: Send + Sync {
+    async fn create_product(
+        &self,
+        product: &NewProduct,
+        currency: &str,
+    ) -> Result<Product, StoreError>;
+    async fn product(&self, id: i64) -> Result<Option<Product>, StoreError>;
+    async fn replace_product(
+        &self,
+        id: i64,
+        product: &NewProduct,
+    ) -> Result<Option<Product>, StoreError>;
+    async fn delete_product(&self, id: i64) -> Result<bool, StoreError>;
+    async fn set_stock(
+        &self,
+        id: i64,
+        size: Size,
+        stock: i64,
+    ) -> Result<Option<Product>, StoreError>;
+    async fn search(&self, filter: &ProductFilter) -> Result<ProductPage, StoreError>;
+    /// The id of the live product with exactly this title, for idempotent seeding.
+    async fn product_id_by_title(&self, title: &str) -> Result<Option<i64>, StoreError>;
 }

@@ -15,7 +15,7 @@ use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, U
 
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 #[derive(FromRow)]

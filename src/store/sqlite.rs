@@ -15,7 +15,7 @@ use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, U
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 #[derive(FromRow)]

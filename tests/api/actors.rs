@@ -92,7 +92,8 @@ async fn a_panicking_actor_is_restarted_and_counted() {
         [
             ("OtpActor".to_owned(), 1),
             ("UserActor".to_owned(), 1),
-            ("MailerActor".to_owned(), 0)
+            ("MailerActor".to_owned(), 0),
+            ("ProductActor".to_owned(), 0),
         ]
     );
 }
@@ -121,6 +122,7 @@ async fn mailboxes_show_counts_latency_and_the_request_id() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.next_code("traced@example.com").await;
+    assert_eq!(app.get("/products", None).await.status(), StatusCode::OK);
 
     let list: Vec<Value> = app
         .get("/admin/actors", Some(&admin))

@@ -13,6 +13,7 @@ mod bad_input;
 mod helpers;
 mod ops;
 mod process;
+mod products;
 // Only the production suite stops and resumes its SMTP server.
 #[allow(dead_code)]
 #[path = "../support/smtp_server.rs"]

@@ -17,6 +17,8 @@ mod bad_input;
 mod helpers;
 #[path = "../api/ops.rs"]
 mod ops;
+#[path = "../api/products.rs"]
+mod products;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
 #[path = "../api/tokens.rs"]
