@@ -8,6 +8,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod system;

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,8 +11,18 @@ use storefront::startup::Application;
 #[command(version, about)]
 struct Cli {
     /// Configuration file read instead of ./config.toml.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP (what runs without a command).
+    Serve,
+    /// Load the demo catalogue (a few hundred products); running it again adds nothing.
+    Seed,
 }
 
 fn main() -> ExitCode {
@@ -30,6 +40,17 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref()).context("configuration")?;
     storefront::telemetry::init(&settings.log);
+    if let Some(Command::Seed) = cli.command {
+        std::fs::create_dir_all(&settings.data_dir).context("creating the data folder")?;
+        let databases = storefront::system::open_database(&settings)
+            .await
+            .context("opening the database")?;
+        let added = storefront::seed::seed(&*databases.catalogue, &settings.catalogue.currency)
+            .await
+            .context("seeding the catalogue")?;
+        println!("seeded {added} products");
+        return Ok(());
+    }
     let application = Application::build(settings)
         .await
         .context("starting storefront")?;

@@ -67,17 +67,11 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         source,
     })?;
     let secret = resolve_secret(settings)?;
-    let (database, mail_queue, catalogue): (
-        Arc<dyn UserStore>,
-        Arc<dyn MailQueue>,
-        Arc<dyn ProductStore>,
-    ) = if settings.database.url.starts_with("sqlite:") {
-        let store = Arc::new(SqliteStore::connect(&settings.database).await?);
-        (store.clone(), store.clone(), store)
-    } else {
-        let store = Arc::new(PgStore::connect(&settings.database).await?);
-        (store.clone(), store.clone(), store)
-    };
+    let Databases {
+        users: database,
+        mail_queue,
+        catalogue,
+    } = open_database(settings).await?;
     let otp_store: Arc<dyn OtpStore> = if settings.kv.url == "memory://" {
         Arc::new(MemoryOtpStore::new())
     } else {
@@ -158,6 +152,32 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         ),
         bus,
         signer,
+    })
+}
+
+/// The database's stores, one object behind each trait.
+pub struct Databases {
+    pub users: Arc<dyn UserStore>,
+    pub mail_queue: Arc<dyn MailQueue>,
+    pub catalogue: Arc<dyn ProductStore>,
+}
+
+/// Connects to `database.url` (SQLite or PostgreSQL) and migrates it.
+pub async fn open_database(settings: &Settings) -> Result<Databases, StartupError> {
+    Ok(if settings.database.url.starts_with("sqlite:") {
+        let store = Arc::new(SqliteStore::connect(&settings.database).await?);
+        Databases {
+            users: store.clone(),
+            mail_queue: store.clone(),
+            catalogue: store,
+        }
+    } else {
+        let store = Arc::new(PgStore::connect(&settings.database).await?);
+        Databases {
+            users: store.clone(),
+            mail_queue: store.clone(),
+            catalogue: store,
+        }
     })
 }
 

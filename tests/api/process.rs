@@ -163,3 +163,39 @@ async fn sigterm_finishes_accepted_work_and_exits_zero() {
     );
     assert!(!logs.contains("sign-in code is"), "a code reached the logs");
 }
+
+#[actix_web::test]
+async fn seed_loads_the_demo_catalogue_once() {
+    let data = tempfile::tempdir().unwrap();
+    for expected in ["seeded 288 products", "seeded 0 products"] {
+        let output = storefront(data.path()).arg("seed").output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
+    }
+    let mut settings = crate::helpers::test_settings(data.path());
+    settings.database.url = format!("sqlite://{}/storefront.db", data.path().display());
+    let resources = std::sync::Arc::new(crate::helpers::Resources {
+        _data: tempfile::tempdir().unwrap(),
+        database: None,
+        smtp: None,
+    });
+    let app = crate::helpers::start(settings, resources).await;
+    let page: serde_json::Value = app
+        .get("/products?limit=1", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 288);
+    let page: serde_json::Value = app
+        .get("/products?q=linen&category=dresses", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(page["total"].as_u64().unwrap() >= 8, "{page}");
+}
