@@ -11,8 +11,17 @@ const COLOURS: [&str; 8] = [
     "Black", "Ivory", "Navy", "Olive", "Rust", "Sage", "Plum", "Sand",
 ];
 
-/// (category, dress type, item, material, keywords, base price in cents)
-const ITEMS: [(&str, Option<&str>, &str, &str, &[&str], i64); 36] = [
+/// Category, dress type, item, material, keywords, base price in cents.
+type Item = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    i64,
+);
+
+const ITEMS: [Item; 36] = [
     (
         "dresses",
         Some("maxi"),
