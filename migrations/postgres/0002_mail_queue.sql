@@ -6,7 +6,7 @@ CREATE TABLE mail_queue (
     recipients      TEXT NOT NULL,
     subject         TEXT NOT NULL,
     raw             BYTEA NOT NULL,
-    attempts        INTEGER NOT NULL,
+    attempts        BIGINT NOT NULL,
     last_error      TEXT NOT NULL,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     dead            BOOLEAN NOT NULL DEFAULT FALSE,

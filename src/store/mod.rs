@@ -6,6 +6,7 @@ mod memory;
 mod postgres;
 mod postgres_catalogue;
 mod redis;
+mod rows;
 mod sqlite;
 mod sqlite_catalogue;
 

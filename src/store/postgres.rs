@@ -3,13 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{
-    split_recipients, MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore,
-};
+use super::rows::{AddressRow, QueuedRow, UserRow, ADDRESS_COLUMNS, QUEUE_COLUMNS, USER_COLUMNS};
+use super::{MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore};
 use crate::config::DatabaseSettings;
 use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
 
@@ -17,71 +16,6 @@ use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, U
 pub struct PgStore {
     pub(super) pool: PgPool,
 }
-
-#[derive(FromRow)]
-struct UserRow {
-    id: i64,
-    email: String,
-    phone_number: Option<String>,
-    name: Option<String>,
-    role: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<User, StoreError> {
-        let role = Role::parse(&row.role).ok_or_else(|| {
-            StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role))
-        })?;
-        Ok(User {
-            id: row.id,
-            email: row.email,
-            phone_number: row.phone_number,
-            name: row.name,
-            role,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct AddressRow {
-    id: i64,
-    label: Option<String>,
-    street: String,
-    city: String,
-    state: Option<String>,
-    zip_code: String,
-    country: String,
-    is_default: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<AddressRow> for Address {
-    fn from(row: AddressRow) -> Address {
-        Address {
-            id: row.id,
-            label: row.label,
-            street: row.street,
-            city: row.city,
-            state: row.state,
-            zip_code: row.zip_code,
-            country: row.country,
-            is_default: row.is_default,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
-
-const USER_COLUMNS: &str = "id, email, phone_number, name, role, created_at, updated_at";
-const ADDRESS_COLUMNS: &str =
-    "id, label, street, city, state, zip_code, country, is_default, created_at, updated_at";
 
 impl PgStore {
     /// Connects and applies the migrations in `migrations/postgres`. sqlx
@@ -302,51 +236,6 @@ async fn clear_default(
     Ok(())
 }
 
-#[derive(FromRow)]
-struct QueuedRow {
-    id: i64,
-    sender: Option<String>,
-    recipients: String,
-    subject: String,
-    raw: Vec<u8>,
-    attempts: i32,
-    last_error: String,
-    next_attempt_at: DateTime<Utc>,
-    dead: bool,
-    created_at: DateTime<Utc>,
-}
-
-impl QueuedRow {
-    fn summary(self) -> QueuedMailSummary {
-        QueuedMailSummary {
-            id: self.id,
-            recipients: split_recipients(&self.recipients),
-            subject: self.subject,
-            attempts: self.attempts as u32,
-            last_error: self.last_error,
-            next_attempt_at: self.next_attempt_at,
-            dead: self.dead,
-            created_at: self.created_at,
-        }
-    }
-
-    fn claimed(self) -> QueuedMail {
-        QueuedMail {
-            id: self.id,
-            attempts: self.attempts as u32,
-            mail: ParkedMail {
-                sender: self.sender,
-                recipients: split_recipients(&self.recipients),
-                subject: self.subject,
-                raw: self.raw,
-            },
-        }
-    }
-}
-
-const QUEUE_COLUMNS: &str =
-    "id, sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at";
-
 #[async_trait]
 impl MailQueue for PgStore {
     async fn park(
@@ -367,7 +256,7 @@ impl MailQueue for PgStore {
         .bind(mail.recipients.join(","))
         .bind(&mail.subject)
         .bind(&mail.raw)
-        .bind(attempts as i32)
+        .bind(i64::from(attempts))
         .bind(error)
         .bind(next_attempt_at.unwrap_or(now))
         .bind(next_attempt_at.is_none())
@@ -420,7 +309,7 @@ impl MailQueue for PgStore {
              WHERE id = $1",
         )
         .bind(id)
-        .bind(attempts as i32)
+        .bind(i64::from(attempts))
         .bind(error)
         .bind(next_attempt_at.unwrap_or_else(Utc::now))
         .bind(next_attempt_at.is_none())
