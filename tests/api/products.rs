@@ -358,6 +358,10 @@ async fn filters_sorts_and_pages() {
         "Cotton tee",
         "newest first without a search"
     );
+    assert_eq!(
+        titles(&list(&app, "sort=newest&limit=2").await),
+        ["Cotton tee", "Rain coat"]
+    );
 
     assert_eq!(
         titles(&list(&app, "category=jackets&sort=price").await),
