@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::session::Admin;
-use super::AppState;
+use super::{ask, AppState};
 use crate::actors::mailbox::{MailboxSnapshot, MessageRecord};
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::{ActorKind, MailboxStats};
@@ -91,12 +91,7 @@ pub async fn list_queued_mail(
     state: web::Data<AppState>,
     _: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let queued = state
-        .registry
-        .mailer()
-        .call(ListQueuedMail)
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "mail"))?;
+    let queued = ask(state.registry.mailer(), ListQueuedMail, "mail").await?;
     Ok(HttpResponse::Ok().json(queued))
 }
 
@@ -112,13 +107,13 @@ pub async fn retry_queued_mail(
     _: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .registry
-        .mailer()
-        .call(RetryQueuedMail {
+    ask(
+        state.registry.mailer(),
+        RetryQueuedMail {
             id: id.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "queued mail"))?;
+        },
+        "queued mail",
+    )
+    .await?;
     Ok(HttpResponse::Accepted().finish())
 }

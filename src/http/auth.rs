@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::session::{Authenticated, SESSION_COOKIE};
-use super::AppState;
+use super::{ask, AppState};
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
 use crate::actors::user::GetUser;
 use crate::domain::{Email, OtpCode, PhoneNumber, User, ValidationError};
@@ -84,12 +84,7 @@ pub async fn request_otp(
     body: web::Json<OtpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number.as_deref())?;
-    state
-        .registry
-        .otp()
-        .call(RequestOtp { email })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "code"))?;
+    ask(state.registry.otp(), RequestOtp { email }, "code").await?;
     Ok(HttpResponse::Accepted().json(MessageBody {
         message: "OTP sent successfully",
     }))
@@ -112,16 +107,16 @@ pub async fn verify_otp(
     let (email, code, phone_number) =
         parse_login_fields(&body.email, Some(&body.otp), body.phone_number.as_deref())?;
     let code = code.expect("a code that failed to parse is a validation error");
-    let session = state
-        .registry
-        .otp()
-        .call(VerifyOtp {
+    let session = ask(
+        state.registry.otp(),
+        VerifyOtp {
             email,
             code,
             phone_number,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "code"))?;
+        },
+        "code",
+    )
+    .await?;
     let max_age = time::Duration::seconds(state.signer.ttl().as_secs() as i64);
     let cookie = Cookie::build(SESSION_COOKIE, session.token.clone())
         .http_only(true)
@@ -147,15 +142,15 @@ pub async fn logout(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .registry
-        .otp()
-        .call(RevokeToken {
+    ask(
+        state.registry.otp(),
+        RevokeToken {
             jti: caller.jti,
             expires_at: caller.expires_at,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "session"))?;
+        },
+        "session",
+    )
+    .await?;
     let mut removal = Cookie::build(SESSION_COOKIE, "")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -176,13 +171,13 @@ pub async fn me(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state
-        .registry
-        .user()
-        .call(GetUser {
+    let user = ask(
+        state.registry.user(),
+        GetUser {
             user_id: caller.user_id,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "user"))?;
+        },
+        "user",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(user))
 }

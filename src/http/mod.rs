@@ -12,10 +12,13 @@ pub mod products;
 pub mod session;
 pub mod users;
 
+use actix::dev::ToEnvelope;
+use actix::{Actor, Handler, Message};
 use actix_web::web;
 use std::sync::Arc;
 
-use crate::actors::Registry;
+use crate::actors::mailbox::Envelope;
+use crate::actors::{ActorError, Mailbox, Registry};
 use crate::bus::EventBus;
 use crate::domain::TokenSigner;
 use crate::metrics::Metrics;
@@ -46,4 +49,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .configure(ops::routes)
     .configure(admin::routes)
     .configure(openapi::routes);
+}
+
+/// Sends `msg` to an actor and maps both kinds of failure, the call's and
+/// the handler's, to an `ApiError`; `missing` names what a not-found was about.
+pub async fn ask<A, M, T>(
+    mailbox: &Mailbox<A>,
+    msg: M,
+    missing: &'static str,
+) -> Result<T, error::ApiError>
+where
+    A: Actor + Handler<Envelope<M>>,
+    A::Context: ToEnvelope<A, Envelope<M>>,
+    M: Message<Result = Result<T, ActorError>> + Send + 'static,
+    T: Send + 'static,
+{
+    mailbox
+        .call(msg)
+        .await?
+        .map_err(|err| error::ApiError::from_actor(err, missing))
 }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
 use super::session::Admin;
-use super::AppState;
+use super::{ask, AppState};
 use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
@@ -149,12 +149,12 @@ pub async fn list_products(
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_inner().into_filter()?;
     let (limit, offset) = (filter.limit, filter.offset);
-    let page = state
-        .registry
-        .product()
-        .call(SearchProducts { filter })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+    let page = ask(
+        state.registry.product(),
+        SearchProducts { filter },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(ProductList {
         items: page.items,
         total: page.total,
@@ -174,14 +174,14 @@ pub async fn get_product(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = state
-        .registry
-        .product()
-        .call(GetProduct {
+    let product = ask(
+        state.registry.product(),
+        GetProduct {
             id: id.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+        },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(&*product))
 }
 
@@ -199,12 +199,12 @@ pub async fn create_product(
     body: web::Json<ProductFields>,
 ) -> Result<HttpResponse, ApiError> {
     let product = body.into_inner().into_new()?;
-    let product = state
-        .registry
-        .product()
-        .call(CreateProduct { product })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+    let product = ask(
+        state.registry.product(),
+        CreateProduct { product },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/products/{}", product.id)))
         .json(product))
@@ -225,15 +225,15 @@ pub async fn replace_product(
     body: web::Json<ProductFields>,
 ) -> Result<HttpResponse, ApiError> {
     let product = body.into_inner().into_new()?;
-    let product = state
-        .registry
-        .product()
-        .call(ReplaceProduct {
+    let product = ask(
+        state.registry.product(),
+        ReplaceProduct {
             id: id.into_inner(),
             product,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+        },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(product))
 }
 
@@ -251,15 +251,15 @@ pub async fn patch_product(
     id: web::Path<i64>,
     body: web::Json<ProductFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = state
-        .registry
-        .product()
-        .call(PatchProduct {
+    let product = ask(
+        state.registry.product(),
+        PatchProduct {
             id: id.into_inner(),
             fields: body.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+        },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(product))
 }
 
@@ -275,14 +275,14 @@ pub async fn delete_product(
     _: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .registry
-        .product()
-        .call(DeleteProduct {
+    ask(
+        state.registry.product(),
+        DeleteProduct {
             id: id.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+        },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -303,11 +303,11 @@ pub async fn set_stock(
     let (id, size) = path.into_inner();
     let size = Size::parse(&size).map_err(ApiError::field)?;
     let stock = stock_level(body.stock).map_err(ApiError::field)?;
-    let product = state
-        .registry
-        .product()
-        .call(SetStock { id, size, stock })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "product"))?;
+    let product = ask(
+        state.registry.product(),
+        SetStock { id, size, stock },
+        "product",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(product))
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use super::AppState;
+use super::{ask, AppState};
 use crate::actors::otp::IsRevoked;
 use crate::domain::Role;
 
@@ -60,14 +60,14 @@ impl FromRequest for Authenticated {
                 .signer
                 .verify(&token)
                 .map_err(|_| ApiError::Unauthorized("the session token is invalid or expired"))?;
-            let revoked = state
-                .registry
-                .otp()
-                .call(IsRevoked {
+            let revoked = ask(
+                state.registry.otp(),
+                IsRevoked {
                     jti: claims.jti.clone(),
-                })
-                .await?
-                .map_err(|err| ApiError::from_actor(err, "session"))?;
+                },
+                "session",
+            )
+            .await?;
             if revoked {
                 return Err(ApiError::Unauthorized("the session has been signed out"));
             }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::session::Authenticated;
-use super::AppState;
+use super::{ask, AppState};
 use crate::actors::user::{
     AddAddress, DeleteAddress, GetAddress, GetUser, ListAddresses, UpdateAddress, UpdateProfile,
 };
@@ -67,14 +67,14 @@ pub async fn get_profile(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state
-        .registry
-        .user()
-        .call(GetUser {
+    let user = ask(
+        state.registry.user(),
+        GetUser {
             user_id: caller.user_id,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "user"))?;
+        },
+        "user",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -91,15 +91,15 @@ pub async fn update_profile(
     body: web::Json<ProfileRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let changes = body.into_inner().into_changes()?;
-    let user = state
-        .registry
-        .user()
-        .call(UpdateProfile {
+    let user = ask(
+        state.registry.user(),
+        UpdateProfile {
             user_id: caller.user_id,
             changes,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "user"))?;
+        },
+        "user",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -113,14 +113,14 @@ pub async fn list_addresses(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let addresses = state
-        .registry
-        .user()
-        .call(ListAddresses {
+    let addresses = ask(
+        state.registry.user(),
+        ListAddresses {
             user_id: caller.user_id,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "user"))?;
+        },
+        "user",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(addresses))
 }
 
@@ -137,15 +137,15 @@ pub async fn add_address(
     body: web::Json<AddressFields>,
 ) -> Result<HttpResponse, ApiError> {
     let address = body.into_inner().into_new()?;
-    let address = state
-        .registry
-        .user()
-        .call(AddAddress {
+    let address = ask(
+        state.registry.user(),
+        AddAddress {
             user_id: caller.user_id,
             address,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "user"))?;
+        },
+        "user",
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -166,15 +166,15 @@ pub async fn get_address(
     caller: Authenticated,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = state
-        .registry
-        .user()
-        .call(GetAddress {
+    let address = ask(
+        state.registry.user(),
+        GetAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "address"))?;
+        },
+        "address",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(address))
 }
 
@@ -193,16 +193,16 @@ pub async fn update_address(
     body: web::Json<AddressFields>,
 ) -> Result<HttpResponse, ApiError> {
     let changes = body.into_inner().into_changes()?;
-    let address = state
-        .registry
-        .user()
-        .call(UpdateAddress {
+    let address = ask(
+        state.registry.user(),
+        UpdateAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),
             changes,
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "address"))?;
+        },
+        "address",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(address))
 }
 
@@ -218,14 +218,14 @@ pub async fn delete_address(
     caller: Authenticated,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .registry
-        .user()
-        .call(DeleteAddress {
+    ask(
+        state.registry.user(),
+        DeleteAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),
-        })
-        .await?
-        .map_err(|err| ApiError::from_actor(err, "address"))?;
+        },
+        "address",
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
