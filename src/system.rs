@@ -103,6 +103,8 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
             base: Duration::from_millis(mail.retry_base_ms),
             max_attempts: mail.retry_max_attempts,
             poll: Duration::from_millis(mail.retry_poll_ms.max(10)),
+            first_try: timeout / 2,
+            lease: Duration::from_secs(mail.smtp_timeout_secs + 30),
         },
     };
     let mailer = Mailbox::start(ActorKind::Mailer, timeout, |stats| {

@@ -25,6 +25,13 @@ pub struct RetryPolicy {
     pub base: Duration,
     pub max_attempts: u32,
     pub poll: Duration,
+    /// How long the first try may take before the mail is queued instead;
+    /// shorter than the callers' timeout, so an event is never delivered
+    /// twice because its first try was slow.
+    pub first_try: Duration,
+    /// How long a claimed mail stays hidden from other nodes' retry rounds;
+    /// longer than one SMTP conversation.
+    pub lease: Duration,
 }
 
 impl RetryPolicy {
@@ -40,11 +47,6 @@ impl RetryPolicy {
         Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX))
     }
 }
-
-/// How many queued mails one retry round takes, and how long they stay
-/// hidden from other nodes' rounds while being sent.
-const RETRY_BATCH: u32 = 20;
-const RETRY_LEASE: Duration = Duration::from_secs(120);
 
 pub struct MailerActor {
     transport: Arc<dyn MailTransport>,
@@ -87,10 +89,8 @@ impl MailerActor {
         let queue = self.queue.clone();
         let retry = self.retry;
         let round = async move {
-            let due = queue
-                .claim_due(Utc::now(), RETRY_LEASE, RETRY_BATCH)
-                .await?;
-            for queued in due {
+            // One mail per claim, so the lease only has to outlast one send.
+            while let Some(queued) = queue.claim_due(Utc::now(), retry.lease, 1).await?.pop() {
                 let attempts = queued.attempts + 1;
                 match transport.send(&queued.mail).await {
                     Ok(()) => {
@@ -141,7 +141,10 @@ async fn deliver_or_park(
     retry: RetryPolicy,
     mail: ParkedMail,
 ) -> Result<(), ActorError> {
-    match transport.send(&mail).await {
+    let sent = tokio::time::timeout(retry.first_try, transport.send(&mail))
+        .await
+        .unwrap_or(Err(MailError::SendTimedOut));
+    match sent {
         Ok(()) => {
             tracing::info!(subject = %mail.subject, "mail delivered");
             Ok(())
@@ -256,6 +259,8 @@ mod tests {
             base: Duration::from_secs(1),
             max_attempts: 3,
             poll: Duration::from_secs(1),
+            first_try: Duration::from_secs(1),
+            lease: Duration::from_secs(60),
         };
         let temporary = MailError::SmtpUnreachable;
         let in_secs = |attempts| {

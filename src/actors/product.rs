@@ -12,7 +12,7 @@ use super::mailbox::{Handles, MailboxStats, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
 use crate::domain::{NewProduct, Product, ProductFields, Size};
-use crate::store::{ProductFilter, ProductPage, ProductStore};
+use crate::store::{ProductFilter, ProductPage, ProductStore, VariantsWrite};
 
 /// The cache and a count of writes. A read that started before a write must
 /// not put what it read into the cache after the write emptied it, so reads
@@ -179,7 +179,7 @@ impl Handles<ReplaceProduct> for ProductActor {
             Some(msg.id),
             async move {
                 store
-                    .replace_product(msg.id, &msg.product)
+                    .replace_product(msg.id, &msg.product, VariantsWrite::Replace)
                     .await?
                     .ok_or(ActorError::NotFound)
             },
@@ -199,12 +199,17 @@ impl Handles<PatchProduct> for ProductActor {
             Some(msg.id),
             async move {
                 let current = store.product(msg.id).await?.ok_or(ActorError::NotFound)?;
+                let variants = if msg.fields.variants.is_some() {
+                    VariantsWrite::Replace
+                } else {
+                    VariantsWrite::Keep
+                };
                 let patched = msg
                     .fields
                     .apply_to(NewProduct::from(current))
                     .map_err(ActorError::Invalid)?;
                 store
-                    .replace_product(msg.id, &patched)
+                    .replace_product(msg.id, &patched, variants)
                     .await?
                     .ok_or(ActorError::NotFound)
             },

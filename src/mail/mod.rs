@@ -29,6 +29,8 @@ pub enum MailError {
     },
     #[error("the SMTP server refused or could not be reached")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("the mail server did not accept the mail in time")]
+    SendTimedOut,
     #[error("the SMTP server did not answer the connection test")]
     SmtpUnreachable,
     #[error("cannot start the SMTP worker thread")]

@@ -216,6 +216,14 @@ pub struct ProductPage {
     pub total: u64,
 }
 
+/// Whether a product write replaces its variants or leaves them as they are
+/// (a PATCH without `variants` must not undo a stock change made meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantsWrite {
+    Replace,
+    Keep,
+}
+
 /// The catalogue. Deleted products are invisible here but stay in the table.
 #[async_trait]
 pub trait ProductStore: Send + Sync {
@@ -229,6 +237,7 @@ pub trait ProductStore: Send + Sync {
         &self,
         id: i64,
         product: &NewProduct,
+        variants: VariantsWrite,
     ) -> Result<Option<Product>, StoreError>;
     async fn delete_product(&self, id: i64) -> Result<bool, StoreError>;
     async fn set_stock(

@@ -139,6 +139,7 @@ impl UserStore for PgStore {
     async fn add_address(&self, user_id: i64, address: &NewAddress) -> Result<Address, StoreError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
+        lock_user(&mut tx, user_id).await?;
         if address.is_default {
             clear_default(&mut tx, user_id).await?;
         }
@@ -172,6 +173,7 @@ impl UserStore for PgStore {
         changes: &AddressChanges,
     ) -> Result<Option<Address>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_user(&mut tx, user_id).await?;
         if changes.is_default == Some(true) {
             clear_default(&mut tx, user_id).await?;
         }
@@ -223,6 +225,19 @@ impl UserStore for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Serialises the address writes of one user, so that two concurrent
+/// requests cannot both decide which address is the default.
+async fn lock_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn clear_default(

@@ -6,6 +6,7 @@ use chrono::Utc;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use super::catalogue_rows::{assemble, to_json, ProductRow, VariantRow, PRODUCT_COLUMNS};
+use super::VariantsWrite;
 use super::{PgStore, ProductFilter, ProductPage, ProductSort, ProductStore, StoreError};
 use crate::domain::{NewProduct, Product, Size};
 
@@ -31,18 +32,23 @@ async fn write_variants(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     product: &NewProduct,
+    variants: VariantsWrite,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM product_variants WHERE product_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    for variant in &product.variants {
-        sqlx::query("INSERT INTO product_variants (product_id, size, stock) VALUES ($1, $2, $3)")
+    if variants == VariantsWrite::Replace {
+        sqlx::query("DELETE FROM product_variants WHERE product_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        for variant in &product.variants {
+            sqlx::query(
+                "INSERT INTO product_variants (product_id, size, stock) VALUES ($1, $2, $3)",
+            )
             .bind(id)
             .bind(variant.size.as_str())
             .bind(variant.stock)
             .execute(&mut **tx)
             .await?;
+        }
     }
     Ok(())
 }
@@ -121,7 +127,7 @@ impl ProductStore for PgStore {
         .bind(product.relevant_keywords.join(" "))
         .fetch_one(&mut *tx)
         .await?;
-        write_variants(&mut tx, id, product).await?;
+        write_variants(&mut tx, id, product, VariantsWrite::Replace).await?;
         tx.commit().await?;
         self.product(id)
             .await?
@@ -142,6 +148,7 @@ impl ProductStore for PgStore {
         &self,
         id: i64,
         product: &NewProduct,
+        variants: VariantsWrite,
     ) -> Result<Option<Product>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
@@ -169,7 +176,7 @@ impl ProductStore for PgStore {
         if updated == 0 {
             return Ok(None);
         }
-        write_variants(&mut tx, id, product).await?;
+        write_variants(&mut tx, id, product, variants).await?;
         tx.commit().await?;
         self.product(id).await
     }

@@ -6,7 +6,9 @@ use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::catalogue_rows::{assemble, to_json, ProductRow, VariantRow, PRODUCT_COLUMNS};
-use super::{ProductFilter, ProductPage, ProductSort, ProductStore, SqliteStore, StoreError};
+use super::{
+    ProductFilter, ProductPage, ProductSort, ProductStore, SqliteStore, StoreError, VariantsWrite,
+};
 use crate::domain::{NewProduct, Product, Size};
 
 impl SqliteStore {
@@ -31,18 +33,23 @@ async fn write_variants_and_index(
     tx: &mut Transaction<'_, Sqlite>,
     id: i64,
     product: &NewProduct,
+    variants: VariantsWrite,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM product_variants WHERE product_id = ?1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    for variant in &product.variants {
-        sqlx::query("INSERT INTO product_variants (product_id, size, stock) VALUES (?1, ?2, ?3)")
+    if variants == VariantsWrite::Replace {
+        sqlx::query("DELETE FROM product_variants WHERE product_id = ?1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        for variant in &product.variants {
+            sqlx::query(
+                "INSERT INTO product_variants (product_id, size, stock) VALUES (?1, ?2, ?3)",
+            )
             .bind(id)
             .bind(variant.size.as_str())
             .bind(variant.stock)
             .execute(&mut **tx)
             .await?;
+        }
     }
     sqlx::query("DELETE FROM products_fts WHERE rowid = ?1")
         .bind(id)
@@ -130,7 +137,7 @@ impl ProductStore for SqliteStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        write_variants_and_index(&mut tx, id, product).await?;
+        write_variants_and_index(&mut tx, id, product, VariantsWrite::Replace).await?;
         tx.commit().await?;
         self.product(id)
             .await?
@@ -151,6 +158,7 @@ impl ProductStore for SqliteStore {
         &self,
         id: i64,
         product: &NewProduct,
+        variants: VariantsWrite,
     ) -> Result<Option<Product>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
@@ -177,7 +185,7 @@ impl ProductStore for SqliteStore {
         if updated == 0 {
             return Ok(None);
         }
-        write_variants_and_index(&mut tx, id, product).await?;
+        write_variants_and_index(&mut tx, id, product, variants).await?;
         tx.commit().await?;
         self.product(id).await
     }

@@ -98,6 +98,19 @@ async fn admins_write_and_a_read_after_a_write_is_fresh() {
     assert_eq!(response.status(), StatusCode::OK);
     let fetched: Value = app.get(&location, None).await.json().await.unwrap();
     assert_eq!(fetched["variants"][2], json!({ "size": "XL", "stock": 7 }));
+    // A PATCH without variants leaves the stock levels alone.
+    let patched: Value = app
+        .send_json(
+            Method::PATCH,
+            &location,
+            Some(&admin),
+            &json!({ "title": "Linen dress" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["variants"], fetched["variants"]);
 
     let mut replacement = dress();
     replacement["title"] = json!("Cotton dress");
