@@ -234,3 +234,31 @@ async fn address_validation() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn concurrent_address_writes_keep_one_default() {
+    let Some(app) = spawn_app().await else { return };
+    let token = app.login("busy@example.com").await.token;
+    let bodies: Vec<Value> = (0..8)
+        .map(|i| {
+            let mut body = home();
+            body["street"] = json!(format!("{i} Main St"));
+            body["isDefault"] = json!(i % 2 == 0);
+            body
+        })
+        .collect();
+    let adds = bodies
+        .iter()
+        .map(|body| app.send_json(Method::POST, "/users/me/addresses", Some(&token), body));
+    for response in futures_util::future::join_all(adds).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let list: Vec<Value> = app
+        .get("/users/me/addresses", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 8);
+    assert_eq!(list.iter().filter(|a| a["isDefault"] == true).count(), 1);
+}
