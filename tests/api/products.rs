@@ -125,6 +125,31 @@ async fn admins_write_and_a_read_after_a_write_is_fresh() {
     let fetched: Value = app.get(&location, None).await.json().await.unwrap();
     assert_eq!(fetched["variants"], json!([{ "size": "L", "stock": 1 }]));
 
+    // Every write published `product.changed`, which ProductActor consumes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let actor: Value = app
+            .get("/admin/actors/ProductActor", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let events = actor["recentMessages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|record| record["type"] == "DeliverEvent")
+            .count();
+        if events >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "product.changed not seen: {actor}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
     let response = app
         .client
         .delete(app.url(&location))
