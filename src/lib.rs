@@ -5,6 +5,7 @@ pub mod actors;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod mail;
 pub mod metrics;

@@ -1,5 +1,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,16 +39,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref()).context("configuration")?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let settings = Settings::load(cli.config.as_deref(), &env).context("configuration")?;
     storefront::telemetry::init(&settings.log);
     if let Some(Command::Seed) = cli.command {
-        std::fs::create_dir_all(&settings.data_dir).context("creating the data folder")?;
+        storefront::files::create_private_dir(&settings.data_dir)
+            .context("creating the data folder")?;
         let databases = storefront::system::open_database(&settings)
             .await
             .context("opening the database")?;
-        let added = storefront::seed::seed(&*databases.catalogue, &settings.catalogue.currency)
-            .await
-            .context("seeding the catalogue")?;
+        let added =
+            storefront::seed::seed(&*databases.catalogue, settings.catalogue.currency.as_str())
+                .await
+                .context("seeding the catalogue")?;
         println!("seeded {added} products");
         return Ok(());
     }

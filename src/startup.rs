@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::actors::Registry;
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, RequestLimits};
 use crate::metrics::Metrics;
 use crate::system::{self, Services, StartupError};
 
@@ -57,6 +57,16 @@ impl Application {
         if !self.services.bus.drain(self.shutdown_timeout).await {
             tracing::warn!("shutting down with events still undelivered");
         }
+        let background = &self.services.background;
+        background.close();
+        if tokio::time::timeout(self.shutdown_timeout, background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutting down with mail still being sent; it stays queued for the next start"
+            );
+        }
         tracing::info!("storefront stopped");
         Ok(())
     }
@@ -67,14 +77,23 @@ fn serve(
     settings: &Settings,
     services: Services,
 ) -> std::io::Result<Server> {
+    let limits = RequestLimits {
+        max_body_bytes: usize::try_from(settings.server.max_body_bytes.get()).unwrap_or(usize::MAX),
+        max_header_bytes: usize::try_from(settings.server.max_header_bytes.get())
+            .unwrap_or(usize::MAX),
+        body_timeout: settings.server.body_timeout(),
+    };
     let state = web::Data::new(AppState {
         registry: services.registry,
         bus: services.bus,
         signer: services.signer,
+        admins: services.admins,
         metrics: Arc::new(Metrics::new()),
         cookie_secure: settings.auth.cookie_secure,
+        trusted_proxies: settings.server.trusted_proxies.clone(),
+        limits,
     });
-    let max_body = settings.server.max_body_bytes;
+    let max_body = limits.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(http::middleware::observe))

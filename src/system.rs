@@ -1,11 +1,9 @@
 //! The root of the actor tree: builds the stores and transports chosen by
 //! configuration, then starts every actor under its supervisor.
 
-use lettre::message::Mailbox as MailAddress;
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
@@ -14,12 +12,13 @@ use crate::actors::registry::Mailboxes;
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Mailbox, Registry};
 use crate::bus::EventBus;
-use crate::config::{MailTransportKind, Settings};
-use crate::domain::{OtpHasher, TokenSigner};
-use crate::mail::{FileOutbox, MailError, MailTransport, SmtpRelay};
+use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
+use crate::domain::{AdminList, OtpHasher, TokenSigner};
+use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
 use crate::store::{
-    MailQueue, MemoryOtpStore, OtpStore, PgStore, ProductStore, RedisOtpStore, SqliteStore,
-    StoreError, UserStore,
+    ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue, MemoryOtpStore,
+    OtpStore, PgStore, ProductStore, RedisStore, RevocationStore, SqliteStore, StoreError,
+    UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -58,53 +57,67 @@ pub struct Services {
     pub registry: Registry,
     pub bus: EventBus,
     pub signer: Arc<TokenSigner>,
+    pub admins: Arc<AdminList>,
+    /// Work that outlives the message that started it (a mail's first try).
+    pub background: tokio_util::task::TaskTracker,
 }
 
 /// Builds stores and starts the actors on the current arbiter.
 pub async fn start(settings: &Settings, node_id: String) -> Result<Services, StartupError> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
-        path: settings.data_dir.clone(),
-        source,
+    crate::files::create_private_dir(&settings.data_dir).map_err(|source| {
+        StartupError::DataDir {
+            path: settings.data_dir.clone(),
+            source,
+        }
     })?;
     let secret = resolve_secret(settings)?;
-    let Databases {
-        users: database,
-        mail_queue,
-        catalogue,
-    } = open_database(settings).await?;
-    let otp_store: Arc<dyn OtpStore> = if settings.kv.url == "memory://" {
-        Arc::new(MemoryOtpStore::new())
-    } else {
-        Arc::new(RedisOtpStore::connect(&settings.kv)?)
+    let database = open_database(settings).await?;
+    let quotas = ClientQuotas {
+        otp_requests_per_minute: settings.limits.otp_requests_per_client_per_minute,
+        otp_verifies_per_minute: settings.limits.otp_verifies_per_client_per_minute,
+    };
+    // Codes and limits live in Redis when there is one, so every node sees
+    // the same; in this process otherwise. Revocations must outlive a
+    // restart: Redis, or else the database.
+    let (otp_store, clients, revocations): (
+        Arc<dyn OtpStore>,
+        Arc<dyn ClientLimiter>,
+        Arc<dyn RevocationStore>,
+    ) = match &settings.kv.url {
+        KvUrl::Memory => (
+            Arc::new(MemoryOtpStore::new()),
+            Arc::new(LocalClientLimiter::new(quotas)),
+            database.revocations.clone(),
+        ),
+        KvUrl::Redis(_) => {
+            let redis = Arc::new(RedisStore::connect(&settings.kv, quotas)?);
+            (redis.clone(), redis.clone(), redis)
+        }
     };
     let transport: Arc<dyn MailTransport> = match settings.mail.transport {
         MailTransportKind::File => Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?),
         MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
     };
-    let from: MailAddress = settings
-        .mail
-        .from
-        .parse()
-        .expect("mail.from is checked when settings load");
 
     let bus = EventBus::new(node_id.clone(), settings.actors.event_delivery_attempts);
-    let signer = Arc::new(TokenSigner::new(
-        &secret,
-        Duration::from_secs(settings.auth.token_ttl_secs),
-    ));
+    let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
+    let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
     let timeout = settings.actors.call_timeout();
 
+    let background = tokio_util::task::TaskTracker::new();
     let mail = &settings.mail;
     let mailer_parts = MailerParts {
+        background: background.clone(),
         transport,
-        queue: mail_queue,
-        from,
+        queue: database.mail_queue,
+        sealer: MailSealer::new(&secret),
+        from: mail.from.clone(),
         retry: RetryPolicy {
-            base: Duration::from_millis(mail.retry_base_ms),
-            max_attempts: mail.retry_max_attempts,
-            poll: Duration::from_millis(mail.retry_poll_ms.max(10)),
+            base: std::time::Duration::from_millis(mail.retry_base_ms.get()),
+            max_attempts: mail.retry_max_attempts.get(),
+            poll: std::time::Duration::from_millis(mail.retry_poll_ms.get()),
             first_try: timeout / 2,
-            lease: Duration::from_secs(mail.smtp_timeout_secs + 30),
+            lease: mail.smtp_timeout() + std::time::Duration::from_secs(30),
         },
     };
     let mailer = Mailbox::start(ActorKind::Mailer, timeout, |stats| {
@@ -112,30 +125,33 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     });
     bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer.clone());
     let user = Mailbox::start(ActorKind::User, timeout, |stats| {
-        UserActor::new(database, bus.clone(), stats)
+        UserActor::new(database.users, bus.clone(), stats)
     });
     let auth = &settings.auth;
     let parts = OtpActorParts {
         store: otp_store,
+        revocations,
+        clients,
+        mail_budget: MailBudget::per_minute(settings.limits.otp_mails_per_minute),
         hasher: OtpHasher::new(&secret),
         signer: signer.clone(),
         users: user.clone(),
         bus: bus.clone(),
         policy: OtpPolicy {
-            code_ttl: Duration::from_secs(auth.otp_ttl_secs),
-            max_attempts: auth.otp_max_attempts,
-            send_interval: Duration::from_secs(auth.otp_send_interval_secs),
-            sends_per_hour: auth.otp_sends_per_hour,
-            admin_emails: auth.admin_emails.iter().cloned().collect::<HashSet<_>>(),
+            code_ttl: auth.otp_ttl(),
+            max_attempts: auth.otp_max_attempts.get(),
+            send_interval: std::time::Duration::from_secs(auth.otp_send_interval_secs),
+            sends_per_hour: auth.otp_sends_per_hour.get(),
+            admins: admins.clone(),
         },
     };
     let otp = Mailbox::start(ActorKind::Otp, timeout, |stats| OtpActor::new(parts, stats));
     let product_parts = ProductParts {
-        store: catalogue,
+        store: database.catalogue,
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
         cache_capacity: settings.catalogue.cache_capacity,
-        cache_ttl: Duration::from_secs(settings.catalogue.cache_ttl_secs),
+        cache_ttl: std::time::Duration::from_secs(settings.catalogue.cache_ttl_secs.get()),
     };
     let product = Mailbox::start(ActorKind::Product, timeout, |stats| {
         ProductActor::new(product_parts, stats)
@@ -154,6 +170,8 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         ),
         bus,
         signer,
+        admins,
+        background,
     })
 }
 
@@ -162,23 +180,29 @@ pub struct Databases {
     pub users: Arc<dyn UserStore>,
     pub mail_queue: Arc<dyn MailQueue>,
     pub catalogue: Arc<dyn ProductStore>,
+    pub revocations: Arc<dyn RevocationStore>,
 }
 
 /// Connects to `database.url` (SQLite or PostgreSQL) and migrates it.
 pub async fn open_database(settings: &Settings) -> Result<Databases, StartupError> {
-    Ok(if settings.database.url.starts_with("sqlite:") {
-        let store = Arc::new(SqliteStore::connect(&settings.database).await?);
-        Databases {
-            users: store.clone(),
-            mail_queue: store.clone(),
-            catalogue: store,
+    Ok(match &settings.database.url {
+        DatabaseUrl::Sqlite(_) => {
+            let store = Arc::new(SqliteStore::connect(&settings.database).await?);
+            Databases {
+                users: store.clone(),
+                mail_queue: store.clone(),
+                catalogue: store.clone(),
+                revocations: store,
+            }
         }
-    } else {
-        let store = Arc::new(PgStore::connect(&settings.database).await?);
-        Databases {
-            users: store.clone(),
-            mail_queue: store.clone(),
-            catalogue: store,
+        DatabaseUrl::Postgres(_) => {
+            let store = Arc::new(PgStore::connect(&settings.database).await?);
+            Databases {
+                users: store.clone(),
+                mail_queue: store.clone(),
+                catalogue: store.clone(),
+                revocations: store,
+            }
         }
     })
 }
@@ -186,8 +210,8 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
 /// The configured secret, or one generated into the data folder on first
 /// start and reused after, so restarts keep sessions.
 fn resolve_secret(settings: &Settings) -> Result<Vec<u8>, StartupError> {
-    if !settings.auth.jwt_secret.is_empty() {
-        return Ok(settings.auth.jwt_secret.as_bytes().to_vec());
+    if let Some(secret) = &settings.auth.jwt_secret {
+        return Ok(secret.expose_secret().as_bytes().to_vec());
     }
     let path = settings.data_dir.join("jwt_secret");
     tracing::warn!(
@@ -208,22 +232,9 @@ fn resolve_secret(settings: &Settings) -> Result<Vec<u8>, StartupError> {
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let generated = hex::encode(rand::random::<[u8; 32]>());
-            write_private(&path, &generated).map_err(secret_error)?;
+            crate::files::write_new_private(&path, generated.as_bytes()).map_err(secret_error)?;
             Ok(generated.into_bytes())
         }
         Err(err) => Err(secret_error(err)),
     }
-}
-
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }

@@ -12,8 +12,8 @@ tokio::task_local! {
 
 /// Installs the global subscriber; `RUST_LOG` wins over `log.level`.
 pub fn init(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(settings.level.as_str()));
     let builder = fmt().with_env_filter(filter).with_target(false);
     let installed = match settings.format {
         LogFormat::Pretty => builder.try_init(),
@@ -40,6 +40,14 @@ pub async fn with_request_id<F: Future>(request_id: Option<String>, fut: F) -> F
 /// Runs `f` with `request_id` as the current request id.
 pub fn sync_with_request_id<R>(request_id: Option<String>, f: impl FnOnce() -> R) -> R {
     REQUEST_ID.sync_scope(request_id, f)
+}
+
+/// `fut` under the current span and request id, to be spawned: its log
+/// lines still name the request that started it.
+pub fn in_current_request<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    use tracing::Instrument;
+    let request_id = current_request_id();
+    with_request_id(request_id, fut).instrument(tracing::Span::current())
 }
 
 /// `error: cause: cause...`, so a log line keeps the whole chain.

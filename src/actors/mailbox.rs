@@ -40,7 +40,7 @@ pub trait Handles<M: Message>: Actor<Context = Context<Self>> {
 }
 
 /// Why a call to an actor got no answer from its handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, serde::Deserialize)]
 pub enum CallError {
     #[error("{0} did not answer in time")]
     Timeout(ActorKind),

@@ -1,13 +1,18 @@
 //! MailerActor: renders and delivers every mail storefront sends. It consumes
 //! events (`notification.otp`, `user.created`); nothing calls it to send.
 //!
-//! A mail that cannot be delivered at once is not dropped: it goes into the
-//! durable mail queue (a database table) and is retried with exponential
-//! backoff; after `retry_max_attempts` tries, or at a permanent refusal, it
-//! stays there marked dead until an operator retries it.
+//! Every mail is written to the durable mail queue (sealed) before its first
+//! try, leased to that try, and deleted once delivered. The try runs on its
+//! own task: the event is acknowledged once the mail is safe in the queue
+//! and the try has had a short while, and a slow server finishing the try
+//! later still records its outcome, so no second try starts meanwhile. A
+//! failed mail is retried with exponential backoff; after
+//! `retry_max_attempts` tries, or at a permanent refusal, it stays marked
+//! dead until an operator retries it. A sign-in mail is never delivered
+//! after its code expired: it is deleted instead.
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +20,8 @@ use super::mailbox::{Handles, MailboxStats, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
-use crate::mail::{compose, MailError, MailTransport};
-use crate::store::{MailQueue, ParkedMail, QueuedMailSummary};
+use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
+use crate::store::{MailQueue, QueuedMailSummary};
 use crate::telemetry::error_chain;
 
 /// When to try a mail again.
@@ -25,18 +30,25 @@ pub struct RetryPolicy {
     pub base: Duration,
     pub max_attempts: u32,
     pub poll: Duration,
-    /// How long the first try may take before the mail is queued instead;
-    /// shorter than the callers' timeout, so an event is never delivered
-    /// twice because its first try was slow.
+    /// How long the event waits for the first try before it is acknowledged
+    /// anyway (the mail is in the queue by then); shorter than the callers'
+    /// timeout, so an event is never delivered twice because a try was slow.
     pub first_try: Duration,
-    /// How long a claimed mail stays hidden from other nodes' retry rounds;
-    /// longer than one SMTP conversation.
+    /// How long a mail stays leased to one try: longer than one SMTP
+    /// conversation, so no other try starts while it may still succeed.
     pub lease: Duration,
 }
 
 impl RetryPolicy {
-    /// The next try after `attempts` failed ones, or `None` when the mail is dead.
-    fn next_attempt(&self, attempts: u32, error: &MailError) -> Option<chrono::DateTime<Utc>> {
+    /// The next try after `attempts` failed ones, or `None` when the mail is
+    /// dead: a permanent refusal, too many tries, or a try that would come
+    /// after the mail's content expired.
+    fn next_attempt(
+        &self,
+        attempts: u32,
+        error: &MailError,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
         if !error.is_temporary() || attempts >= self.max_attempts {
             return None;
         }
@@ -44,24 +56,34 @@ impl RetryPolicy {
             .base
             .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)))
             .min(Duration::from_secs(3600));
-        Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX))
+        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        match expires_at {
+            Some(expires_at) if next >= expires_at => None,
+            _ => Some(next),
+        }
+    }
+
+    fn leased_until(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
 }
 
-pub struct MailerActor {
-    transport: Arc<dyn MailTransport>,
-    queue: Arc<dyn MailQueue>,
-    from: lettre::message::Mailbox,
-    retry: RetryPolicy,
-    retry_round_running: bool,
-    stats: Arc<MailboxStats>,
-}
-
 pub struct MailerParts {
+    /// Where first tries run, apart from any actor: on the runtime, so that
+    /// an actor's restart or a shutdown cannot cut one off half-way through
+    /// recording its outcome, and a shutdown can wait for them.
+    pub background: tokio_util::task::TaskTracker,
     pub transport: Arc<dyn MailTransport>,
     pub queue: Arc<dyn MailQueue>,
+    pub sealer: MailSealer,
     pub from: lettre::message::Mailbox,
     pub retry: RetryPolicy,
+}
+
+pub struct MailerActor {
+    parts: Arc<MailerParts>,
+    retry_round_running: bool,
+    stats: Arc<MailboxStats>,
 }
 
 impl MailerActor {
@@ -70,38 +92,41 @@ impl MailerActor {
 
     pub fn new(parts: MailerParts, stats: Arc<MailboxStats>) -> Self {
         MailerActor {
-            transport: parts.transport,
-            queue: parts.queue,
-            from: parts.from,
-            retry: parts.retry,
+            parts: Arc::new(parts),
             retry_round_running: false,
             stats,
         }
     }
 
-    /// Sends the mails that are due; one round at a time.
+    /// Drops what expired, then sends the mails that are due; one round at a time.
     fn retry_round(&mut self, ctx: &mut Context<Self>) {
         if self.retry_round_running {
             return;
         }
         self.retry_round_running = true;
-        let transport = self.transport.clone();
-        let queue = self.queue.clone();
-        let retry = self.retry;
+        let parts = self.parts.clone();
         let round = async move {
+            let dropped = parts.queue.purge_expired(Utc::now()).await?;
+            if dropped > 0 {
+                tracing::info!(dropped, "expired sign-in mails dropped from the queue");
+            }
             // One mail per claim, so the lease only has to outlast one send.
-            while let Some(queued) = queue.claim_due(Utc::now(), retry.lease, 1).await?.pop() {
+            while let Some(queued) = parts
+                .queue
+                .claim_due(Utc::now(), parts.retry.lease, 1)
+                .await?
+                .pop()
+            {
                 let attempts = queued.attempts + 1;
-                match transport.send(&queued.mail).await {
-                    Ok(()) => {
-                        tracing::info!(mail_id = queued.id, attempts, "queued mail delivered");
-                        queue.delivered(queued.id).await?;
-                    }
+                match parts.sealer.open(queued.mail) {
+                    Ok(mail) => attempt(&parts, queued.id, mail, attempts).await,
                     Err(err) => {
-                        let next = retry.next_attempt(attempts, &err);
                         let reason = error_chain(&err);
-                        tracing::warn!(mail_id = queued.id, attempts, dead = next.is_none(), error = %reason, "queued mail not delivered");
-                        queue.failed(queued.id, attempts, &reason, next).await?;
+                        tracing::error!(mail_id = queued.id, error = %reason, "queued mail cannot be opened; marked dead");
+                        parts
+                            .queue
+                            .failed(queued.id, attempts, &reason, None)
+                            .await?;
                     }
                 }
             }
@@ -122,7 +147,7 @@ impl Actor for MailerActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Runs again after a restart, with a fresh context and timer.
         self.retry_round_running = false;
-        ctx.run_interval(self.retry.poll, |actor, ctx| actor.retry_round(ctx));
+        ctx.run_interval(self.parts.retry.poll, |actor, ctx| actor.retry_round(ctx));
     }
 }
 
@@ -134,28 +159,39 @@ impl Supervised for MailerActor {
 
 crate::instrumented_actor!(MailerActor);
 
-/// Sends a mail now; parks it in the queue if that fails.
-async fn deliver_or_park(
-    transport: &dyn MailTransport,
-    queue: &dyn MailQueue,
-    retry: RetryPolicy,
-    mail: ParkedMail,
-) -> Result<(), ActorError> {
-    let sent = tokio::time::timeout(retry.first_try, transport.send(&mail))
-        .await
-        .unwrap_or(Err(MailError::SendTimedOut));
-    match sent {
-        Ok(()) => {
-            tracing::info!(subject = %mail.subject, "mail delivered");
-            Ok(())
+/// Tries one mail that holds the lease of queue entry `id` and records the
+/// outcome there: deleted when delivered or expired, rescheduled or dead
+/// when it failed. Logs name the mail by id, kind and recipients' domains.
+async fn attempt(parts: &MailerParts, id: i64, mail: OutgoingMail, attempts: u32) {
+    let outcome = async {
+        if mail.is_expired(Utc::now()) {
+            tracing::info!(
+                mail_id = id,
+                kind = mail.kind.as_str(),
+                "mail expired before it could be sent; dropped"
+            );
+            return parts.queue.delete(id).await;
         }
-        Err(err) => {
-            let next = retry.next_attempt(1, &err);
-            let reason = error_chain(&err);
-            let id = queue.park(&mail, 1, &reason, next).await?;
-            tracing::warn!(mail_id = id, dead = next.is_none(), error = %reason, "mail not delivered; kept in the mail queue");
-            Ok(())
+        match parts.transport.send(&mail).await {
+            Ok(()) => {
+                tracing::info!(mail_id = id, kind = mail.kind.as_str(), to_domain = %mail.recipient_domains(), attempts, "mail delivered");
+                parts.queue.delete(id).await
+            }
+            Err(err) => {
+                let reason = error_chain(&err);
+                let next = parts.retry.next_attempt(attempts, &err, mail.expires_at);
+                if next.is_none() && mail.expires_at.is_some() {
+                    tracing::warn!(mail_id = id, kind = mail.kind.as_str(), to_domain = %mail.recipient_domains(), attempts, error = %reason, "mail not delivered before it expires; dropped");
+                    return parts.queue.delete(id).await;
+                }
+                tracing::warn!(mail_id = id, kind = mail.kind.as_str(), to_domain = %mail.recipient_domains(), attempts, dead = next.is_none(), error = %reason, "mail not delivered; kept in the mail queue");
+                parts.queue.failed(id, attempts, &reason, next).await
+            }
         }
+    };
+    if let Err(err) = outcome.await {
+        // The entry keeps its lease and is tried again when it runs out.
+        tracing::error!(mail_id = id, error = %error_chain(&err), "cannot record the outcome of a mail");
     }
 }
 
@@ -170,11 +206,24 @@ impl Handles<DeliverEvent> for MailerActor {
             Event::UserCreated(user) => (&user.email, render::welcome(&user.email)),
             Event::ProductChanged(_) => return Box::pin(async { Ok(()) }),
         };
-        let mail = compose(&self.from, to, content);
-        let transport = self.transport.clone();
-        let queue = self.queue.clone();
-        let retry = self.retry;
-        Box::pin(async move { deliver_or_park(&*transport, &*queue, retry, mail?).await })
+        let mail = compose(&self.parts.from, to, content);
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let mail = mail?;
+            let id = parts
+                .queue
+                .enqueue(&parts.sealer.seal(&mail), parts.retry.leased_until())
+                .await?;
+            let first_try = parts
+                .background
+                .spawn(crate::telemetry::in_current_request({
+                    let parts = parts.clone();
+                    async move { attempt(&parts, id, mail, 1).await }
+                }));
+            // Past this the try goes on alone and records its own outcome.
+            let _ = tokio::time::timeout(parts.retry.first_try, first_try).await;
+            Ok(())
+        })
     }
 }
 
@@ -196,8 +245,8 @@ impl Handles<ListQueuedMail> for MailerActor {
         _: ListQueuedMail,
         _: &mut Context<Self>,
     ) -> Reply<Result<Vec<QueuedMailSummary>, ActorError>> {
-        let queue = self.queue.clone();
-        Box::pin(async move { Ok(queue.queued().await?) })
+        let parts = self.parts.clone();
+        Box::pin(async move { Ok(parts.queue.queued().await?) })
     }
 }
 
@@ -207,10 +256,10 @@ impl Handles<RetryQueuedMail> for MailerActor {
         msg: RetryQueuedMail,
         ctx: &mut Context<Self>,
     ) -> Reply<Result<(), ActorError>> {
-        let queue = self.queue.clone();
+        let parts = self.parts.clone();
         let address = ctx.address();
         Box::pin(async move {
-            if !queue.retry_now(msg.id).await? {
+            if !parts.queue.retry_now(msg.id, Utc::now()).await? {
                 return Err(ActorError::NotFound);
             }
             // Start a round now rather than at the next tick.
@@ -239,11 +288,11 @@ impl Handles<CheckDependency> for MailerActor {
         _: CheckDependency,
         _: &mut Context<Self>,
     ) -> Reply<Result<DependencyStatus, ActorError>> {
-        let transport = self.transport.clone();
+        let parts = self.parts.clone();
         Box::pin(async move {
             Ok(DependencyStatus::from_result(
                 "mail",
-                transport.check().await,
+                parts.transport.check().await,
             ))
         })
     }
@@ -265,13 +314,19 @@ mod tests {
         let temporary = MailError::SmtpUnreachable;
         let in_secs = |attempts| {
             policy
-                .next_attempt(attempts, &temporary)
+                .next_attempt(attempts, &temporary, None)
                 .map(|at| (at - Utc::now()).num_milliseconds())
         };
         assert!(matches!(in_secs(1), Some(ms) if (900..=1000).contains(&ms)));
         assert!(matches!(in_secs(2), Some(ms) if (1900..=2000).contains(&ms)));
         assert_eq!(in_secs(3), None);
         let permanent = MailError::Address("no-at-sign".parse::<lettre::Address>().unwrap_err());
-        assert_eq!(policy.next_attempt(1, &permanent), None);
+        assert_eq!(policy.next_attempt(1, &permanent, None), None);
+        let expiring = Some(Utc::now() + chrono::Duration::milliseconds(500));
+        assert_eq!(
+            policy.next_attempt(1, &temporary, expiring),
+            None,
+            "a try after the code expired is no try"
+        );
     }
 }

@@ -8,18 +8,20 @@ pub mod product;
 pub mod registry;
 pub mod user;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 pub use mailbox::{CallError, Handles, Mailbox, MailboxStats, Reply};
 pub use registry::Registry;
 
+use crate::domain::ValidationError;
 use crate::mail::MailError;
 use crate::store::StoreError;
+use crate::telemetry::error_chain;
 
 /// The kinds of actor a node can host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ActorKind {
     Otp,
     User,
@@ -60,21 +62,33 @@ impl fmt::Display for ActorKind {
     }
 }
 
-/// What an actor's handler can answer besides success.
-#[derive(Debug, thiserror::Error)]
+/// What an actor's handler can answer besides success. It can cross a node
+/// boundary, so it holds kinds and messages, never a driver's error: the
+/// cause chain of a fault is kept as text (and logged where it is answered).
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum ActorError {
     #[error("not found")]
     NotFound,
     #[error("the code is wrong, expired or already used")]
     InvalidCode,
     #[error("the input breaks the rules")]
-    Invalid(Vec<crate::domain::ValidationError>),
+    Invalid(Vec<ValidationError>),
+    /// The database refused a value that the rules let through.
+    #[error("the value was refused: {0}")]
+    Refused(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A write named a version that is no longer current.
+    #[error("it changed since the version named")]
+    Stale,
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
-    #[error("storage failed")]
-    Store(#[from] StoreError),
-    #[error("mail delivery failed")]
-    Mail(#[from] MailError),
+    /// A dependency (database, Redis, mail server) is down: worth retrying.
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    /// Our fault.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("a call to another actor failed")]
     Call(#[from] CallError),
 }
@@ -84,8 +98,31 @@ impl ActorError {
     pub fn is_fault(&self) -> bool {
         matches!(
             self,
-            ActorError::Store(_) | ActorError::Mail(_) | ActorError::Call(_)
+            ActorError::Unavailable(_) | ActorError::Internal(_) | ActorError::Call(_)
         )
+    }
+}
+
+impl From<StoreError> for ActorError {
+    fn from(err: StoreError) -> ActorError {
+        match err {
+            StoreError::Unavailable { .. } => ActorError::Unavailable(error_chain(&err)),
+            StoreError::Conflict(message) => ActorError::Conflict(message),
+            StoreError::Refused(message) => ActorError::Refused(message),
+            StoreError::Failed(_) | StoreError::Corrupt(_) => {
+                ActorError::Internal(error_chain(&err))
+            }
+        }
+    }
+}
+
+impl From<MailError> for ActorError {
+    fn from(err: MailError) -> ActorError {
+        if err.is_temporary() {
+            ActorError::Unavailable(error_chain(&err))
+        } else {
+            ActorError::Internal(error_chain(&err))
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,12 @@ use super::mailbox::{Handles, Mailbox, MailboxStats, Reply};
 use super::user::{Login, UserActor};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, OtpIssued};
-use crate::domain::{Email, OtpCode, OtpHasher, PhoneNumber, Role, TokenSigner, User};
-use crate::store::{OtpCheck, OtpStore, RateDecision};
+use crate::domain::{
+    AdminList, ClientKey, Email, OtpCode, OtpHasher, PhoneNumber, TokenSigner, User,
+};
+use crate::store::{
+    ClientLimit, ClientLimiter, MailBudget, OtpCheck, OtpStore, RateDecision, RevocationStore,
+};
 
 /// The rules of codes and sends, from `[auth]`.
 #[derive(Debug, Clone)]
@@ -21,31 +24,31 @@ pub struct OtpPolicy {
     pub max_attempts: u32,
     pub send_interval: Duration,
     pub sends_per_hour: u32,
-    pub admin_emails: HashSet<String>,
+    pub admins: Arc<AdminList>,
 }
 
-impl OtpPolicy {
-    fn role_for(&self, email: &Email) -> Role {
-        if self.admin_emails.contains(email.as_str()) {
-            Role::Admin
-        } else {
-            Role::Customer
-        }
+/// The key of the short send window of one email.
+fn send_interval_key(email: &Email) -> String {
+    format!("otp:send:short:{}", email.as_str())
+}
+
+fn limited(decision: RateDecision) -> Result<(), ActorError> {
+    match decision {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after } => Err(ActorError::RateLimited { retry_after }),
     }
 }
 
 pub struct OtpActor {
-    store: Arc<dyn OtpStore>,
-    hasher: OtpHasher,
-    signer: Arc<TokenSigner>,
-    users: Mailbox<UserActor>,
-    bus: EventBus,
-    policy: Arc<OtpPolicy>,
+    parts: Arc<OtpActorParts>,
     stats: Arc<MailboxStats>,
 }
 
 pub struct OtpActorParts {
     pub store: Arc<dyn OtpStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub clients: Arc<dyn ClientLimiter>,
+    pub mail_budget: MailBudget,
     pub hasher: OtpHasher,
     pub signer: Arc<TokenSigner>,
     pub users: Mailbox<UserActor>,
@@ -56,12 +59,7 @@ pub struct OtpActorParts {
 impl OtpActor {
     pub fn new(parts: OtpActorParts, stats: Arc<MailboxStats>) -> Self {
         OtpActor {
-            store: parts.store,
-            hasher: parts.hasher,
-            signer: parts.signer,
-            users: parts.users,
-            bus: parts.bus,
-            policy: Arc::new(parts.policy),
+            parts: Arc::new(parts),
             stats,
         }
     }
@@ -85,6 +83,8 @@ crate::instrumented_actor!(OtpActor);
 #[rtype(result = "Result<(), ActorError>")]
 pub struct RequestOtp {
     pub email: Email,
+    /// Who asks, for the per-client limit.
+    pub client: ClientKey,
 }
 
 /// Checks a code; on success signs the user in (creating them on first login).
@@ -94,6 +94,8 @@ pub struct VerifyOtp {
     pub email: Email,
     pub code: OtpCode,
     pub phone_number: Option<PhoneNumber>,
+    /// Who asks, for the per-client limit.
+    pub client: ClientKey,
 }
 
 #[derive(Debug)]
@@ -119,36 +121,42 @@ pub struct IsRevoked {
 
 impl Handles<RequestOtp> for OtpActor {
     fn handle(&mut self, msg: RequestOtp, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
-        let store = self.store.clone();
-        let hasher = self.hasher.clone();
-        let bus = self.bus.clone();
-        let policy = self.policy.clone();
+        let parts = self.parts.clone();
         Box::pin(async move {
-            let email = msg.email.as_str();
-            let limits = [
-                ("otp:send:short:", 1, policy.send_interval),
+            let policy = &parts.policy;
+            limited(
+                parts
+                    .clients
+                    .check(ClientLimit::OtpRequest, &msg.client)
+                    .await?,
+            )?;
+            let email = &msg.email;
+            let windows = [
+                (send_interval_key(email), 1, policy.send_interval),
                 (
-                    "otp:send:hour:",
+                    format!("otp:send:hour:{}", email.as_str()),
                     policy.sends_per_hour,
                     Duration::from_secs(3600),
                 ),
             ];
-            for (prefix, limit, window) in limits {
-                let key = format!("{prefix}{email}");
-                if let RateDecision::Limited { retry_after } =
-                    store.hit(&key, limit, window).await?
-                {
-                    return Err(ActorError::RateLimited { retry_after });
-                }
+            for (key, limit, window) in windows {
+                limited(parts.store.hit(&key, limit, window).await?)?;
             }
+            // Last, so that refusals above do not spend the node's budget.
+            limited(parts.mail_budget.spend())?;
             let code = OtpCode::generate();
-            store
-                .put_code(email, hasher.hash(&msg.email, &code), policy.code_ttl)
+            parts
+                .store
+                .put_code(
+                    email.as_str(),
+                    parts.hasher.hash(email, &code),
+                    policy.code_ttl,
+                )
                 .await?;
             let expires_at = Utc::now()
                 + chrono::Duration::from_std(policy.code_ttl).unwrap_or(chrono::Duration::MAX);
-            bus.publish(Event::OtpIssued(OtpIssued {
-                email: email.to_owned(),
+            parts.bus.publish(Event::OtpIssued(OtpIssued {
+                email: email.as_str().to_owned(),
                 otp: code.expose().to_owned(),
                 expires_at,
             }));
@@ -163,32 +171,46 @@ impl Handles<VerifyOtp> for OtpActor {
         msg: VerifyOtp,
         _: &mut Context<Self>,
     ) -> Reply<Result<Session, ActorError>> {
-        let store = self.store.clone();
-        let hash = self.hasher.hash(&msg.email, &msg.code);
-        let signer = self.signer.clone();
-        let users = self.users.clone();
-        let policy = self.policy.clone();
+        let parts = self.parts.clone();
         Box::pin(async move {
-            match store
+            let policy = &parts.policy;
+            limited(
+                parts
+                    .clients
+                    .check(ClientLimit::OtpVerify, &msg.client)
+                    .await?,
+            )?;
+            let hash = parts.hasher.hash(&msg.email, &msg.code);
+            match parts
+                .store
                 .check_code(msg.email.as_str(), &hash, policy.max_attempts)
                 .await?
             {
                 OtpCheck::Accepted => {}
                 OtpCheck::Rejected { attempts_left } => {
                     tracing::info!(attempts_left, "wrong code");
+                    if attempts_left == 0 {
+                        // The code died of someone's wrong tries: its owner
+                        // may ask for a new one at once.
+                        parts
+                            .store
+                            .forget_hits(&send_interval_key(&msg.email))
+                            .await?;
+                    }
                     return Err(ActorError::InvalidCode);
                 }
                 OtpCheck::Missing => return Err(ActorError::InvalidCode),
             }
-            let role = policy.role_for(&msg.email);
-            let user = users
+            let role = policy.admins.role_for(msg.email.as_str());
+            let user = parts
+                .users
                 .call(Login {
                     email: msg.email,
                     phone_number: msg.phone_number,
                     role,
                 })
                 .await??;
-            let issued = signer.issue(&user);
+            let issued = parts.signer.issue(&user);
             Ok(Session {
                 expires_at: issued.claims.expires_at(),
                 token: issued.token,
@@ -200,21 +222,15 @@ impl Handles<VerifyOtp> for OtpActor {
 
 impl Handles<RevokeToken> for OtpActor {
     fn handle(&mut self, msg: RevokeToken, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
-        let store = self.store.clone();
-        Box::pin(async move {
-            let left = (msg.expires_at - Utc::now()).to_std().unwrap_or_default();
-            if !left.is_zero() {
-                store.revoke(&msg.jti, left).await?;
-            }
-            Ok(())
-        })
+        let parts = self.parts.clone();
+        Box::pin(async move { Ok(parts.revocations.revoke(&msg.jti, msg.expires_at).await?) })
     }
 }
 
 impl Handles<IsRevoked> for OtpActor {
     fn handle(&mut self, msg: IsRevoked, _: &mut Context<Self>) -> Reply<Result<bool, ActorError>> {
-        let store = self.store.clone();
-        Box::pin(async move { Ok(store.is_revoked(&msg.jti).await?) })
+        let parts = self.parts.clone();
+        Box::pin(async move { Ok(parts.revocations.is_revoked(&msg.jti).await?) })
     }
 }
 
@@ -224,7 +240,12 @@ impl Handles<CheckDependency> for OtpActor {
         _: CheckDependency,
         _: &mut Context<Self>,
     ) -> Reply<Result<DependencyStatus, ActorError>> {
-        let store = self.store.clone();
-        Box::pin(async move { Ok(DependencyStatus::from_result("kv", store.ping().await)) })
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            Ok(DependencyStatus::from_result(
+                "kv",
+                parts.store.ping().await,
+            ))
+        })
     }
 }

@@ -11,8 +11,21 @@ use std::time::Duration;
 use super::mailbox::{Handles, MailboxStats, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
-use crate::domain::{NewProduct, Product, ProductFields, Size};
-use crate::store::{ProductFilter, ProductPage, ProductStore, VariantsWrite};
+use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
+use crate::store::{ProductFilter, ProductPage, ProductStore, VariantsWrite, Written};
+
+/// How often a PATCH is re-applied to a product that another write changed
+/// under it before giving up.
+const PATCH_TRIES: usize = 8;
+
+/// The answer to a write that named `id`.
+fn written<T>(outcome: Written<T>) -> Result<T, ActorError> {
+    match outcome {
+        Written::Done(value) => Ok(value),
+        Written::Missing => Err(ActorError::NotFound),
+        Written::Stale => Err(ActorError::Stale),
+    }
+}
 
 /// The cache and a count of writes. A read that started before a write must
 /// not put what it read into the cache after the write emptied it, so reads
@@ -34,14 +47,14 @@ pub struct ProductActor {
     store: Arc<dyn ProductStore>,
     cache: ProductCache,
     bus: EventBus,
-    currency: String,
+    currency: Currency,
     stats: Arc<MailboxStats>,
 }
 
 pub struct ProductParts {
     pub store: Arc<dyn ProductStore>,
     pub bus: EventBus,
-    pub currency: String,
+    pub currency: Currency,
     pub cache_capacity: u64,
     pub cache_ttl: Duration,
 }
@@ -111,25 +124,32 @@ pub struct CreateProduct {
     pub product: NewProduct,
 }
 
+/// Replaces a whole product; with `expected_version`, only if it still has it.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct ReplaceProduct {
     pub id: i64,
     pub product: NewProduct,
+    pub expected_version: Option<i64>,
 }
 
 /// Changes the fields present; the result is checked as a whole product.
+/// Without `expected_version` a PATCH that raced another write is applied
+/// again to the newer product (it names only what it changes, so both
+/// changes stick); with it, a product that moved on is `Stale`.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct PatchProduct {
     pub id: i64,
-    pub fields: ProductFields,
+    pub patch: ProductDraft,
+    pub expected_version: Option<i64>,
 }
 
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct DeleteProduct {
     pub id: i64,
+    pub expected_version: Option<i64>,
 }
 
 #[derive(Debug, Message)]
@@ -137,7 +157,7 @@ pub struct DeleteProduct {
 pub struct SetStock {
     pub id: i64,
     pub size: Size,
-    pub stock: i64,
+    pub stock: Stock,
 }
 
 #[derive(Debug, Message)]
@@ -162,7 +182,11 @@ impl Handles<CreateProduct> for ProductActor {
         let currency = self.currency.clone();
         self.write(
             None,
-            async move { Ok(store.create_product(&msg.product, &currency).await?) },
+            async move {
+                Ok(store
+                    .create_product(&msg.product, currency.as_str())
+                    .await?)
+            },
             |product| product.id,
         )
     }
@@ -178,10 +202,16 @@ impl Handles<ReplaceProduct> for ProductActor {
         self.write(
             Some(msg.id),
             async move {
-                store
-                    .replace_product(msg.id, &msg.product, VariantsWrite::Replace)
-                    .await?
-                    .ok_or(ActorError::NotFound)
+                written(
+                    store
+                        .replace_product(
+                            msg.id,
+                            &msg.product,
+                            VariantsWrite::Replace,
+                            msg.expected_version,
+                        )
+                        .await?,
+                )
             },
             |product| product.id,
         )
@@ -198,20 +228,32 @@ impl Handles<PatchProduct> for ProductActor {
         self.write(
             Some(msg.id),
             async move {
-                let current = store.product(msg.id).await?.ok_or(ActorError::NotFound)?;
-                let variants = if msg.fields.variants.is_some() {
+                let variants = if msg.patch.variants.is_some() {
                     VariantsWrite::Replace
                 } else {
                     VariantsWrite::Keep
                 };
-                let patched = msg
-                    .fields
-                    .apply_to(NewProduct::from(current))
-                    .map_err(ActorError::Invalid)?;
-                store
-                    .replace_product(msg.id, &patched, variants)
-                    .await?
-                    .ok_or(ActorError::NotFound)
+                for _ in 0..PATCH_TRIES {
+                    let current = store.product(msg.id).await?.ok_or(ActorError::NotFound)?;
+                    if msg
+                        .expected_version
+                        .is_some_and(|expected| expected != current.version)
+                    {
+                        return Err(ActorError::Stale);
+                    }
+                    let patched = NewProduct::patch(&current, msg.patch.clone())
+                        .map_err(ActorError::Invalid)?;
+                    match store
+                        .replace_product(msg.id, &patched, variants, Some(current.version))
+                        .await?
+                    {
+                        Written::Stale if msg.expected_version.is_none() => continue,
+                        outcome => return written(outcome),
+                    }
+                }
+                Err(ActorError::Conflict(
+                    "the product kept changing while the patch was applied; try again".into(),
+                ))
             },
             |product| product.id,
         )
@@ -228,13 +270,7 @@ impl Handles<DeleteProduct> for ProductActor {
         let id = msg.id;
         self.write(
             Some(id),
-            async move {
-                if store.delete_product(id).await? {
-                    Ok(())
-                } else {
-                    Err(ActorError::NotFound)
-                }
-            },
+            async move { written(store.delete_product(id, msg.expected_version).await?) },
             move |_| id,
         )
     }

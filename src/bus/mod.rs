@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
-use tracing::Instrument;
 use uuid::Uuid;
 
 pub use events::{Event, OtpIssued, ProductChanged, UserCreated};
@@ -73,7 +72,8 @@ pub struct EventBus {
 }
 
 impl EventBus {
-    pub fn new(node_id: String, delivery_attempts: u32) -> EventBus {
+    pub fn new(node_id: String, delivery_attempts: std::num::NonZeroU32) -> EventBus {
+        let delivery_attempts = delivery_attempts.get();
         EventBus {
             inner: Arc::new(Inner {
                 node_id,
@@ -131,11 +131,7 @@ impl EventBus {
                 subscriber.deliver.clone(),
                 envelope.clone(),
             );
-            let request_id = crate::telemetry::current_request_id();
-            actix_rt::spawn(
-                crate::telemetry::with_request_id(request_id, delivery)
-                    .instrument(tracing::Span::current()),
-            );
+            actix_rt::spawn(crate::telemetry::in_current_request(delivery));
         }
     }
 

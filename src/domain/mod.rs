@@ -1,40 +1,79 @@
-//! Plain types and rules, no I/O. Every value that enters from outside is
-//! parsed into one of these types, so code past the HTTP layer never sees an
-//! unchecked string.
+//! Plain types and rules, no I/O and nothing of HTTP. Every value that enters
+//! from outside is parsed into one of these types, so code past the HTTP layer
+//! never sees an unchecked string. Their serde form is what travels between
+//! nodes; a checked type is parsed again when it is read back.
 
 mod address;
+mod client;
 mod email;
+mod money;
 mod notification;
 mod otp;
 mod product;
 mod token;
 mod user;
 
-pub use address::{Address, AddressChanges, AddressFields, NewAddress};
+pub use address::{Address, AddressChanges, AddressDraft, NewAddress};
+pub use client::ClientKey;
 pub use email::Email;
-pub use notification::{render, MailContent};
+pub use money::Currency;
+pub use notification::{render, MailContent, MailKind};
 pub use otp::{OtpCode, OtpHasher};
 pub use product::{
-    final_price, search_terms, stock_level, Faq, NewProduct, Product, ProductFields, Size, Variant,
+    category_name, final_price, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
+    Variant,
 };
 pub use token::{Claims, IssuedToken, TokenError, TokenSigner};
-pub use user::{PersonName, PhoneNumber, ProfileChanges, Role, User};
+pub use user::{AdminList, PersonName, PhoneNumber, ProfileChanges, Role, User};
 
 /// One field of the input that breaks a rule, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{field}: {reason}")]
 pub struct ValidationError {
-    pub field: &'static str,
+    pub field: std::borrow::Cow<'static, str>,
     pub reason: String,
 }
 
 impl ValidationError {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
         Self {
-            field,
+            field: std::borrow::Cow::Borrowed(field),
             reason: reason.into(),
         }
     }
+}
+
+/// Several broken rules at once, as serde wants one error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct Invalid(pub Vec<ValidationError>);
+
+/// Gives a newtype checked by `parse(&str)` its serde form: a plain string
+/// that is parsed again when read.
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::ValidationError;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                $name::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+pub(crate) use string_newtype;
+
+/// Whether `c` may stand in free text: no control characters except the
+/// line breaks and tabs that multi-line text holds. A NUL byte in particular
+/// never reaches a database, which would refuse it.
+fn allowed_in_text(c: char, multi_line: bool) -> bool {
+    !c.is_control() || (multi_line && matches!(c, '\n' | '\r' | '\t'))
 }
 
 /// Trims `raw` and checks it is 1..=max characters with no control characters.
@@ -53,10 +92,33 @@ pub(crate) fn bounded_text(
             format!("must be at most {max} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if !value.chars().all(|c| allowed_in_text(c, false)) {
         return Err(ValidationError::new(
             field,
             "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Trims `raw` and checks it is at most `max` characters (empty allowed) of
+/// text that may span lines.
+pub(crate) fn long_text(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+) -> Result<String, ValidationError> {
+    let value = raw.trim();
+    if value.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if !value.chars().all(|c| allowed_in_text(c, true)) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters other than line breaks and tabs",
         ));
     }
     Ok(value.to_owned())

@@ -2,13 +2,42 @@
 //! tested without a transport.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-/// Subject and bodies of one mail, before addressing and transport.
+/// What a mail is for. Logs and operators see the kind, never the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    SignInCode,
+    Welcome,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 2] = [MailKind::SignInCode, MailKind::Welcome];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::SignInCode => "sign_in_code",
+            MailKind::Welcome => "welcome",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
+
+/// Subject and bodies of one mail, before addressing and transport. A secret
+/// (a sign-in code) is only ever in the bodies, never in the subject, and a
+/// mail that holds one expires with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailContent {
+    pub kind: MailKind,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// After this the mail is worthless and must not be delivered.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub mod render {
@@ -17,7 +46,7 @@ pub mod render {
     pub fn otp(code: &str, expires_at: DateTime<Utc>) -> MailContent {
         let minutes = ((expires_at - Utc::now()).num_seconds().max(0) + 59) / 60;
         let minutes = minutes.max(1);
-        let subject = format!("Your storefront sign-in code: {code}");
+        let subject = "Your storefront sign-in code".to_owned();
         let text = format!(
             "Your sign-in code is {code}\n\n\
              It expires in {minutes} minute(s), at {expires} UTC, and works once.\n\
@@ -34,15 +63,19 @@ pub mod render {
             expires = expires_at.format("%H:%M:%S"),
         );
         MailContent {
+            kind: MailKind::SignInCode,
             subject,
             text,
             html,
+            expires_at: Some(expires_at),
         }
     }
 
     pub fn welcome(email: &str) -> MailContent {
         let email = html_escape(email);
         MailContent {
+            kind: MailKind::Welcome,
+            expires_at: None,
             subject: "Welcome to storefront".to_owned(),
             text: format!(
                 "Welcome!\n\nYour account {email} is ready. Sign in any time with a code sent to this address.\n"
@@ -65,7 +98,7 @@ pub mod render {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, MailKind};
     use chrono::{Duration, Utc};
 
     #[test]
@@ -74,5 +107,11 @@ mod tests {
         assert!(mail.text.contains("042917"));
         assert!(mail.html.contains("042917"));
         assert!(mail.text.contains("2 minute(s)"));
+        assert!(
+            !mail.subject.contains("042917"),
+            "the code stays out of the subject"
+        );
+        assert_eq!(mail.kind, MailKind::SignInCode);
+        assert!(mail.expires_at.is_some());
     }
 }

@@ -3,13 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::{bounded_text, ValidationError};
+use super::{bounded_text, long_text, Invalid, ValidationError};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Size {
     S,
     M,
@@ -39,21 +36,19 @@ impl Size {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Faq {
     pub question: String,
     pub answer: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variant {
     pub size: Size,
     pub stock: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub id: i64,
@@ -71,6 +66,8 @@ pub struct Product {
     pub image_url: Vec<String>,
     pub faq: Vec<Faq>,
     pub variants: Vec<Variant>,
+    /// Grows by one at every write; a write that names an older version is refused.
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -81,11 +78,11 @@ pub fn final_price(price: i64, discount: u8) -> i64 {
     ((kept + 50) / 100) as i64
 }
 
-/// A product as an admin sends it: every field optional, so one shape serves
-/// creation and replacement (where some are required) and partial updates.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProductFields {
+/// A product as an admin gave it, nothing checked yet. Every field is
+/// optional so that one draft serves creation, replacement and a patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDraft {
     pub title: Option<String>,
     pub description: Option<String>,
     pub price: Option<i64>,
@@ -98,62 +95,41 @@ pub struct ProductFields {
     pub variants: Option<Vec<Variant>>,
 }
 
-/// A complete, valid product without its identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A complete, valid product without its identity. Built only by `parse`
+/// or `patch`; read back from the wire through `parse` again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ProductDraft", into = "ProductDraft")]
 pub struct NewProduct {
-    pub title: String,
-    pub description: String,
-    pub price: i64,
-    pub discount_percentage: u8,
-    pub category: String,
-    pub dress_type: Option<String>,
-    pub relevant_keywords: Vec<String>,
-    pub image_url: Vec<String>,
-    pub faq: Vec<Faq>,
-    pub variants: Vec<Variant>,
-}
-
-impl From<Product> for NewProduct {
-    fn from(product: Product) -> NewProduct {
-        NewProduct {
-            title: product.title,
-            description: product.description,
-            price: product.price,
-            discount_percentage: product.discount_percentage,
-            category: product.category,
-            dress_type: product.dress_type,
-            relevant_keywords: product.relevant_keywords,
-            image_url: product.image_url,
-            faq: product.faq,
-            variants: product.variants,
-        }
-    }
-}
-
-impl NewProduct {
-    pub fn final_price(&self) -> i64 {
-        final_price(self.price, self.discount_percentage)
-    }
+    title: String,
+    description: String,
+    price: i64,
+    discount_percentage: u8,
+    category: String,
+    dress_type: Option<String>,
+    relevant_keywords: Vec<String>,
+    image_url: Vec<String>,
+    faq: Vec<Faq>,
+    variants: Vec<Variant>,
 }
 
 /// One billion in major units.
 const MAX_PRICE: i64 = 100_000_000_000;
 const MAX_STOCK: i64 = 1_000_000_000;
 
-impl ProductFields {
-    /// A whole product (POST and PUT): title, price and category are required.
-    pub fn into_new(self) -> Result<NewProduct, Vec<ValidationError>> {
-        let mut errors = Vec::new();
-        for (field, missing) in [
-            ("title", self.title.is_none()),
-            ("price", self.price.is_none()),
-            ("category", self.category.is_none()),
-        ] {
-            if missing {
-                errors.push(ValidationError::new(field, "is required"));
-            }
-        }
-        let base = NewProduct {
+impl NewProduct {
+    /// A whole product (creation and replacement): title, price and category
+    /// are required.
+    pub fn parse(draft: ProductDraft) -> Result<NewProduct, Vec<ValidationError>> {
+        let mut errors: Vec<ValidationError> = [
+            ("title", draft.title.is_none()),
+            ("price", draft.price.is_none()),
+            ("category", draft.category.is_none()),
+        ]
+        .into_iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(field, _)| ValidationError::new(field, "is required"))
+        .collect();
+        let empty = NewProduct {
             title: String::new(),
             description: String::new(),
             price: 0,
@@ -165,7 +141,7 @@ impl ProductFields {
             faq: Vec::new(),
             variants: Vec::new(),
         };
-        match self.apply_to(base) {
+        match empty.with(draft) {
             Ok(product) if errors.is_empty() => Ok(product),
             Ok(_) => Err(errors),
             Err(mut more) => {
@@ -175,32 +151,49 @@ impl ProductFields {
         }
     }
 
-    /// Applies the fields that are present to `product` (PATCH), checking each.
-    pub fn apply_to(self, mut product: NewProduct) -> Result<NewProduct, Vec<ValidationError>> {
+    /// `current` with the fields present in `patch` changed; the result is
+    /// checked as a whole product.
+    pub fn patch(
+        current: &Product,
+        patch: ProductDraft,
+    ) -> Result<NewProduct, Vec<ValidationError>> {
+        NewProduct::parse(ProductDraft {
+            title: patch.title.or_else(|| Some(current.title.clone())),
+            description: patch
+                .description
+                .or_else(|| Some(current.description.clone())),
+            price: patch.price.or(Some(current.price)),
+            discount_percentage: patch
+                .discount_percentage
+                .or(Some(i64::from(current.discount_percentage))),
+            category: patch.category.or_else(|| Some(current.category.clone())),
+            dress_type: patch.dress_type.or_else(|| current.dress_type.clone()),
+            relevant_keywords: patch
+                .relevant_keywords
+                .or_else(|| Some(current.relevant_keywords.clone())),
+            image_url: patch.image_url.or_else(|| Some(current.image_url.clone())),
+            faq: patch.faq.or_else(|| Some(current.faq.clone())),
+            variants: patch.variants.or_else(|| Some(current.variants.clone())),
+        })
+    }
+
+    /// Applies the fields present in `draft`, checking each.
+    fn with(mut self, draft: ProductDraft) -> Result<NewProduct, Vec<ValidationError>> {
         let mut errors = Vec::new();
         let mut check = |result: Result<(), ValidationError>| {
             if let Err(error) = result {
                 errors.push(error);
             }
         };
-        if let Some(title) = self.title {
-            check(bounded_text("title", &title, 200).map(|v| product.title = v));
+        if let Some(title) = draft.title {
+            check(bounded_text("title", &title, 200).map(|v| self.title = v));
         }
-        if let Some(description) = self.description {
-            let description = description.trim().to_owned();
-            check(if description.chars().count() > 5000 {
-                Err(ValidationError::new(
-                    "description",
-                    "must be at most 5000 characters",
-                ))
-            } else {
-                product.description = description;
-                Ok(())
-            });
+        if let Some(description) = draft.description {
+            check(long_text("description", &description, 5000).map(|v| self.description = v));
         }
-        if let Some(price) = self.price {
+        if let Some(price) = draft.price {
             check(if (0..=MAX_PRICE).contains(&price) {
-                product.price = price;
+                self.price = price;
                 Ok(())
             } else {
                 Err(ValidationError::new(
@@ -209,10 +202,10 @@ impl ProductFields {
                 ))
             });
         }
-        if let Some(discount) = self.discount_percentage {
+        if let Some(discount) = draft.discount_percentage {
             check(match u8::try_from(discount) {
                 Ok(discount) if discount <= 100 => {
-                    product.discount_percentage = discount;
+                    self.discount_percentage = discount;
                     Ok(())
                 }
                 _ => Err(ValidationError::new(
@@ -221,52 +214,121 @@ impl ProductFields {
                 )),
             });
         }
-        if let Some(category) = self.category {
-            check(bounded_text("category", &category, 60).map(|v| product.category = v));
+        if let Some(category) = draft.category {
+            check(category_name(&category).map(|v| self.category = v));
         }
-        if let Some(dress_type) = self.dress_type {
-            check(bounded_text("dressType", &dress_type, 60).map(|v| product.dress_type = Some(v)));
+        if let Some(dress_type) = draft.dress_type {
+            check(bounded_text("dressType", &dress_type, 60).map(|v| self.dress_type = Some(v)));
         }
-        if let Some(keywords) = self.relevant_keywords {
+        if let Some(keywords) = draft.relevant_keywords {
             check(list("relevantKeywords", &keywords, 30).and_then(|_| {
-                let parsed = keywords
+                self.relevant_keywords = keywords
                     .iter()
                     .map(|keyword| bounded_text("relevantKeywords", keyword, 40))
-                    .collect::<Result<Vec<_>, _>>()?;
-                product.relevant_keywords = parsed;
+                    .collect::<Result<_, _>>()?;
                 Ok(())
             }));
         }
-        if let Some(urls) = self.image_url {
+        if let Some(urls) = draft.image_url {
             check(list("imageUrl", &urls, 20).and_then(|_| {
-                product.image_url = urls
+                self.image_url = urls
                     .iter()
                     .map(|raw| image_url(raw))
                     .collect::<Result<_, _>>()?;
                 Ok(())
             }));
         }
-        if let Some(faq) = self.faq {
+        if let Some(faq) = draft.faq {
             check(list("faq", &faq, 30).and_then(|_| {
-                product.faq = faq
+                self.faq = faq
                     .iter()
                     .map(|entry| {
                         Ok(Faq {
                             question: bounded_text("faq", &entry.question, 500)?,
-                            answer: bounded_text("faq", &entry.answer, 2000)?,
+                            answer: long_text("faq", &entry.answer, 2000)?,
                         })
                     })
                     .collect::<Result<_, ValidationError>>()?;
                 Ok(())
             }));
         }
-        if let Some(mut variants) = self.variants {
-            check(variants_valid(&mut variants).map(|_| product.variants = variants));
+        if let Some(mut variants) = draft.variants {
+            check(variants_valid(&mut variants).map(|_| self.variants = variants));
         }
         if errors.is_empty() {
-            Ok(product)
+            Ok(self)
         } else {
             Err(errors)
+        }
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn price(&self) -> i64 {
+        self.price
+    }
+
+    pub fn discount_percentage(&self) -> u8 {
+        self.discount_percentage
+    }
+
+    pub fn final_price(&self) -> i64 {
+        final_price(self.price, self.discount_percentage)
+    }
+
+    pub fn category(&self) -> &str {
+        &self.category
+    }
+
+    pub fn dress_type(&self) -> Option<&str> {
+        self.dress_type.as_deref()
+    }
+
+    pub fn relevant_keywords(&self) -> &[String] {
+        &self.relevant_keywords
+    }
+
+    pub fn image_url(&self) -> &[String] {
+        &self.image_url
+    }
+
+    pub fn faq(&self) -> &[Faq] {
+        &self.faq
+    }
+
+    /// Sorted from S to XXL, each size once.
+    pub fn variants(&self) -> &[Variant] {
+        &self.variants
+    }
+}
+
+impl TryFrom<ProductDraft> for NewProduct {
+    type Error = Invalid;
+
+    fn try_from(draft: ProductDraft) -> Result<Self, Invalid> {
+        NewProduct::parse(draft).map_err(Invalid)
+    }
+}
+
+impl From<NewProduct> for ProductDraft {
+    fn from(product: NewProduct) -> ProductDraft {
+        ProductDraft {
+            title: Some(product.title),
+            description: Some(product.description),
+            price: Some(product.price),
+            discount_percentage: Some(i64::from(product.discount_percentage)),
+            category: Some(product.category),
+            dress_type: product.dress_type,
+            relevant_keywords: Some(product.relevant_keywords),
+            image_url: Some(product.image_url),
+            faq: Some(product.faq),
+            variants: Some(product.variants),
         }
     }
 }
@@ -288,11 +350,14 @@ fn image_url(raw: &str) -> Result<String, ValidationError> {
             "imageUrl",
             format!(
                 "`{}` is not an http(s) URL",
-                raw.chars().take(100).collect::<String>()
+                raw.chars()
+                    .take(100)
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
             ),
         )
     };
-    if raw.len() > 2000 {
+    if raw.len() > 2000 || raw.chars().any(char::is_control) {
         return Err(invalid());
     }
     let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
@@ -303,7 +368,7 @@ fn image_url(raw: &str) -> Result<String, ValidationError> {
     }
 }
 
-/// Sizes unique, stock non-negative; sorted from S to XXL.
+/// Sizes unique, stock within range; sorted from S to XXL.
 fn variants_valid(variants: &mut [Variant]) -> Result<(), ValidationError> {
     variants.sort_by_key(|variant| variant.size);
     if variants.windows(2).any(|pair| pair[0].size == pair[1].size) {
@@ -314,7 +379,7 @@ fn variants_valid(variants: &mut [Variant]) -> Result<(), ValidationError> {
     }
     if variants
         .iter()
-        .any(|variant| !(0..=MAX_STOCK).contains(&variant.stock))
+        .any(|variant| Stock::parse(variant.stock).is_err())
     {
         return Err(ValidationError::new(
             "variants",
@@ -324,16 +389,47 @@ fn variants_valid(variants: &mut [Variant]) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Checks a stock level set on its own.
-pub fn stock_level(stock: i64) -> Result<i64, ValidationError> {
-    if (0..=MAX_STOCK).contains(&stock) {
-        Ok(stock)
-    } else {
-        Err(ValidationError::new(
-            "stock",
-            format!("must be between 0 and {MAX_STOCK}"),
-        ))
+/// A stock level of one size: never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Stock(i64);
+
+impl Stock {
+    pub const MAX: i64 = MAX_STOCK;
+
+    pub fn parse(stock: i64) -> Result<Stock, ValidationError> {
+        if (0..=MAX_STOCK).contains(&stock) {
+            Ok(Stock(stock))
+        } else {
+            Err(ValidationError::new(
+                "stock",
+                format!("must be between 0 and {MAX_STOCK}"),
+            ))
+        }
     }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Stock {
+    type Error = ValidationError;
+
+    fn try_from(stock: i64) -> Result<Self, ValidationError> {
+        Stock::parse(stock)
+    }
+}
+
+impl From<Stock> for i64 {
+    fn from(stock: Stock) -> i64 {
+        stock.0
+    }
+}
+
+/// A category name, as products hold it and filters name it.
+pub fn category_name(raw: &str) -> Result<String, ValidationError> {
+    bounded_text("category", raw, 60)
 }
 
 /// Words of a search, safe to hand to any full-text engine: letters and
@@ -350,8 +446,8 @@ pub fn search_terms(raw: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn fields() -> ProductFields {
-        ProductFields {
+    fn draft() -> ProductDraft {
+        ProductDraft {
             title: Some("Linen dress".into()),
             price: Some(4999),
             category: Some("dresses".into()),
@@ -380,68 +476,82 @@ mod tests {
 
     #[test]
     fn valid_product_sorts_variants() {
-        let product = fields().into_new().unwrap();
-        assert_eq!(product.variants[0].size, Size::S);
+        let product = NewProduct::parse(draft()).unwrap();
+        assert_eq!(product.variants()[0].size, Size::S);
         assert_eq!(product.final_price(), 4999);
     }
 
     #[test]
     fn rejects_bad_fields() {
-        let cases: Vec<(ProductFields, &str)> = vec![
+        let cases: Vec<(ProductDraft, &str)> = vec![
             (
-                ProductFields {
+                ProductDraft {
                     title: Some(" ".into()),
-                    ..fields()
+                    ..draft()
                 },
                 "title",
             ),
             (
-                ProductFields {
+                ProductDraft {
+                    title: Some("Linen\0dress".into()),
+                    ..draft()
+                },
+                "title",
+            ),
+            (
+                ProductDraft {
+                    description: Some("soft\0".into()),
+                    ..draft()
+                },
+                "description",
+            ),
+            (
+                ProductDraft {
                     price: Some(-1),
-                    ..fields()
+                    ..draft()
                 },
                 "price",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     discount_percentage: Some(101),
-                    ..fields()
+                    ..draft()
                 },
                 "discountPercentage",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     discount_percentage: Some(-5),
-                    ..fields()
+                    ..draft()
                 },
                 "discountPercentage",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     image_url: Some(vec!["ftp://x.com/a.png".into()]),
-                    ..fields()
+                    ..draft()
                 },
                 "imageUrl",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     image_url: Some(vec!["not a url".into()]),
-                    ..fields()
+                    ..draft()
                 },
                 "imageUrl",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     variants: Some(vec![Variant {
                         size: Size::M,
                         stock: -1,
                     }]),
-                    ..fields()
+                    ..draft()
                 },
                 "variants",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     variants: Some(vec![
                         Variant {
                             size: Size::M,
@@ -452,32 +562,51 @@ mod tests {
                             stock: 2,
                         },
                     ]),
-                    ..fields()
+                    ..draft()
                 },
                 "variants",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     title: Some("x".repeat(201)),
-                    ..fields()
+                    ..draft()
                 },
                 "title",
             ),
             (
-                ProductFields {
+                ProductDraft {
                     title: None,
-                    ..fields()
+                    ..draft()
                 },
                 "title",
             ),
         ];
         for (input, field) in cases {
-            let errors = input.into_new().unwrap_err();
+            let errors = NewProduct::parse(input).unwrap_err();
             assert!(
                 errors.iter().any(|e| e.field == field),
                 "{field}: {errors:?}"
             );
         }
+    }
+
+    #[test]
+    fn descriptions_keep_their_lines() {
+        let product = NewProduct::parse(ProductDraft {
+            description: Some("Soft.\n\tMachine wash.".into()),
+            ..draft()
+        })
+        .unwrap();
+        assert_eq!(product.description(), "Soft.\n\tMachine wash.");
+    }
+
+    #[test]
+    fn the_wire_form_is_checked_again() {
+        let product = NewProduct::parse(draft()).unwrap();
+        let json = serde_json::to_string(&product).unwrap();
+        assert_eq!(serde_json::from_str::<NewProduct>(&json).unwrap(), product);
+        let forged = json.replace("4999", "-4999");
+        assert!(serde_json::from_str::<NewProduct>(&forged).is_err());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use std::collections::HashSet;
 
-use super::{bounded_text, ValidationError};
+use super::{bounded_text, Email, ValidationError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,
@@ -12,6 +12,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::Customer, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Customer => "customer",
@@ -28,7 +30,32 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// Who has the admin role: the emails of `auth.admin_emails`. The list is
+/// asked at every login and every request, so taking an email off it takes
+/// the role away at once.
+#[derive(Debug, Clone, Default)]
+pub struct AdminList(HashSet<String>);
+
+impl AdminList {
+    pub fn new<'a>(emails: impl IntoIterator<Item = &'a Email>) -> AdminList {
+        AdminList(
+            emails
+                .into_iter()
+                .map(|email| email.as_str().to_owned())
+                .collect(),
+        )
+    }
+
+    pub fn role_for(&self, email: &str) -> Role {
+        if self.0.contains(email) {
+            Role::Admin
+        } else {
+            Role::Customer
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: i64,
@@ -42,7 +69,8 @@ pub struct User {
 
 /// A phone number in a loose international form: digits with an optional
 /// leading `+` and the usual separators, 7 to 15 digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
@@ -68,7 +96,8 @@ impl PhoneNumber {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
 
 impl PersonName {
@@ -82,11 +111,14 @@ impl PersonName {
 }
 
 /// A partial profile update; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileChanges {
     pub name: Option<PersonName>,
     pub phone_number: Option<PhoneNumber>,
 }
+
+super::string_newtype!(PhoneNumber);
+super::string_newtype!(PersonName);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Operators' view inside every actor's mailbox.
 
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -10,6 +11,7 @@ use super::{ask, AppState};
 use crate::actors::mailbox::{MailboxSnapshot, MessageRecord};
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::{ActorKind, MailboxStats};
+use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,6 +37,41 @@ pub struct ActorDetail {
     pub actor: ActorView,
     /// The last messages handled, oldest first.
     pub recent_messages: Vec<MessageRecord>,
+}
+
+/// A mail in the queue, as operators see it: what it is and where it goes,
+/// never what it says (a sign-in mail holds a code).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMailBody<'a> {
+    pub id: i64,
+    pub kind: MailKind,
+    pub recipients: &'a [String],
+    pub subject: &'a str,
+    pub attempts: u32,
+    pub last_error: &'a str,
+    pub next_attempt_at: DateTime<Utc>,
+    pub dead: bool,
+    /// A sign-in mail is deleted, not delivered, after this.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a QueuedMailSummary> for QueuedMailBody<'a> {
+    fn from(mail: &'a QueuedMailSummary) -> QueuedMailBody<'a> {
+        QueuedMailBody {
+            id: mail.id,
+            kind: mail.kind,
+            recipients: &mail.recipients,
+            subject: &mail.subject,
+            attempts: mail.attempts,
+            last_error: &mail.last_error,
+            next_attempt_at: mail.next_attempt_at,
+            dead: mail.dead,
+            expires_at: mail.expires_at,
+            created_at: mail.created_at,
+        }
+    }
 }
 
 fn view(state: &AppState, stats: &MailboxStats) -> ActorView {
@@ -83,7 +120,7 @@ pub async fn get_actor(
 /// Mail that could not be delivered yet: waiting for its next try, or dead.
 #[utoipa::path(get, path = "/admin/mail", tag = "admin", security(("session" = [])),
     responses(
-        (status = 200, description = "The mail queue, oldest first", body = [QueuedMailSummary]),
+        (status = 200, description = "The mail queue, oldest first", body = [QueuedMailBody]),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -92,6 +129,7 @@ pub async fn list_queued_mail(
     _: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let queued = ask(state.registry.mailer(), ListQueuedMail, "mail").await?;
+    let queued: Vec<QueuedMailBody> = queued.iter().map(QueuedMailBody::from).collect();
     Ok(HttpResponse::Ok().json(queued))
 }
 

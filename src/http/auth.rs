@@ -6,20 +6,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::client::Client;
 use super::error::{ApiError, Problem};
 use super::session::{Authenticated, SESSION_COOKIE};
+use super::users::{PhoneInput, UserBody};
 use super::{ask, AppState};
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
-use crate::actors::user::GetUser;
-use crate::domain::{Email, OtpCode, PhoneNumber, User, ValidationError};
+use crate::domain::{Email, OtpCode, PhoneNumber, ValidationError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/auth/otp", "/send-otp"]).route(web::post().to(request_otp)))
         .service(
             web::resource(["/auth/otp/verify", "/verify-otp"]).route(web::post().to(verify_otp)),
         )
-        .service(web::resource("/auth/logout").route(web::post().to(logout)))
-        .service(web::resource("/auth/me").route(web::get().to(me)));
+        .service(web::resource("/auth/logout").route(web::post().to(logout)));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,7 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct OtpRequest {
     #[schema(example = "ana@example.com")]
     pub email: String,
-    pub phone_number: Option<String>,
+    /// Accepted for clients of the original API, checked, and otherwise
+    /// ignored here: send it with the code to `/auth/otp/verify`, which
+    /// records it on the account.
+    pub phone_number: Option<PhoneInput>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -37,7 +40,8 @@ pub struct VerifyRequest {
     pub email: String,
     #[schema(example = "042917")]
     pub otp: String,
-    pub phone_number: Option<String>,
+    /// Recorded on the account when it has none yet.
+    pub phone_number: Option<PhoneInput>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,9 +51,9 @@ pub struct MessageBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionBody {
-    pub user: User,
-    pub token: String,
+pub struct SessionBody<'a> {
+    pub user: UserBody<'a>,
+    pub token: &'a str,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -57,13 +61,12 @@ pub struct SessionBody {
 fn parse_login_fields(
     email: &str,
     otp: Option<&str>,
-    phone_number: Option<&str>,
+    phone_number: Option<PhoneInput>,
 ) -> Result<(Email, Option<OtpCode>, Option<PhoneNumber>), ApiError> {
     let mut errors: Vec<ValidationError> = Vec::new();
     let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
     let otp = otp.and_then(|raw| OtpCode::parse(raw).map_err(|e| errors.push(e)).ok());
-    let phone =
-        phone_number.and_then(|raw| PhoneNumber::parse(raw).map_err(|e| errors.push(e)).ok());
+    let phone = phone_number.and_then(|raw| raw.parse().map_err(|e| errors.push(e)).ok());
     match email {
         Some(email) if errors.is_empty() => Ok((email, otp, phone)),
         _ => Err(ApiError::Validation(errors)),
@@ -81,10 +84,20 @@ fn parse_login_fields(
     ))]
 pub async fn request_otp(
     state: web::Data<AppState>,
+    client: Client,
     body: web::Json<OtpRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number.as_deref())?;
-    ask(state.registry.otp(), RequestOtp { email }, "code").await?;
+    let body = body.into_inner();
+    let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number)?;
+    ask(
+        state.registry.otp(),
+        RequestOtp {
+            email,
+            client: client.0,
+        },
+        "code",
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(MessageBody {
         message: "OTP sent successfully",
     }))
@@ -102,10 +115,12 @@ pub async fn request_otp(
     ))]
 pub async fn verify_otp(
     state: web::Data<AppState>,
+    client: Client,
     body: web::Json<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let (email, code, phone_number) =
-        parse_login_fields(&body.email, Some(&body.otp), body.phone_number.as_deref())?;
+        parse_login_fields(&body.email, Some(&body.otp), body.phone_number)?;
     let code = code.expect("a code that failed to parse is a validation error");
     let session = ask(
         state.registry.otp(),
@@ -113,6 +128,7 @@ pub async fn verify_otp(
             email,
             code,
             phone_number,
+            client: client.0,
         },
         "code",
     )
@@ -126,8 +142,8 @@ pub async fn verify_otp(
         .secure(state.cookie_secure)
         .finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(SessionBody {
-        user: session.user,
-        token: session.token,
+        user: UserBody::from(&session.user),
+        token: &session.token,
         expires_at: session.expires_at,
     }))
 }
@@ -159,25 +175,4 @@ pub async fn logout(
         .finish();
     removal.make_removal();
     Ok(HttpResponse::NoContent().cookie(removal).finish())
-}
-
-/// The signed-in user.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("session" = [])),
-    responses(
-        (status = 200, description = "The signed-in user", body = User),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn me(
-    state: web::Data<AppState>,
-    caller: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let user = ask(
-        state.registry.user(),
-        GetUser {
-            user_id: caller.user_id,
-        },
-        "user",
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(user))
 }

@@ -1,7 +1,7 @@
 //! One error type for the HTTP layer, answered as `application/problem+json`
 //! (RFC 9457). 5xx answers are logged with their cause chain.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 
 use crate::actors::{ActorError, CallError};
 use crate::domain::ValidationError;
-use crate::store::StoreError;
 use crate::telemetry::error_chain;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -27,8 +26,16 @@ pub enum ApiError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the {0} changed since the version named in If-Match")]
+    PreconditionFailed(&'static str),
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request headers are larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
     #[error("too many requests; retry in {retry_after_secs} s")]
@@ -49,8 +56,9 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Field name to what is wrong with it, for invalid input.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<BTreeMap<&'static str, String>>,
+    pub errors: Option<BTreeMap<String, String>>,
 }
 
 impl Problem {
@@ -78,11 +86,16 @@ impl ApiError {
         ApiError::Validation(vec![error])
     }
 
-    /// Maps an actor's answer, naming what was not found.
-    pub fn from_actor(err: ActorError, missing: &'static str) -> ApiError {
+    /// Maps an actor's answer, naming what it was about.
+    pub fn from_actor(err: ActorError, subject: &'static str) -> ApiError {
         match err {
-            ActorError::NotFound => ApiError::NotFound(missing),
+            ActorError::NotFound => ApiError::NotFound(subject),
             ActorError::Invalid(errors) => ApiError::Validation(errors),
+            ActorError::Refused(reason) => {
+                ApiError::BadRequest(format!("the {subject} was refused: {reason}"))
+            }
+            ActorError::Conflict(reason) => ApiError::Conflict(reason),
+            ActorError::Stale => ApiError::PreconditionFailed(subject),
             ActorError::InvalidCode => {
                 ApiError::Unauthorized("the code is wrong, expired or already used")
             }
@@ -90,10 +103,8 @@ impl ApiError {
                 retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
             },
             ActorError::Call(call) => ApiError::Unavailable(call),
-            err @ ActorError::Store(
-                StoreError::Database(_) | StoreError::Redis(_) | StoreError::RedisPoolTimeout,
-            ) => ApiError::DependencyDown(err),
-            err @ (ActorError::Store(_) | ActorError::Mail(_)) => ApiError::Internal(err),
+            err @ ActorError::Unavailable(_) => ApiError::DependencyDown(err),
+            err @ ActorError::Internal(_) => ApiError::Internal(err),
         }
     }
 }
@@ -111,7 +122,11 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
@@ -131,7 +146,7 @@ impl ResponseError for ApiError {
             problem.errors = Some(
                 errors
                     .iter()
-                    .map(|error| (error.field, error.reason.clone()))
+                    .map(|error| (error.field.to_string(), error.reason.clone()))
                     .collect(),
             );
         }
@@ -147,6 +162,14 @@ impl ResponseError for ApiError {
                     header::HeaderValue::from_static("Bearer"),
                 );
             }
+            // The rest of a body that was too slow or too big is not read:
+            // the connection cannot carry another request.
+            ApiError::RequestTimeout | ApiError::PayloadTooLarge { .. } => {
+                headers.insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
             _ => {}
         }
         response
@@ -157,6 +180,11 @@ pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     match err {
         JsonPayloadError::OverflowKnownLength { limit, .. }
         | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit },
+        JsonPayloadError::Payload(PayloadError::Io(err))
+            if err.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::RequestTimeout
+        }
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
             "the body must be JSON with Content-Type: application/json",
         ),

@@ -1,15 +1,23 @@
-//! The one middleware every request passes: request id, request span,
-//! access log, metrics, and problem+json for errors that carry no body.
+//! The one middleware every request passes: request id, request span, header
+//! and body limits, access log, metrics, and problem+json for errors that
+//! carry no body.
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
-use std::time::Instant;
+use actix_web::web::Bytes;
+use actix_web::{web, Error, HttpMessage, ResponseError};
+use futures_util::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use super::error::Problem;
+use super::error::{ApiError, Problem};
 use super::AppState;
 use crate::telemetry;
 
@@ -26,26 +34,112 @@ fn request_id_of(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The method as a metric label and log field: one of a closed set, so that
+/// made-up methods cannot grow the number of series.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Bytes of the request's header lines as they came on the wire.
+fn header_bytes(req: &ServiceRequest) -> usize {
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|length| length != "0")
+}
+
+/// A request body that must have arrived by a deadline; past it the stream
+/// ends with a timed-out error, which the JSON extractor answers with 408.
+struct DeadlinePayload {
+    inner: actix_web::dev::Payload,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    expired: bool,
+}
+
+impl Stream for DeadlinePayload {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            self.expired = true;
+            return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            )))));
+        }
+        Poll::Pending
+    }
+}
+
+fn limit_body_time(req: &mut ServiceRequest, timeout: Duration) {
+    let payload = DeadlinePayload {
+        inner: req.take_payload(),
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        expired: false,
+    };
+    let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(payload);
+    req.set_payload(actix_web::dev::Payload::from(stream));
+}
+
 pub async fn observe(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = request_id_of(&req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %method,
+        method,
         path = %req.path(),
     );
     let started = Instant::now();
-    // Handlers and extractors turn their errors into responses, so an `Err`
-    // here can only come from the framework itself; it is answered as is.
-    let mut response = telemetry::with_request_id(Some(request_id.clone()), next.call(req))
-        .instrument(span.clone())
-        .await?
-        .map_into_boxed_body();
+    let too_large = state
+        .as_ref()
+        .map(|state| state.limits.max_header_bytes)
+        .filter(|limit| header_bytes(&req) > *limit);
+    let mut response = if let Some(limit) = too_large {
+        let refusal = ApiError::HeadersTooLarge { limit }.error_response();
+        req.into_response(refusal)
+    } else {
+        if let Some(state) = &state {
+            if has_body(&req) {
+                limit_body_time(&mut req, state.limits.body_timeout);
+            }
+        }
+        // Handlers and extractors turn their errors into responses, so an
+        // `Err` here can only come from the framework itself; it is
+        // answered as is.
+        telemetry::with_request_id(Some(request_id.clone()), next.call(req))
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
 
     let status = response.status();
     let bodiless_error = (status.is_client_error() || status.is_server_error())
@@ -80,7 +174,7 @@ pub async fn observe(
     if let Some(state) = state {
         state
             .metrics
-            .observe_request(&method, &route, status.as_u16(), took);
+            .observe_request(method, &route, status.as_u16(), took);
     }
     tracing::info!(
         parent: &span,
@@ -89,4 +183,20 @@ pub async fn observe(
         "request finished"
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        for made_up in ["FOO", "BREW", "GETX"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(made_up.as_bytes()).unwrap()),
+                "OTHER"
+            );
+        }
+    }
 }

@@ -4,11 +4,13 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod products;
+pub mod schemas;
 pub mod session;
 pub mod users;
 
@@ -16,11 +18,13 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Handler, Message};
 use actix_web::web;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::actors::mailbox::Envelope;
 use crate::actors::{ActorError, Mailbox, Registry};
 use crate::bus::EventBus;
-use crate::domain::TokenSigner;
+use crate::config::TrustedProxies;
+use crate::domain::{AdminList, TokenSigner};
 use crate::metrics::Metrics;
 
 /// Shared by every worker.
@@ -28,8 +32,19 @@ pub struct AppState {
     pub registry: Registry,
     pub bus: EventBus,
     pub signer: Arc<TokenSigner>,
+    pub admins: Arc<AdminList>,
     pub metrics: Arc<Metrics>,
     pub cookie_secure: bool,
+    pub trusted_proxies: TrustedProxies,
+    pub limits: RequestLimits,
+}
+
+/// What one request may send.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+    pub body_timeout: Duration,
 }
 
 /// Registers every route and the extractor settings that turn bad input
@@ -52,11 +67,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
 }
 
 /// Sends `msg` to an actor and maps both kinds of failure, the call's and
-/// the handler's, to an `ApiError`; `missing` names what a not-found was about.
+/// the handler's, to an `ApiError`; `subject` names what the answer is about.
 pub async fn ask<A, M, T>(
     mailbox: &Mailbox<A>,
     msg: M,
-    missing: &'static str,
+    subject: &'static str,
 ) -> Result<T, error::ApiError>
 where
     A: Actor + Handler<Envelope<M>>,
@@ -67,5 +82,5 @@ where
     mailbox
         .call(msg)
         .await?
-        .map_err(|err| error::ApiError::from_actor(err, missing))
+        .map_err(|err| error::ApiError::from_actor(err, subject))
 }

@@ -12,7 +12,7 @@ use super::{admin, auth, error, ops, products, users};
 #[openapi(
     info(title = "storefront", description = "An e-commerce backend built as an actor system."),
     paths(
-        auth::request_otp, auth::verify_otp, auth::logout, auth::me,
+        auth::request_otp, auth::verify_otp, auth::logout,
         users::get_profile, users::update_profile,
         users::list_addresses, users::add_address,
         users::get_address, users::update_address, users::delete_address,
@@ -50,7 +50,8 @@ impl Modify for SessionSecurity {
 }
 
 /// `/send-otp` and `/verify-otp` behave exactly like their `/auth/...`
-/// routes, so their documentation is a copy.
+/// routes, and `GET /auth/me` like `GET /users/me` (one handler serves
+/// both), so their documentation is a copy.
 struct LegacyAliases;
 
 impl Modify for LegacyAliases {
@@ -62,6 +63,14 @@ impl Modify for LegacyAliases {
             if let Some(item) = openapi.paths.paths.get(original).cloned() {
                 openapi.paths.paths.insert(alias.to_owned(), item);
             }
+        }
+        if let Some(mut item) = openapi.paths.paths.get("/users/me").cloned() {
+            item.patch = None;
+            if let Some(get) = &mut item.get {
+                get.operation_id = Some("me".to_owned());
+                get.tags = Some(vec!["auth".to_owned()]);
+            }
+            openapi.paths.paths.insert("/auth/me".to_owned(), item);
         }
     }
 }

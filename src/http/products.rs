@@ -1,7 +1,8 @@
 //! The catalogue: anyone reads, admins write.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,7 +13,10 @@ use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
 };
-use crate::domain::{search_terms, stock_level, Product, ProductFields, Size, ValidationError};
+use crate::domain::{
+    category_name, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
+    ValidationError, Variant,
+};
 use crate::store::{ProductFilter, ProductSort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -104,8 +108,8 @@ impl ProductQuery {
         }
         let category = self
             .category
-            .map(|category| category.trim().to_owned())
-            .filter(|c| !c.is_empty());
+            .filter(|category| !category.trim().is_empty())
+            .and_then(|raw| category_name(&raw).map_err(|e| errors.push(e)).ok());
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -124,8 +128,86 @@ impl ProductQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProductList {
-    pub items: Vec<Product>,
+pub struct FaqBody<'a> {
+    pub question: &'a str,
+    pub answer: &'a str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantBody {
+    pub size: Size,
+    pub stock: i64,
+}
+
+/// A product as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Product)]
+pub struct ProductBody<'a> {
+    pub id: i64,
+    pub title: &'a str,
+    pub description: &'a str,
+    /// Minor units (cents).
+    pub price: i64,
+    /// ISO 4217.
+    pub currency: &'a str,
+    pub discount_percentage: u8,
+    /// `round(price * (100 - discountPercentage) / 100)`, minor units.
+    pub final_price: i64,
+    pub category: &'a str,
+    pub dress_type: Option<&'a str>,
+    pub relevant_keywords: Vec<&'a str>,
+    pub image_url: Vec<&'a str>,
+    pub faq: Vec<FaqBody<'a>>,
+    /// From S to XXL.
+    pub variants: Vec<VariantBody>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a Product> for ProductBody<'a> {
+    fn from(product: &'a Product) -> ProductBody<'a> {
+        ProductBody {
+            id: product.id,
+            title: &product.title,
+            description: &product.description,
+            price: product.price,
+            currency: &product.currency,
+            discount_percentage: product.discount_percentage,
+            final_price: product.final_price,
+            category: &product.category,
+            dress_type: product.dress_type.as_deref(),
+            relevant_keywords: product
+                .relevant_keywords
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            image_url: product.image_url.iter().map(String::as_str).collect(),
+            faq: product
+                .faq
+                .iter()
+                .map(|entry| FaqBody {
+                    question: &entry.question,
+                    answer: &entry.answer,
+                })
+                .collect(),
+            variants: product
+                .variants
+                .iter()
+                .map(|variant| VariantBody {
+                    size: variant.size,
+                    stock: variant.stock,
+                })
+                .collect(),
+            created_at: product.created_at,
+            updated_at: product.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList<'a> {
+    pub items: Vec<ProductBody<'a>>,
     pub total: u64,
     pub limit: u32,
     pub offset: u64,
@@ -133,8 +215,104 @@ pub struct ProductList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct FaqRequest {
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantRequest {
+    pub size: Size,
+    pub stock: i64,
+}
+
+/// A product as an admin sends it: every field optional, so one shape
+/// serves creation and replacement (title, price and category required)
+/// and a patch (only the fields present change).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Minor units (cents).
+    pub price: Option<i64>,
+    pub discount_percentage: Option<i64>,
+    pub category: Option<String>,
+    pub dress_type: Option<String>,
+    pub relevant_keywords: Option<Vec<String>>,
+    pub image_url: Option<Vec<String>>,
+    pub faq: Option<Vec<FaqRequest>>,
+    pub variants: Option<Vec<VariantRequest>>,
+}
+
+impl From<ProductRequest> for ProductDraft {
+    fn from(request: ProductRequest) -> ProductDraft {
+        ProductDraft {
+            title: request.title,
+            description: request.description,
+            price: request.price,
+            discount_percentage: request.discount_percentage,
+            category: request.category,
+            dress_type: request.dress_type,
+            relevant_keywords: request.relevant_keywords,
+            image_url: request.image_url,
+            faq: request.faq.map(|faq| {
+                faq.into_iter()
+                    .map(|entry| Faq {
+                        question: entry.question,
+                        answer: entry.answer,
+                    })
+                    .collect()
+            }),
+            variants: request.variants.map(|variants| {
+                variants
+                    .into_iter()
+                    .map(|variant| Variant {
+                        size: variant.size,
+                        stock: variant.stock,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StockBody {
     pub stock: i64,
+}
+
+/// A product's answer: its body, with its version as the ETag.
+fn product_response(
+    mut response: actix_web::HttpResponseBuilder,
+    product: &Product,
+) -> HttpResponse {
+    response
+        .insert_header((header::ETAG, format!("\"{}\"", product.version)))
+        .json(ProductBody::from(product))
+}
+
+/// The version an `If-Match` header names: `None` without one (or with `*`).
+fn expected_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .strip_prefix("W/")
+        .unwrap_or(value)
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|version| version.parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest("If-Match must hold an ETag this server gave, like \"3\"".into())
+        })
 }
 
 /// Lists and searches the catalogue.
@@ -156,7 +334,7 @@ pub async fn list_products(
     )
     .await?;
     Ok(HttpResponse::Ok().json(ProductList {
-        items: page.items,
+        items: page.items.iter().map(ProductBody::from).collect(),
         total: page.total,
         limit,
         offset,
@@ -167,7 +345,7 @@ pub async fn list_products(
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
     params(("id" = i64, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product", body = ProductBody),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_product(
@@ -182,13 +360,13 @@ pub async fn get_product(
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(&*product))
+    Ok(product_response(HttpResponse::Ok(), &product))
 }
 
 /// Adds a product (admins).
-#[utoipa::path(post, path = "/products", tag = "products", security(("session" = [])), request_body = ProductFields,
+#[utoipa::path(post, path = "/products", tag = "products", security(("session" = [])), request_body = ProductRequest,
     responses(
-        (status = 201, description = "Created; Location names it", body = Product),
+        (status = 201, description = "Created; Location names it", body = ProductBody),
         (status = 400, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
@@ -196,71 +374,77 @@ pub async fn get_product(
 pub async fn create_product(
     state: web::Data<AppState>,
     _: Admin,
-    body: web::Json<ProductFields>,
+    body: web::Json<ProductRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = body.into_inner().into_new()?;
+    let product = NewProduct::parse(body.into_inner().into())?;
     let product = ask(
         state.registry.product(),
         CreateProduct { product },
         "product",
     )
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/products/{}", product.id)))
-        .json(product))
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/products/{}", product.id)));
+    Ok(product_response(response, &product))
 }
 
 /// Replaces a product (admins); title, price and category are required.
-#[utoipa::path(put, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = ProductFields,
+#[utoipa::path(put, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = ProductRequest,
     params(("id" = i64, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product", body = ProductBody),
         (status = 400, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn replace_product(
     state: web::Data<AppState>,
     _: Admin,
+    req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<ProductFields>,
+    body: web::Json<ProductRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = body.into_inner().into_new()?;
+    let expected_version = expected_version(&req)?;
+    let product = NewProduct::parse(body.into_inner().into())?;
     let product = ask(
         state.registry.product(),
         ReplaceProduct {
             id: id.into_inner(),
             product,
+            expected_version,
         },
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(product))
+    Ok(product_response(HttpResponse::Ok(), &product))
 }
 
 /// Changes some fields of a product (admins).
-#[utoipa::path(patch, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = ProductFields,
+#[utoipa::path(patch, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = ProductRequest,
     params(("id" = i64, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product", body = ProductBody),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn patch_product(
     state: web::Data<AppState>,
     _: Admin,
+    req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<ProductFields>,
+    body: web::Json<ProductRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let expected_version = expected_version(&req)?;
     let product = ask(
         state.registry.product(),
         PatchProduct {
             id: id.into_inner(),
-            fields: body.into_inner(),
+            patch: body.into_inner().into(),
+            expected_version,
         },
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(product))
+    Ok(product_response(HttpResponse::Ok(), &product))
 }
 
 /// Removes a product from the catalogue (admins); orders keep their lines.
@@ -273,12 +457,15 @@ pub async fn patch_product(
 pub async fn delete_product(
     state: web::Data<AppState>,
     _: Admin,
+    req: HttpRequest,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
+    let expected_version = expected_version(&req)?;
     ask(
         state.registry.product(),
         DeleteProduct {
             id: id.into_inner(),
+            expected_version,
         },
         "product",
     )
@@ -290,7 +477,7 @@ pub async fn delete_product(
 #[utoipa::path(put, path = "/products/{id}/variants/{size}", tag = "products", security(("session" = [])), request_body = StockBody,
     params(("id" = i64, Path, description = "Product id"), ("size" = String, Path, description = "S, M, L, XL or XXL")),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product", body = ProductBody),
         (status = 400, description = "Unknown size or invalid stock", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -302,12 +489,12 @@ pub async fn set_stock(
 ) -> Result<HttpResponse, ApiError> {
     let (id, size) = path.into_inner();
     let size = Size::parse(&size).map_err(ApiError::field)?;
-    let stock = stock_level(body.stock).map_err(ApiError::field)?;
+    let stock = Stock::parse(body.stock).map_err(ApiError::field)?;
     let product = ask(
         state.registry.product(),
         SetStock { id, size, stock },
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(product))
+    Ok(product_response(HttpResponse::Ok(), &product))
 }

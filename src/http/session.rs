@@ -1,5 +1,7 @@
 //! Who is calling: the session token from the `access_token` cookie or an
-//! `Authorization: Bearer` header, checked for signature, expiry and revocation.
+//! `Authorization: Bearer` header, checked for signature, expiry and
+//! revocation, and against the user it names: a session is only as good as
+//! the user behind it, and the role is decided now, not when it was issued.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -10,6 +12,8 @@ use futures_util::future::LocalBoxFuture;
 use super::error::ApiError;
 use super::{ask, AppState};
 use crate::actors::otp::IsRevoked;
+use crate::actors::user::GetUser;
+use crate::actors::ActorError;
 use crate::domain::Role;
 
 pub const SESSION_COOKIE: &str = "access_token";
@@ -56,26 +60,34 @@ impl FromRequest for Authenticated {
             let token = token.ok_or(ApiError::Unauthorized(
                 "sign in first: no session token was sent",
             ))?;
-            let claims = state
-                .signer
-                .verify(&token)
-                .map_err(|_| ApiError::Unauthorized("the session token is invalid or expired"))?;
-            let revoked = ask(
-                state.registry.otp(),
-                IsRevoked {
-                    jti: claims.jti.clone(),
-                },
-                "session",
-            )
-            .await?;
-            if revoked {
+            let invalid = || ApiError::Unauthorized("the session token is invalid or expired");
+            let claims = state.signer.verify(&token).map_err(|_| invalid())?;
+            let user_id = claims.user_id().map_err(|_| invalid())?;
+            let (revoked, user) = futures_util::join!(
+                ask(
+                    state.registry.otp(),
+                    IsRevoked {
+                        jti: claims.jti.clone(),
+                    },
+                    "session",
+                ),
+                state.registry.user().call(GetUser { user_id }),
+            );
+            if revoked? {
                 return Err(ApiError::Unauthorized("the session has been signed out"));
             }
+            let user = match user? {
+                Ok(user) => user,
+                Err(ActorError::NotFound) => {
+                    return Err(ApiError::Unauthorized(
+                        "the user of this session no longer exists",
+                    ))
+                }
+                Err(err) => return Err(ApiError::from_actor(err, "user")),
+            };
             Ok(Authenticated {
-                user_id: claims.user_id().map_err(|_| {
-                    ApiError::Unauthorized("the session token is invalid or expired")
-                })?,
-                role: claims.role,
+                user_id,
+                role: state.admins.role_for(&user.email),
                 expires_at: claims.expires_at(),
                 jti: claims.jti,
             })

@@ -3,7 +3,8 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
@@ -12,32 +13,118 @@ use super::{ask, AppState};
 use crate::actors::user::{
     AddAddress, DeleteAddress, GetAddress, GetUser, ListAddresses, UpdateAddress, UpdateProfile,
 };
-use crate::domain::{Address, AddressFields, PersonName, PhoneNumber, ProfileChanges, User};
+use crate::domain::{
+    Address, AddressChanges, AddressDraft, NewAddress, PersonName, PhoneNumber, ProfileChanges,
+    Role, User, ValidationError,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/users/me")
-            .route(web::get().to(get_profile))
-            .route(web::patch().to(update_profile)),
-    )
-    .service(
-        web::resource("/users/me/addresses")
-            .route(web::get().to(list_addresses))
-            .route(web::post().to(add_address)),
-    )
-    .service(
-        web::resource("/users/me/addresses/{id}")
-            .route(web::get().to(get_address))
-            .route(web::patch().to(update_address))
-            .route(web::delete().to(delete_address)),
-    );
+    cfg.service(web::resource("/auth/me").route(web::get().to(get_profile)))
+        .service(
+            web::resource("/users/me")
+                .route(web::get().to(get_profile))
+                .route(web::patch().to(update_profile)),
+        )
+        .service(
+            web::resource("/users/me/addresses")
+                .route(web::get().to(list_addresses))
+                .route(web::post().to(add_address)),
+        )
+        .service(
+            web::resource("/users/me/addresses/{id}")
+                .route(web::get().to(get_address))
+                .route(web::patch().to(update_address))
+                .route(web::delete().to(delete_address)),
+        );
+}
+
+/// A user as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = User)]
+pub struct UserBody<'a> {
+    pub id: i64,
+    #[schema(format = Email)]
+    pub email: &'a str,
+    /// Kept as the client sent it, as text.
+    pub phone_number: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a User> for UserBody<'a> {
+    fn from(user: &'a User) -> UserBody<'a> {
+        UserBody {
+            id: user.id,
+            email: &user.email,
+            phone_number: user.phone_number.as_deref(),
+            name: user.name.as_deref(),
+            role: user.role,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// An address as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Address)]
+pub struct AddressBody<'a> {
+    pub id: i64,
+    pub label: Option<&'a str>,
+    pub street: &'a str,
+    pub city: &'a str,
+    pub state: Option<&'a str>,
+    pub zip_code: &'a str,
+    pub country: &'a str,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a Address> for AddressBody<'a> {
+    fn from(address: &'a Address) -> AddressBody<'a> {
+        AddressBody {
+            id: address.id,
+            label: address.label.as_deref(),
+            street: &address.street,
+            city: &address.city,
+            state: address.state.as_deref(),
+            zip_code: &address.zip_code,
+            country: &address.country,
+            is_default: address.is_default,
+            created_at: address.created_at,
+            updated_at: address.updated_at,
+        }
+    }
+}
+
+/// A phone number as the original API sent it (a JSON number) or as text;
+/// either way it is kept as text.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PhoneInput {
+    Text(String),
+    Number(u64),
+}
+
+impl PhoneInput {
+    pub fn parse(self) -> Result<PhoneNumber, ValidationError> {
+        match self {
+            PhoneInput::Text(text) => PhoneNumber::parse(&text),
+            PhoneInput::Number(number) => PhoneNumber::parse(&number.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfileRequest {
     pub name: Option<String>,
-    pub phone_number: Option<String>,
+    pub phone_number: Option<PhoneInput>,
 }
 
 impl ProfileRequest {
@@ -48,7 +135,7 @@ impl ProfileRequest {
             .and_then(|raw| PersonName::parse(&raw).map_err(|e| errors.push(e)).ok());
         let phone_number = self
             .phone_number
-            .and_then(|raw| PhoneNumber::parse(&raw).map_err(|e| errors.push(e)).ok());
+            .and_then(|raw| raw.parse().map_err(|e| errors.push(e)).ok());
         if errors.is_empty() {
             Ok(ProfileChanges { name, phone_number })
         } else {
@@ -57,10 +144,38 @@ impl ProfileRequest {
     }
 }
 
-/// The caller's profile.
+/// An address as a client sends it: every field optional, so one shape
+/// serves creation (street, city, zipCode and country required) and updates.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddressRequest {
+    pub label: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip_code: Option<String>,
+    pub country: Option<String>,
+    pub is_default: Option<bool>,
+}
+
+impl From<AddressRequest> for AddressDraft {
+    fn from(request: AddressRequest) -> AddressDraft {
+        AddressDraft {
+            label: request.label,
+            street: request.street,
+            city: request.city,
+            state: request.state,
+            zip_code: request.zip_code,
+            country: request.country,
+            is_default: request.is_default,
+        }
+    }
+}
+
+/// The caller's profile (also at `/auth/me`).
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("session" = [])),
     responses(
-        (status = 200, description = "The profile", body = User),
+        (status = 200, description = "The profile", body = UserBody),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_profile(
@@ -75,13 +190,13 @@ pub async fn get_profile(
         "user",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(user))
+    Ok(HttpResponse::Ok().json(UserBody::from(&user)))
 }
 
 /// Changes the caller's name or phone number.
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("session" = [])), request_body = ProfileRequest,
     responses(
-        (status = 200, description = "The updated profile", body = User),
+        (status = 200, description = "The updated profile", body = UserBody),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -100,13 +215,13 @@ pub async fn update_profile(
         "user",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(user))
+    Ok(HttpResponse::Ok().json(UserBody::from(&user)))
 }
 
 /// The caller's addresses, the default one first.
 #[utoipa::path(get, path = "/users/me/addresses", tag = "users", security(("session" = [])),
     responses(
-        (status = 200, description = "The addresses", body = [Address]),
+        (status = 200, description = "The addresses", body = [AddressBody]),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_addresses(
@@ -121,22 +236,23 @@ pub async fn list_addresses(
         "user",
     )
     .await?;
+    let addresses: Vec<AddressBody> = addresses.iter().map(AddressBody::from).collect();
     Ok(HttpResponse::Ok().json(addresses))
 }
 
 /// Adds an address; the first one becomes the default.
-#[utoipa::path(post, path = "/users/me/addresses", tag = "users", security(("session" = [])), request_body = AddressFields,
+#[utoipa::path(post, path = "/users/me/addresses", tag = "users", security(("session" = [])), request_body = AddressRequest,
     responses(
-        (status = 201, description = "Created; Location names it", body = Address),
+        (status = 201, description = "Created; Location names it", body = AddressBody),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_address(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<AddressFields>,
+    body: web::Json<AddressRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = body.into_inner().into_new()?;
+    let address = NewAddress::parse(body.into_inner().into())?;
     let address = ask(
         state.registry.user(),
         AddAddress {
@@ -151,14 +267,14 @@ pub async fn add_address(
             header::LOCATION,
             format!("/users/me/addresses/{}", address.id),
         ))
-        .json(address))
+        .json(AddressBody::from(&address)))
 }
 
 /// One of the caller's addresses.
 #[utoipa::path(get, path = "/users/me/addresses/{id}", tag = "users", security(("session" = [])),
     params(("id" = i64, Path, description = "Address id")),
     responses(
-        (status = 200, description = "The address", body = Address),
+        (status = 200, description = "The address", body = AddressBody),
         (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_address(
@@ -175,14 +291,14 @@ pub async fn get_address(
         "address",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(address))
+    Ok(HttpResponse::Ok().json(AddressBody::from(&address)))
 }
 
 /// Changes some fields of one of the caller's addresses.
 #[utoipa::path(patch, path = "/users/me/addresses/{id}", tag = "users", security(("session" = [])),
-    params(("id" = i64, Path, description = "Address id")), request_body = AddressFields,
+    params(("id" = i64, Path, description = "Address id")), request_body = AddressRequest,
     responses(
-        (status = 200, description = "The updated address", body = Address),
+        (status = 200, description = "The updated address", body = AddressBody),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -190,9 +306,9 @@ pub async fn update_address(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<i64>,
-    body: web::Json<AddressFields>,
+    body: web::Json<AddressRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = body.into_inner().into_changes()?;
+    let changes = AddressChanges::parse(body.into_inner().into())?;
     let address = ask(
         state.registry.user(),
         UpdateAddress {
@@ -203,7 +319,7 @@ pub async fn update_address(
         "address",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(address))
+    Ok(HttpResponse::Ok().json(AddressBody::from(&address)))
 }
 
 /// Deletes one of the caller's addresses.

@@ -4,14 +4,16 @@ use async_trait::async_trait;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Runtime;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-use super::{envelope_of, MailError, MailTransport};
+use super::{envelope_of, MailError, MailTransport, OutgoingMail};
 use crate::config::{MailSettings, SmtpTls};
-use crate::store::ParkedMail;
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -25,6 +27,11 @@ pub struct SmtpRelay {
     /// Both `Some` until dropped.
     runtime: Option<Runtime>,
     transport: Option<Arc<Transport>>,
+    /// The last connection test and when it ran: `/readyz` can be asked by
+    /// anyone, as often as they like, and must not open an SMTP conversation
+    /// each time.
+    last_check: Mutex<Option<(Instant, Result<(), String>)>>,
+    check_interval: Duration,
 }
 
 impl SmtpRelay {
@@ -39,12 +46,12 @@ impl SmtpRelay {
         };
         let mut builder = builder
             .port(settings.smtp_port)
-            .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)))
-            .pool_config(PoolConfig::new().max_size(settings.smtp_pool_size));
-        if !settings.smtp_user.is_empty() {
+            .timeout(Some(settings.smtp_timeout()))
+            .pool_config(PoolConfig::new().max_size(settings.smtp_pool_size.get()));
+        if let Some(password) = &settings.smtp_password {
             builder = builder.credentials(Credentials::new(
                 settings.smtp_user.clone(),
-                settings.smtp_password.clone(),
+                password.expose_secret().to_owned(),
             ));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,6 +63,8 @@ impl SmtpRelay {
         Ok(SmtpRelay {
             runtime: Some(runtime),
             transport: Some(Arc::new(builder.build())),
+            last_check: Mutex::new(None),
+            check_interval: settings.smtp_check_interval(),
         })
     }
 
@@ -88,21 +97,37 @@ impl Drop for SmtpRelay {
 
 #[async_trait]
 impl MailTransport for SmtpRelay {
-    async fn send(&self, mail: &ParkedMail) -> Result<(), MailError> {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let envelope = envelope_of(mail)?;
         let raw = mail.raw.clone();
         self.run(|transport| async move { transport.send_raw(&envelope, &raw).await.map(drop) })
             .await
     }
 
+    /// Answers from the last test while it is fresh; callers that arrive
+    /// during a test wait for it rather than start their own.
     async fn check(&self) -> Result<(), MailError> {
-        let reachable = self
-            .run(|transport| async move { transport.test_connection().await })
-            .await?;
-        if reachable {
-            Ok(())
-        } else {
-            Err(MailError::SmtpUnreachable)
+        let mut last = self.last_check.lock().await;
+        if let Some((at, result)) = &*last {
+            if at.elapsed() < self.check_interval {
+                return result.clone().map_err(MailError::CheckFailed);
+            }
         }
+        let tested = self
+            .run(|transport| async move { transport.test_connection().await })
+            .await;
+        let result = match tested {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::SmtpUnreachable),
+            Err(err) => Err(err),
+        };
+        *last = Some((
+            Instant::now(),
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|err| crate::telemetry::error_chain(err)),
+        ));
+        result
     }
 }

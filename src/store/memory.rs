@@ -1,4 +1,5 @@
 //! In-process OTP store with TTLs, for the embedded mode and for one node.
+//! (Revoked tokens go to the database instead, so that a restart keeps them.)
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -24,7 +25,6 @@ struct Window {
 struct State {
     codes: HashMap<String, Code>,
     windows: HashMap<String, Window>,
-    revoked: HashMap<String, Instant>,
     writes_since_sweep: usize,
 }
 
@@ -39,7 +39,6 @@ impl State {
         self.writes_since_sweep = 0;
         self.codes.retain(|_, code| code.expires_at > now);
         self.windows.retain(|_, window| window.ends_at > now);
-        self.revoked.retain(|_, until| *until > now);
     }
 }
 
@@ -134,21 +133,9 @@ impl OtpStore for MemoryOtpStore {
         Ok(RateDecision::Allowed)
     }
 
-    async fn revoke(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
-        let now = Instant::now();
-        let mut state = self.state();
-        state.sweep_sometimes(now);
-        state.revoked.insert(jti.to_owned(), now + ttl);
+    async fn forget_hits(&self, key: &str) -> Result<(), StoreError> {
+        self.state().windows.remove(key);
         Ok(())
-    }
-
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let now = Instant::now();
-        Ok(self
-            .state()
-            .revoked
-            .get(jti)
-            .is_some_and(|until| *until > now))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -195,17 +182,14 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn code_and_revocation_expire() {
+    async fn code_expires() {
         let store = MemoryOtpStore::new();
         store.put_code("a", [1; 32], SECOND).await.unwrap();
-        store.revoke("jti", SECOND).await.unwrap();
-        assert!(store.is_revoked("jti").await.unwrap());
         tokio::time::advance(SECOND).await;
         assert_eq!(
             store.check_code("a", &[1; 32], 5).await.unwrap(),
             OtpCheck::Missing
         );
-        assert!(!store.is_revoked("jti").await.unwrap());
     }
 
     #[tokio::test(start_paused = true)]
@@ -227,6 +211,12 @@ mod tests {
             }
         );
         tokio::time::advance(SECOND * 20).await;
+        assert_eq!(
+            store.hit("k", 2, SECOND * 30).await.unwrap(),
+            RateDecision::Allowed
+        );
+        store.hit("k", 2, SECOND * 30).await.unwrap();
+        store.forget_hits("k").await.unwrap();
         assert_eq!(
             store.hit("k", 2, SECOND * 30).await.unwrap(),
             RateDecision::Allowed

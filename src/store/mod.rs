@@ -1,94 +1,191 @@
 //! Storage traits, the only thing actors see of persistence, and their
-//! implementations. SQL lives here and nowhere else.
+//! implementations. SQL lives here and nowhere else: one set of queries in
+//! `sql/`, compiled once for SQLite and once for PostgreSQL.
 
-mod catalogue_rows;
+mod limits;
 mod memory;
-mod postgres;
-mod postgres_catalogue;
+pub mod postgres;
 mod redis;
 mod rows;
-mod sqlite;
-mod sqlite_catalogue;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::time::Duration;
-use utoipa::ToSchema;
 
 use crate::domain::{
-    Address, AddressChanges, NewAddress, NewProduct, Product, ProfileChanges, Role, Size, User,
+    Address, AddressChanges, MailKind, NewAddress, NewProduct, Product, ProfileChanges, Role, Size,
+    Stock, User,
 };
 
+pub use limits::{ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget};
 pub use memory::MemoryOtpStore;
 pub use postgres::PgStore;
-pub use redis::RedisOtpStore;
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong in a store, said in the store's terms: callers decide
+/// what each means to them without knowing the driver.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    #[error("database migration failed")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("Redis error")]
-    Redis(#[from] ::redis::RedisError),
-    #[error("no Redis connection became free in time")]
-    RedisPoolTimeout,
+    /// The database or Redis cannot be reached, is overloaded or shutting down.
+    #[error("the {service} is unavailable")]
+    Unavailable {
+        service: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The write conflicts with what is stored (a unique key).
+    #[error("the write conflicts with stored data: {0}")]
+    Conflict(String),
+    /// The database refused a value as it stands.
+    #[error("the database refused a value: {0}")]
+    Refused(String),
+    /// The database answered with an error that is neither the input's fault
+    /// nor an outage: a bug of ours.
+    #[error("the database failed")]
+    Failed(#[source] BoxError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
 
-/// A mail to park for a later try: its envelope and its formatted bytes.
-#[derive(Debug, Clone)]
-pub struct ParkedMail {
-    pub sender: Option<String>,
-    pub recipients: Vec<String>,
-    pub subject: String,
-    pub raw: Vec<u8>,
+impl StoreError {
+    fn unavailable(service: &'static str, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Unavailable {
+            service,
+            source: source.into(),
+        }
+    }
 }
 
-/// A mail waiting in the queue, as operators see it (without its bytes).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        use sqlx::error::ErrorKind;
+        match err {
+            sqlx::Error::Database(db) => {
+                let message = db.message().to_owned();
+                match db.kind() {
+                    ErrorKind::UniqueViolation => StoreError::Conflict(message),
+                    ErrorKind::ForeignKeyViolation
+                    | ErrorKind::NotNullViolation
+                    | ErrorKind::CheckViolation => StoreError::Refused(message),
+                    _ => {
+                        let code = db.code().map(|code| code.into_owned());
+                        let source: BoxError = db;
+                        classify_database_error(code.as_deref(), message, source)
+                    }
+                }
+            }
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::RowNotFound => StoreError::Corrupt(err.to_string()),
+            sqlx::Error::Configuration(_) | sqlx::Error::Encode(_) => {
+                StoreError::Failed(Box::new(err))
+            }
+            other => StoreError::unavailable("database", other),
+        }
+    }
+}
+
+/// Sorts a database's own error by its code: PostgreSQL's SQLSTATE classes,
+/// SQLite's result codes.
+fn classify_database_error(code: Option<&str>, message: String, source: BoxError) -> StoreError {
+    let code = code.unwrap_or_default();
+    // PostgreSQL: 22 data exception (a NUL byte, a number out of range).
+    if code.starts_with("22") {
+        return StoreError::Refused(message);
+    }
+    // PostgreSQL: 08 connection, 40 rollback (deadlock, serialisation),
+    // 53 resources, 57 operator intervention, 58 system. SQLite: 5 busy,
+    // 6 locked, 10 I/O, 13 full, 14 cannot open (extended codes keep the
+    // primary code in their low byte).
+    let postgres_outage = ["08", "40", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class));
+    let sqlite_outage = code
+        .parse::<u32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14));
+    if postgres_outage || sqlite_outage {
+        StoreError::unavailable("database", source)
+    } else {
+        StoreError::Failed(source)
+    }
+}
+
+/// How a conditional write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<T> {
+    Done(T),
+    /// Nothing with that id (or it was deleted).
+    Missing,
+    /// It exists but no longer has the version the write named.
+    Stale,
+}
+
+/// A mail held for delivery: what it is, its envelope and its bytes, sealed
+/// so that the queue never holds a sign-in code in clear.
+#[derive(Debug, Clone)]
+pub struct StoredMail {
+    pub kind: MailKind,
+    pub sender: Option<String>,
+    pub recipients: Vec<String>,
+    /// Never holds a secret (see `domain::MailContent`).
+    pub subject: String,
+    pub sealed: Vec<u8>,
+    /// After this the mail is not delivered but deleted.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A mail in the queue, as operators see it: no content.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueuedMailSummary {
     pub id: i64,
+    pub kind: MailKind,
     pub recipients: Vec<String>,
     pub subject: String,
     pub attempts: u32,
     pub last_error: String,
     pub next_attempt_at: DateTime<Utc>,
     pub dead: bool,
+    pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
-/// A mail claimed for another try.
+/// A mail claimed for a try.
 #[derive(Debug, Clone)]
 pub struct QueuedMail {
     pub id: i64,
-    pub mail: ParkedMail,
+    pub mail: StoredMail,
     pub attempts: u32,
 }
 
-/// Durable queue of mail that could not be delivered at once.
+/// The durable mail queue. Every mail is written here before its first try
+/// and deleted once delivered, so a mail is never lost and never sent by two
+/// tries at once: whoever holds a mail's lease is the only one sending it.
 #[async_trait]
 pub trait MailQueue: Send + Sync {
-    async fn park(
+    /// Writes a mail leased to the caller until `leased_until`; returns its id.
+    async fn enqueue(
         &self,
-        mail: &ParkedMail,
-        attempts: u32,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
+        mail: &StoredMail,
+        leased_until: DateTime<Utc>,
     ) -> Result<i64, StoreError>;
-    /// Takes up to `limit` mails due by `now` and hides them from other
-    /// claimers for `lease`, so two nodes never send the same try.
+    /// Takes up to `limit` live mails due by `now` and leases them for
+    /// `lease`, so two nodes never send the same try.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError>;
-    async fn delivered(&self, id: i64) -> Result<(), StoreError>;
+    /// Removes a mail: delivered, or not worth delivering any more.
+    async fn delete(&self, id: i64) -> Result<(), StoreError>;
     /// Records a failed try; `None` as next attempt marks the mail dead.
     async fn failed(
         &self,
@@ -97,17 +194,11 @@ pub trait MailQueue: Send + Sync {
         error: &str,
         next_attempt_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
+    /// Deletes every mail whose content expired by `now`; returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError>;
-    /// Makes a mail (dead or not) due now with a fresh count of tries.
-    async fn retry_now(&self, id: i64) -> Result<bool, StoreError>;
-}
-
-pub(crate) fn split_recipients(joined: &str) -> Vec<String> {
-    joined
-        .split(',')
-        .filter(|recipient| !recipient.is_empty())
-        .map(str::to_owned)
-        .collect()
+    /// Makes a live mail (dead or not) due at `now` with a fresh count of tries.
+    async fn retry_now(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 /// Users and their addresses.
@@ -141,12 +232,19 @@ pub trait UserStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// Signed-out session tokens, kept until they would have expired anyway.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+}
+
 /// What checking a presented code against the stored one found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtpCheck {
     /// The code matched and has been consumed.
     Accepted,
-    /// Wrong code; the stored one dies when no attempts are left.
+    /// Wrong code; the stored one died if no attempts are left.
     Rejected { attempts_left: u32 },
     /// No live code for this email (never sent, expired, used or dead).
     Missing,
@@ -158,9 +256,9 @@ pub enum RateDecision {
     Limited { retry_after: Duration },
 }
 
-/// Short-lived authentication state: OTP hashes with their attempt counters,
-/// send limits and revoked token ids. Every operation is one atomic
-/// check-and-change, so concurrent callers can never both win.
+/// Short-lived sign-in state: OTP hashes with their attempt counters and the
+/// per-email send windows. Every operation is one atomic check-and-change,
+/// so concurrent callers can never both win.
 #[async_trait]
 pub trait OtpStore: Send + Sync {
     /// Stores the hash of a new code for `email`, replacing any previous one
@@ -181,12 +279,12 @@ pub trait OtpStore: Send + Sync {
         limit: u32,
         window: Duration,
     ) -> Result<RateDecision, StoreError>;
-    async fn revoke(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Forgets the hits of `key`, as if its window had ended.
+    async fn forget_hits(&self, key: &str) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProductSort {
     /// Best text match first (newest first without a text search).
     Relevance,
@@ -196,7 +294,7 @@ pub enum ProductSort {
 }
 
 /// A catalogue query, already checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProductFilter {
     /// Plain words (see `domain::search_terms`); all must match, as prefixes.
     pub terms: Vec<String>,
@@ -210,7 +308,7 @@ pub struct ProductFilter {
     pub offset: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProductPage {
     pub items: Vec<Product>,
     pub total: u64,
@@ -225,6 +323,7 @@ pub enum VariantsWrite {
 }
 
 /// The catalogue. Deleted products are invisible here but stay in the table.
+/// Writes that name a version happen only if the product still has it.
 #[async_trait]
 pub trait ProductStore: Send + Sync {
     async fn create_product(
@@ -238,15 +337,50 @@ pub trait ProductStore: Send + Sync {
         id: i64,
         product: &NewProduct,
         variants: VariantsWrite,
-    ) -> Result<Option<Product>, StoreError>;
-    async fn delete_product(&self, id: i64) -> Result<bool, StoreError>;
+        expected_version: Option<i64>,
+    ) -> Result<Written<Product>, StoreError>;
+    async fn delete_product(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+    ) -> Result<Written<()>, StoreError>;
     async fn set_stock(
         &self,
         id: i64,
         size: Size,
-        stock: i64,
+        stock: Stock,
     ) -> Result<Option<Product>, StoreError>;
     async fn search(&self, filter: &ProductFilter) -> Result<ProductPage, StoreError>;
     /// The id of the live product with exactly this title, for idempotent seeding.
     async fn product_id_by_title(&self, title: &str) -> Result<Option<i64>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_are_sorted_by_cause() {
+        let source = || -> BoxError { "boom".into() };
+        for (code, outage) in [
+            (Some("08006"), true),
+            (Some("57P01"), true),
+            (Some("40P01"), true),
+            (Some("5"), true),
+            (Some("517"), true), // SQLITE_BUSY_SNAPSHOT
+            (Some("42601"), false),
+            (None, false),
+        ] {
+            let err = classify_database_error(code, "m".into(), source());
+            assert_eq!(
+                matches!(err, StoreError::Unavailable { .. }),
+                outage,
+                "{code:?}: {err:?}"
+            );
+        }
+        assert!(matches!(
+            classify_database_error(Some("22021"), "m".into(), source()),
+            StoreError::Refused(_)
+        ));
+    }
 }

@@ -1,20 +1,67 @@
-//! PostgreSQL implementation of the storage traits (production).
+//! PostgreSQL, for production: the shared SQL of `sql/` with PostgreSQL's dialect.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 use std::str::FromStr;
-use std::time::Duration;
 
-use super::rows::{AddressRow, QueuedRow, UserRow, ADDRESS_COLUMNS, QUEUE_COLUMNS, USER_COLUMNS};
-use super::{MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore};
-use crate::config::DatabaseSettings;
-use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
+use super::StoreError;
+use crate::config::{DatabaseSettings, DatabaseUrl};
 
-#[derive(Clone)]
-pub struct PgStore {
-    pub(super) pool: PgPool,
+type Db = sqlx::Postgres;
+
+// The shared SQL is compiled once per database on purpose: it is the same
+// source, monomorphic over this module's `Db` and `dialect`.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+pub use sql::SqlStore as PgStore;
+
+/// What PostgreSQL says differently.
+mod dialect {
+    use sqlx::QueryBuilder;
+
+    use super::Db;
+
+    pub async fn begin_write(
+        pool: &sqlx::Pool<Db>,
+    ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    /// Serialises the address writes of one user, so that two concurrent
+    /// requests cannot both decide which address is the default.
+    pub async fn lock_user(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        user_id: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Rows another node is claiming are skipped rather than waited for.
+    pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+    /// The generated `tsvector` column with its GIN index: `word:*` for each
+    /// term joined with `&`, so every word must match, as a prefix. Terms are
+    /// letters and digits only, so this is a valid tsquery.
+    pub fn push_text_match(query: &mut QueryBuilder<'_, Db>, terms: &[String]) {
+        let matched = terms
+            .iter()
+            .map(|term| format!("{term}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ");
+        query
+            .push(" JOIN to_tsquery('english', ")
+            .push_bind(matched)
+            .push(") AS query ON p.search @@ query");
+    }
+
+    /// Weights of D, C (description), B (keywords), A (title).
+    pub const RELEVANCE_ORDER: &str =
+        " ORDER BY ts_rank('{0.05, 0.1, 0.4, 1.0}', p.search, query) DESC, p.id DESC";
 }
 
 impl PgStore {
@@ -22,335 +69,22 @@ impl PgStore {
     /// holds a PostgreSQL advisory lock while migrating, so nodes starting
     /// together apply each migration once.
     pub async fn connect(settings: &DatabaseSettings) -> Result<PgStore, StoreError> {
-        let options = PgConnectOptions::from_str(&settings.url)?;
+        let DatabaseUrl::Postgres(url) = &settings.url else {
+            return Err(StoreError::Failed("not a PostgreSQL URL".into()));
+        };
+        let options = PgConnectOptions::from_str(url.expose_secret())?;
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+            .max_connections(settings.max_connections.get())
+            .acquire_timeout(settings.acquire_timeout())
             // A connection killed under the pool (server restart,
             // pg_terminate_backend) is noticed before it is handed out.
             .test_before_acquire(true)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|err| StoreError::Failed(err.into()))?;
         Ok(PgStore { pool })
-    }
-}
-
-#[async_trait]
-impl UserStore for PgStore {
-    async fn upsert_login(
-        &self,
-        email: &str,
-        phone_number: Option<&str>,
-        role: Role,
-    ) -> Result<(User, bool), StoreError> {
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        let inserted: Option<UserRow> = sqlx::query_as(&format!(
-            "INSERT INTO users (email, phone_number, role, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (email) DO NOTHING
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(email)
-        .bind(phone_number)
-        .bind(role.as_str())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (row, created) = match inserted {
-            Some(row) => (row, true),
-            None => {
-                let row: UserRow = sqlx::query_as(&format!(
-                    "UPDATE users
-                     SET role = $2,
-                         phone_number = COALESCE(phone_number, $3),
-                         updated_at = CASE WHEN role = $2 AND (phone_number IS NOT NULL OR $3 IS NULL)
-                                           THEN updated_at ELSE $4 END
-                     WHERE email = $1
-                     RETURNING {USER_COLUMNS}"
-                ))
-                .bind(email)
-                .bind(role.as_str())
-                .bind(phone_number)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (row, false)
-            }
-        };
-        tx.commit().await?;
-        Ok((row.try_into()?, created))
-    }
-
-    async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(User::try_from).transpose()
-    }
-
-    async fn update_profile(
-        &self,
-        id: i64,
-        changes: &ProfileChanges,
-    ) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "UPDATE users
-             SET name = COALESCE($2, name),
-                 phone_number = COALESCE($3, phone_number),
-                 updated_at = $4
-             WHERE id = $1
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(changes.name.as_ref().map(|name| name.as_str()))
-        .bind(changes.phone_number.as_ref().map(|phone| phone.as_str()))
-        .bind(Utc::now())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(User::try_from).transpose()
-    }
-
-    async fn addresses(&self, user_id: i64) -> Result<Vec<Address>, StoreError> {
-        let rows: Vec<AddressRow> = sqlx::query_as(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1
-             ORDER BY is_default DESC, id"
-        ))
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Address::from).collect())
-    }
-
-    async fn address(&self, user_id: i64, id: i64) -> Result<Option<Address>, StoreError> {
-        let row: Option<AddressRow> = sqlx::query_as(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(Address::from))
-    }
-
-    async fn add_address(&self, user_id: i64, address: &NewAddress) -> Result<Address, StoreError> {
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        lock_user(&mut tx, user_id).await?;
-        if address.is_default {
-            clear_default(&mut tx, user_id).await?;
-        }
-        let row: AddressRow = sqlx::query_as(&format!(
-            "INSERT INTO addresses
-                 (user_id, label, street, city, state, zip_code, country, is_default, created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7,
-                    -- the first address is the default one whatever the client said
-                    $8 OR NOT EXISTS (SELECT 1 FROM addresses WHERE user_id = $1), $9, $9
-             RETURNING {ADDRESS_COLUMNS}"
-        ))
-        .bind(user_id)
-        .bind(&address.label)
-        .bind(&address.street)
-        .bind(&address.city)
-        .bind(&address.state)
-        .bind(&address.zip_code)
-        .bind(&address.country)
-        .bind(address.is_default)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row.into())
-    }
-
-    async fn update_address(
-        &self,
-        user_id: i64,
-        id: i64,
-        changes: &AddressChanges,
-    ) -> Result<Option<Address>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        lock_user(&mut tx, user_id).await?;
-        if changes.is_default == Some(true) {
-            clear_default(&mut tx, user_id).await?;
-        }
-        let row: Option<AddressRow> = sqlx::query_as(&format!(
-            "UPDATE addresses
-             SET label = COALESCE($3, label),
-                 street = COALESCE($4, street),
-                 city = COALESCE($5, city),
-                 state = COALESCE($6, state),
-                 zip_code = COALESCE($7, zip_code),
-                 country = COALESCE($8, country),
-                 is_default = COALESCE($9, is_default),
-                 updated_at = $10
-             WHERE id = $1 AND user_id = $2
-             RETURNING {ADDRESS_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .bind(&changes.label)
-        .bind(&changes.street)
-        .bind(&changes.city)
-        .bind(&changes.state)
-        .bind(&changes.zip_code)
-        .bind(&changes.country)
-        .bind(changes.is_default)
-        .bind(Utc::now())
-        .fetch_optional(&mut *tx)
-        .await?;
-        // Not this user's address: undo the cleared default too.
-        if row.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(row.map(Address::from))
-    }
-
-    async fn delete_address(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-/// Serialises the address writes of one user, so that two concurrent
-/// requests cannot both decide which address is the default.
-async fn lock_user(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    user_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn clear_default(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    user_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE addresses SET is_default = FALSE WHERE user_id = $1 AND is_default")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-#[async_trait]
-impl MailQueue for PgStore {
-    async fn park(
-        &self,
-        mail: &ParkedMail,
-        attempts: u32,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
-    ) -> Result<i64, StoreError> {
-        let now = Utc::now();
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO mail_queue
-                 (sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             RETURNING id",
-        )
-        .bind(&mail.sender)
-        .bind(mail.recipients.join(","))
-        .bind(&mail.subject)
-        .bind(&mail.raw)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(next_attempt_at.unwrap_or(now))
-        .bind(next_attempt_at.is_none())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, StoreError> {
-        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "UPDATE mail_queue SET next_attempt_at = $1
-             WHERE id IN (SELECT id FROM mail_queue
-                          WHERE NOT dead AND next_attempt_at <= $2
-                          ORDER BY next_attempt_at LIMIT $3
-                          FOR UPDATE SKIP LOCKED)
-             RETURNING {QUEUE_COLUMNS}"
-        ))
-        .bind(leased_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(QueuedRow::claimed).collect())
-    }
-
-    async fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM mail_queue WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        id: i64,
-        attempts: u32,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = $4, dead = $5
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(next_attempt_at.unwrap_or_else(Utc::now))
-        .bind(next_attempt_at.is_none())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
-        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "SELECT {QUEUE_COLUMNS} FROM mail_queue ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(QueuedRow::summary).collect())
-    }
-
-    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
     }
 }

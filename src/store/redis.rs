@@ -1,17 +1,23 @@
-//! Redis implementation of the OTP store, shared by every node. Each
-//! check-and-change is one Lua script, so it is atomic on the server: two nodes
-//! verifying the same code at once cannot both succeed, and concurrent wrong
-//! tries cannot push the attempt counter past its limit.
+//! Redis: OTP codes, send windows, per-client limits and revoked tokens,
+//! shared by every node. Each check-and-change is one Lua script, so it is
+//! atomic on the server: two nodes verifying the same code at once cannot
+//! both succeed, and concurrent wrong tries cannot push the attempt counter
+//! past its limit.
 
 use async_trait::async_trait;
 use bb8::{Pool, RunError};
 use bb8_redis::RedisConnectionManager;
+use chrono::{DateTime, Utc};
 use redis::Script;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use super::{OtpCheck, OtpStore, RateDecision, StoreError};
-use crate::config::KvSettings;
+use super::{
+    ClientLimit, ClientLimiter, ClientQuotas, OtpCheck, OtpStore, RateDecision, RevocationStore,
+    StoreError,
+};
+use crate::config::{KvSettings, KvUrl};
+use crate::domain::ClientKey;
 
 /// KEYS[1] = code key; ARGV = hash, ttl ms. Replaces code and counter.
 static PUT_CODE: LazyLock<Script> = LazyLock::new(|| {
@@ -61,23 +67,48 @@ static HIT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-pub struct RedisOtpStore {
+/// KEYS[1] = limit key; ARGV = emission interval ms, burst.
+/// GCRA as governor computes it, on the server's clock so that nodes with
+/// skewed clocks still share one limit. Returns -1 when allowed, else the
+/// ms until the next action is allowed.
+static GCRA: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local time = redis.call('TIME')
+          local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+          local interval = tonumber(ARGV[1])
+          local tolerance = interval * (tonumber(ARGV[2]) - 1)
+          local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+          if tat < now then tat = now end
+          local allowed_at = tat - tolerance
+          if now < allowed_at then return allowed_at - now end
+          local next_tat = tat + interval
+          redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
+          return -1",
+    )
+});
+
+pub struct RedisStore {
     pool: Pool<RedisConnectionManager>,
     prefix: String,
+    quotas: ClientQuotas,
 }
 
-impl RedisOtpStore {
+impl RedisStore {
     /// Builds the pool; connections are opened lazily, so a Redis that is
     /// down at start shows in `/readyz` instead of stopping the start.
-    pub fn connect(settings: &KvSettings) -> Result<RedisOtpStore, StoreError> {
-        let manager = RedisConnectionManager::new(settings.url.as_str())?;
+    pub fn connect(settings: &KvSettings, quotas: ClientQuotas) -> Result<RedisStore, StoreError> {
+        let KvUrl::Redis(url) = &settings.url else {
+            return Err(StoreError::Failed("not a Redis URL".into()));
+        };
+        let manager = RedisConnectionManager::new(url.expose_secret())?;
         let pool = Pool::builder()
-            .max_size(settings.pool_size)
-            .connection_timeout(Duration::from_millis(settings.timeout_ms))
+            .max_size(settings.pool_size.get())
+            .connection_timeout(settings.timeout())
             .build_unchecked(manager);
-        Ok(RedisOtpStore {
+        Ok(RedisStore {
             pool,
             prefix: settings.prefix.clone(),
+            quotas,
         })
     }
 
@@ -89,9 +120,17 @@ impl RedisOtpStore {
         &self,
     ) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, StoreError> {
         self.pool.get().await.map_err(|err| match err {
-            RunError::User(err) => StoreError::Redis(err),
-            RunError::TimedOut => StoreError::RedisPoolTimeout,
+            RunError::User(err) => err.into(),
+            RunError::TimedOut => {
+                StoreError::unavailable("Redis", "no connection became free in time")
+            }
         })
+    }
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(err: redis::RedisError) -> StoreError {
+        StoreError::unavailable("Redis", err)
     }
 }
 
@@ -100,7 +139,7 @@ fn millis(duration: Duration) -> u64 {
 }
 
 #[async_trait]
-impl OtpStore for RedisOtpStore {
+impl OtpStore for RedisStore {
     async fn put_code(&self, email: &str, hash: [u8; 32], ttl: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
         let _: i64 = PUT_CODE
@@ -159,13 +198,37 @@ impl OtpStore for RedisOtpStore {
         })
     }
 
-    async fn revoke(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn forget_hits(&self, key: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("DEL")
+            .arg(self.key("limit", key))
+            .query_async::<()>(&mut *connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut *connection)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Ok(());
+        }
         let mut connection = self.connection().await?;
         redis::cmd("SET")
             .arg(self.key("revoked", jti))
             .arg(1)
             .arg("PX")
-            .arg(millis(ttl).max(1))
+            .arg(millis(left).max(1))
             .query_async::<()>(&mut *connection)
             .await?;
         Ok(())
@@ -179,12 +242,30 @@ impl OtpStore for RedisOtpStore {
             .await?;
         Ok(exists)
     }
+}
 
-    async fn ping(&self) -> Result<(), StoreError> {
+#[async_trait]
+impl ClientLimiter for RedisStore {
+    async fn check(
+        &self,
+        limit: ClientLimit,
+        client: &ClientKey,
+    ) -> Result<RateDecision, StoreError> {
+        let per_minute = self.quotas.per_minute(limit).get();
+        let interval_ms = (60_000 / u64::from(per_minute)).max(1);
         let mut connection = self.connection().await?;
-        redis::cmd("PING")
-            .query_async::<()>(&mut *connection)
+        let answer: i64 = GCRA
+            .key(self.key(&format!("client:{}", limit.name()), client.as_str()))
+            .arg(interval_ms)
+            .arg(per_minute)
+            .invoke_async(&mut *connection)
             .await?;
-        Ok(())
+        Ok(if answer < 0 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(answer.unsigned_abs()),
+            }
+        })
     }
 }

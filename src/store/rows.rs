@@ -1,11 +1,11 @@
-//! Row shapes and their conversions, shared by the SQLite and PostgreSQL
-//! stores: only the SQL differs between the two.
+//! Row shapes and their conversions, generic over the database: the SQL
+//! store reads the same rows from SQLite and PostgreSQL.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use super::{split_recipients, ParkedMail, QueuedMail, QueuedMailSummary, StoreError};
-use crate::domain::{Address, Role, User};
+use super::{QueuedMail, QueuedMailSummary, StoreError, StoredMail};
+use crate::domain::{Address, Faq, MailKind, Product, Role, Size, User, Variant};
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -75,6 +75,7 @@ pub(super) const ADDRESS_COLUMNS: &str =
 #[derive(FromRow)]
 pub(super) struct QueuedRow {
     pub id: i64,
+    pub kind: String,
     pub sender: Option<String>,
     pub recipients: String,
     pub subject: String,
@@ -83,36 +84,140 @@ pub(super) struct QueuedRow {
     pub last_error: String,
     pub next_attempt_at: DateTime<Utc>,
     pub dead: bool,
+    pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
+fn split_recipients(joined: &str) -> Vec<String> {
+    joined
+        .split(',')
+        .filter(|recipient| !recipient.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl QueuedRow {
-    pub(super) fn summary(self) -> QueuedMailSummary {
-        QueuedMailSummary {
+    fn kind(&self) -> Result<MailKind, StoreError> {
+        MailKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("queued mail {} has kind {:?}", self.id, self.kind))
+        })
+    }
+
+    pub(super) fn summary(self) -> Result<QueuedMailSummary, StoreError> {
+        Ok(QueuedMailSummary {
             id: self.id,
+            kind: self.kind()?,
             recipients: split_recipients(&self.recipients),
             subject: self.subject,
-            attempts: self.attempts as u32,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
             last_error: self.last_error,
             next_attempt_at: self.next_attempt_at,
             dead: self.dead,
+            expires_at: self.expires_at,
             created_at: self.created_at,
-        }
+        })
     }
 
-    pub(super) fn claimed(self) -> QueuedMail {
-        QueuedMail {
+    pub(super) fn claimed(self) -> Result<QueuedMail, StoreError> {
+        Ok(QueuedMail {
             id: self.id,
-            attempts: self.attempts as u32,
-            mail: ParkedMail {
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            mail: StoredMail {
+                kind: self.kind()?,
                 sender: self.sender,
                 recipients: split_recipients(&self.recipients),
                 subject: self.subject,
-                raw: self.raw,
+                sealed: self.raw,
+                expires_at: self.expires_at,
             },
-        }
+        })
     }
 }
 
-pub(super) const QUEUE_COLUMNS: &str =
-    "id, sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at";
+pub(super) const QUEUE_COLUMNS: &str = "id, kind, sender, recipients, subject, raw, attempts, \
+     last_error, next_attempt_at, dead, expires_at, created_at";
+
+pub(super) const PRODUCT_COLUMNS: &str = "p.id, p.title, p.description, p.price, p.currency, \
+     p.discount_percentage, p.final_price, p.category, p.dress_type, p.keywords, p.image_urls, \
+     p.faq, p.version, p.created_at, p.updated_at";
+
+#[derive(FromRow)]
+pub(super) struct ProductRow {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub price: i64,
+    pub currency: String,
+    pub discount_percentage: i64,
+    pub final_price: i64,
+    pub category: String,
+    pub dress_type: Option<String>,
+    pub keywords: String,
+    pub image_urls: String,
+    pub faq: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+pub(super) struct VariantRow {
+    pub product_id: i64,
+    pub size: String,
+    pub stock: i64,
+}
+
+fn json<T: serde::de::DeserializeOwned>(id: i64, column: &str, raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw)
+        .map_err(|err| StoreError::Corrupt(format!("product {id} has invalid {column}: {err}")))
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// Joins rows with their variants (rows ordered as the caller wants them).
+pub(super) fn assemble(
+    rows: Vec<ProductRow>,
+    variants: Vec<VariantRow>,
+) -> Result<Vec<Product>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let mut own: Vec<Variant> = variants
+                .iter()
+                .filter(|variant| variant.product_id == row.id)
+                .map(|variant| {
+                    let size = Size::parse(&variant.size).map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "product {} has size {:?}",
+                            row.id, variant.size
+                        ))
+                    })?;
+                    Ok(Variant {
+                        size,
+                        stock: variant.stock,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            own.sort_by_key(|variant| variant.size);
+            Ok(Product {
+                relevant_keywords: json(row.id, "keywords", &row.keywords)?,
+                image_url: json(row.id, "image_urls", &row.image_urls)?,
+                faq: json::<Vec<Faq>>(row.id, "faq", &row.faq)?,
+                id: row.id,
+                title: row.title,
+                description: row.description,
+                price: row.price,
+                currency: row.currency,
+                discount_percentage: u8::try_from(row.discount_percentage).unwrap_or(0),
+                final_price: row.final_price,
+                category: row.category,
+                dress_type: row.dress_type,
+                variants: own,
+                version: row.version,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}

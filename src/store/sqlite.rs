@@ -1,348 +1,94 @@
-//! SQLite implementation of the storage traits (the embedded mode).
+//! SQLite, the embedded mode: the shared SQL of `sql/` with SQLite's dialect.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::rows::{AddressRow, QueuedRow, UserRow, ADDRESS_COLUMNS, QUEUE_COLUMNS, USER_COLUMNS};
-use super::{MailQueue, ParkedMail, QueuedMail, QueuedMailSummary, StoreError, UserStore};
-use crate::config::DatabaseSettings;
-use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
+use super::StoreError;
+use crate::config::{DatabaseSettings, DatabaseUrl};
 
-#[derive(Clone)]
-pub struct SqliteStore {
-    pub(super) pool: SqlitePool,
+type Db = sqlx::Sqlite;
+
+// The shared SQL is compiled once per database on purpose: it is the same
+// source, monomorphic over this module's `Db` and `dialect`.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+pub use sql::SqlStore as SqliteStore;
+
+/// What SQLite says differently.
+mod dialect {
+    use sqlx::QueryBuilder;
+
+    use super::Db;
+
+    /// SQLite has one writer at a time; a transaction that reads before it
+    /// writes must take the write lock at `BEGIN`, or it can fail when it
+    /// tries to upgrade while another writer holds the lock.
+    pub async fn begin_write(
+        pool: &sqlx::Pool<Db>,
+    ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Writers are serialised by `begin_write` already.
+    pub async fn lock_user(
+        _tx: &mut sqlx::Transaction<'static, Db>,
+        _user_id: i64,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// No row locks: the claiming `UPDATE` holds the write lock.
+    pub const SKIP_LOCKED: &str = "";
+
+    /// FTS5 (porter stemming), kept in step with `products` by triggers:
+    /// `"word"*` for each term, so every word must match, as a prefix.
+    pub fn push_text_match(query: &mut QueryBuilder<'_, Db>, terms: &[String]) {
+        let matched = terms
+            .iter()
+            .map(|term| format!("\"{term}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        query
+            .push(" JOIN products_fts ON products_fts.rowid = p.id AND products_fts MATCH ")
+            .push_bind(matched);
+    }
+
+    /// bm25 is lower for better matches; weights: title, description, keywords.
+    pub const RELEVANCE_ORDER: &str = " ORDER BY bm25(products_fts, 10.0, 1.0, 4.0), p.id DESC";
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in WAL mode and applies the
-    /// migrations in `migrations/sqlite`.
+    /// migrations in `migrations/sqlite`. A new file, and the folder it
+    /// goes into, are readable by this user only; SQLite gives its `-wal`
+    /// and `-shm` files the database file's mode.
     pub async fn connect(settings: &DatabaseSettings) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::from_str(&settings.url)?
+        let DatabaseUrl::Sqlite(url) = &settings.url else {
+            return Err(StoreError::Failed("not a SQLite URL".into()));
+        };
+        let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(folder) = options.get_filename().parent() {
-            if !folder.as_os_str().is_empty() {
-                std::fs::create_dir_all(folder).map_err(sqlx::Error::Io)?;
-            }
+        let file = options.get_filename();
+        if file != std::path::Path::new(":memory:") {
+            crate::files::create_private_file(file)
+                .map_err(|err| StoreError::unavailable("database", err))?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+            .max_connections(settings.max_connections.get())
+            .acquire_timeout(settings.acquire_timeout())
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|err| StoreError::Failed(err.into()))?;
         Ok(SqliteStore { pool })
-    }
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn upsert_login(
-        &self,
-        email: &str,
-        phone_number: Option<&str>,
-        role: Role,
-    ) -> Result<(User, bool), StoreError> {
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        let inserted: Option<UserRow> = sqlx::query_as(&format!(
-            "INSERT INTO users (email, phone_number, role, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT (email) DO NOTHING
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(email)
-        .bind(phone_number)
-        .bind(role.as_str())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (row, created) = match inserted {
-            Some(row) => (row, true),
-            None => {
-                let row: UserRow = sqlx::query_as(&format!(
-                    "UPDATE users
-                     SET role = ?2,
-                         phone_number = COALESCE(phone_number, ?3),
-                         updated_at = CASE WHEN role = ?2 AND (phone_number IS NOT NULL OR ?3 IS NULL)
-                                           THEN updated_at ELSE ?4 END
-                     WHERE email = ?1
-                     RETURNING {USER_COLUMNS}"
-                ))
-                .bind(email)
-                .bind(role.as_str())
-                .bind(phone_number)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (row, false)
-            }
-        };
-        tx.commit().await?;
-        Ok((row.try_into()?, created))
-    }
-
-    async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(User::try_from).transpose()
-    }
-
-    async fn update_profile(
-        &self,
-        id: i64,
-        changes: &ProfileChanges,
-    ) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "UPDATE users
-             SET name = COALESCE(?2, name),
-                 phone_number = COALESCE(?3, phone_number),
-                 updated_at = ?4
-             WHERE id = ?1
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(changes.name.as_ref().map(|name| name.as_str()))
-        .bind(changes.phone_number.as_ref().map(|phone| phone.as_str()))
-        .bind(Utc::now())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(User::try_from).transpose()
-    }
-
-    async fn addresses(&self, user_id: i64) -> Result<Vec<Address>, StoreError> {
-        let rows: Vec<AddressRow> = sqlx::query_as(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = ?1
-             ORDER BY is_default DESC, id"
-        ))
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Address::from).collect())
-    }
-
-    async fn address(&self, user_id: i64, id: i64) -> Result<Option<Address>, StoreError> {
-        let row: Option<AddressRow> = sqlx::query_as(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = ?1 AND user_id = ?2"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(Address::from))
-    }
-
-    async fn add_address(&self, user_id: i64, address: &NewAddress) -> Result<Address, StoreError> {
-        let now = Utc::now();
-        // Every statement here writes, so the transaction takes SQLite's write
-        // lock at once and never fails upgrading a read lock.
-        let mut tx = self.pool.begin().await?;
-        if address.is_default {
-            clear_default(&mut tx, user_id).await?;
-        }
-        let row: AddressRow = sqlx::query_as(&format!(
-            "INSERT INTO addresses
-                 (user_id, label, street, city, state, zip_code, country, is_default, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7,
-                    -- the first address is the default one whatever the client said
-                    ?8 OR NOT EXISTS (SELECT 1 FROM addresses WHERE user_id = ?1), ?9, ?9
-             RETURNING {ADDRESS_COLUMNS}"
-        ))
-        .bind(user_id)
-        .bind(&address.label)
-        .bind(&address.street)
-        .bind(&address.city)
-        .bind(&address.state)
-        .bind(&address.zip_code)
-        .bind(&address.country)
-        .bind(address.is_default)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row.into())
-    }
-
-    async fn update_address(
-        &self,
-        user_id: i64,
-        id: i64,
-        changes: &AddressChanges,
-    ) -> Result<Option<Address>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if changes.is_default == Some(true) {
-            clear_default(&mut tx, user_id).await?;
-        }
-        let row: Option<AddressRow> = sqlx::query_as(&format!(
-            "UPDATE addresses
-             SET label = COALESCE(?3, label),
-                 street = COALESCE(?4, street),
-                 city = COALESCE(?5, city),
-                 state = COALESCE(?6, state),
-                 zip_code = COALESCE(?7, zip_code),
-                 country = COALESCE(?8, country),
-                 is_default = COALESCE(?9, is_default),
-                 updated_at = ?10
-             WHERE id = ?1 AND user_id = ?2
-             RETURNING {ADDRESS_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .bind(&changes.label)
-        .bind(&changes.street)
-        .bind(&changes.city)
-        .bind(&changes.state)
-        .bind(&changes.zip_code)
-        .bind(&changes.country)
-        .bind(changes.is_default)
-        .bind(Utc::now())
-        .fetch_optional(&mut *tx)
-        .await?;
-        // Not this user's address: undo the cleared default too.
-        if row.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(row.map(Address::from))
-    }
-
-    async fn delete_address(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM addresses WHERE id = ?1 AND user_id = ?2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-async fn clear_default(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    user_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE addresses SET is_default = 0 WHERE user_id = ?1 AND is_default = 1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-#[async_trait]
-impl MailQueue for SqliteStore {
-    async fn park(
-        &self,
-        mail: &ParkedMail,
-        attempts: u32,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
-    ) -> Result<i64, StoreError> {
-        let now = Utc::now();
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO mail_queue
-                 (sender, recipients, subject, raw, attempts, last_error, next_attempt_at, dead, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             RETURNING id",
-        )
-        .bind(&mail.sender)
-        .bind(mail.recipients.join(","))
-        .bind(&mail.subject)
-        .bind(&mail.raw)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(next_attempt_at.unwrap_or(now))
-        .bind(next_attempt_at.is_none())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, StoreError> {
-        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "UPDATE mail_queue SET next_attempt_at = ?1
-             WHERE id IN (SELECT id FROM mail_queue
-                          WHERE dead = 0 AND next_attempt_at <= ?2
-                          ORDER BY next_attempt_at LIMIT ?3)
-             RETURNING {QUEUE_COLUMNS}"
-        ))
-        .bind(leased_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(QueuedRow::claimed).collect())
-    }
-
-    async fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM mail_queue WHERE id = ?1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        id: i64,
-        attempts: u32,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE mail_queue SET attempts = ?2, last_error = ?3, next_attempt_at = ?4, dead = ?5
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(next_attempt_at.unwrap_or_else(Utc::now))
-        .bind(next_attempt_at.is_none())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
-        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "SELECT {QUEUE_COLUMNS} FROM mail_queue ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(QueuedRow::summary).collect())
-    }
-
-    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE mail_queue SET attempts = 0, dead = 0, next_attempt_at = ?2 WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
     }
 }

@@ -192,7 +192,9 @@ async fn a_code_for_another_email_is_refused() {
 
 #[actix_web::test]
 async fn expired_code_is_refused() {
-    let Some(app) = spawn_app_with(|settings| settings.auth.otp_ttl_secs = 1).await else {
+    let Some(app) =
+        spawn_app_with(|settings| settings.auth.otp_ttl_secs = crate::helpers::nonzero64(1)).await
+    else {
         return;
     };
     app.request_otp("gu@example.com").await;
@@ -266,7 +268,7 @@ async fn the_code_dies_after_five_wrong_tries() {
 async fn send_limit_answers_429_with_retry_after() {
     let Some(app) = spawn_app_with(|settings| {
         settings.auth.otp_send_interval_secs = 30;
-        settings.auth.otp_sends_per_hour = 10;
+        settings.auth.otp_sends_per_hour = crate::helpers::nonzero(10);
     })
     .await
     else {
@@ -298,7 +300,7 @@ async fn send_limit_answers_429_with_retry_after() {
 async fn hourly_send_limit() {
     let Some(app) = spawn_app_with(|settings| {
         settings.auth.otp_send_interval_secs = 0;
-        settings.auth.otp_sends_per_hour = 3;
+        settings.auth.otp_sends_per_hour = crate::helpers::nonzero(3);
     })
     .await
     else {

@@ -6,8 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+use std::num::{NonZeroU32, NonZeroU64};
 use storefront::actors::Registry;
-use storefront::config::{MailTransportKind, Settings, SmtpTls};
+use storefront::config::{
+    DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings, SmtpTls, TrustedProxies,
+};
+use storefront::domain::Email;
 use storefront::startup::Application;
 
 use crate::smtp_server::SmtpServer;
@@ -55,22 +59,42 @@ impl Session {
     }
 }
 
-/// Settings for a test: the repository's defaults, then a private data
-/// folder, a random port and one worker.
+pub fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("a nonzero number")
+}
+
+pub fn nonzero64(n: u64) -> NonZeroU64 {
+    NonZeroU64::new(n).expect("a nonzero number")
+}
+
+/// Settings for a test: the built-in defaults, never a `config.toml` or the
+/// environment, with every backend key set here (embedded backend), a
+/// private data folder, a random port and one worker.
 pub fn test_settings(data_dir: &Path) -> Settings {
-    let mut settings = Settings::load(None).expect("the default configuration loads");
-    settings.data_dir = data_dir.to_path_buf();
+    let mut settings = Settings {
+        data_dir: data_dir.to_path_buf(),
+        ..Settings::default()
+    };
+    settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.server.workers = 1;
     settings.server.shutdown_timeout_secs = 1;
-    settings.database.url = format!("sqlite://{}/storefront.db", data_dir.display());
+    settings.server.trusted_proxies = TrustedProxies::default();
+    settings.database.url = DatabaseUrl::sqlite_file(&data_dir.join("storefront.db"));
+    settings.kv.url = KvUrl::Memory;
+    settings.mail.transport = MailTransportKind::File;
     settings.mail.outbox_dir = data_dir.join("outbox");
-    settings.auth.admin_emails = vec![ADMIN_EMAIL.to_owned()];
-    // Most tests sign in several times; the send limit has tests of its own.
+    settings.auth.jwt_secret = None;
+    settings.auth.admin_emails = vec![Email::parse(ADMIN_EMAIL).expect("an email")];
+    // Most tests sign in several times from one address; the limits have
+    // tests of their own.
     settings.auth.otp_send_interval_secs = 0;
-    settings.auth.otp_sends_per_hour = 1000;
-    settings.mail.retry_base_ms = 100;
-    settings.mail.retry_poll_ms = 100;
+    settings.auth.otp_sends_per_hour = nonzero(1000);
+    settings.limits.otp_requests_per_client_per_minute = nonzero(100_000);
+    settings.limits.otp_verifies_per_client_per_minute = nonzero(100_000);
+    settings.limits.otp_mails_per_minute = nonzero(100_000);
+    settings.mail.retry_base_ms = nonzero64(100);
+    settings.mail.retry_poll_ms = nonzero64(100);
     settings
 }
 
@@ -91,15 +115,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp
     if crate::BACKEND == Backend::Production {
         let services = production_services().await?;
         let database = TestDatabase::create(&services.postgres).await;
-        settings.database.url = database.url.clone();
-        settings.kv.url = services.redis.clone();
+        settings.database.url = database.database_url();
+        settings.kv.url = KvUrl::Redis(SecretUrl::parse(&services.redis).expect("a Redis URL"));
         settings.kv.prefix = format!("sftest:{}:", uuid::Uuid::new_v4().simple());
         let smtp = SmtpServer::start().await;
         settings.mail.transport = MailTransportKind::Smtp;
         settings.mail.smtp_host = "127.0.0.1".into();
         settings.mail.smtp_port = smtp.port;
         settings.mail.smtp_tls = SmtpTls::None;
-        settings.mail.smtp_timeout_secs = 2;
+        settings.mail.smtp_timeout_secs = nonzero64(2);
         resources.database = Some(database);
         resources.smtp = Some(Mutex::new(smtp));
     }
@@ -181,11 +205,15 @@ pub async fn production_services() -> Option<ProductionServices> {
 /// A PostgreSQL database made for one test and dropped after it.
 pub struct TestDatabase {
     pub url: String,
+    pub name: String,
     admin_url: String,
-    name: String,
 }
 
 impl TestDatabase {
+    pub fn database_url(&self) -> DatabaseUrl {
+        DatabaseUrl::Postgres(SecretUrl::parse(&self.url).expect("a PostgreSQL URL"))
+    }
+
     pub async fn create(admin_url: &str) -> TestDatabase {
         let name = format!("sftest_{}", uuid::Uuid::new_v4().simple());
         let admin = sqlx::PgPool::connect(admin_url)

@@ -177,7 +177,8 @@ async fn seed_loads_the_demo_catalogue_once() {
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
     }
     let mut settings = crate::helpers::test_settings(data.path());
-    settings.database.url = format!("sqlite://{}/storefront.db", data.path().display());
+    settings.database.url =
+        storefront::config::DatabaseUrl::sqlite_file(&data.path().join("storefront.db"));
     let resources = std::sync::Arc::new(crate::helpers::Resources {
         _data: tempfile::tempdir().unwrap(),
         database: None,

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use storefront::config::KvSettings;
-use storefront::store::{OtpCheck, OtpStore, RedisOtpStore};
+use storefront::config::{KvSettings, KvUrl, SecretUrl};
+use storefront::store::{ClientQuotas, OtpCheck, OtpStore, RedisStore};
 
 use crate::helpers::{production_services, spawn_app, start};
 
@@ -69,12 +69,18 @@ async fn fifty_concurrent_wrong_tries_never_get_more_than_five() {
         return;
     };
     let store = Arc::new(
-        RedisOtpStore::connect(&KvSettings {
-            url: services.redis,
-            prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
-            pool_size: 16,
-            timeout_ms: 2000,
-        })
+        RedisStore::connect(
+            &KvSettings {
+                url: KvUrl::Redis(SecretUrl::parse(&services.redis).unwrap()),
+                prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
+                pool_size: crate::helpers::nonzero(16),
+                timeout_ms: crate::helpers::nonzero64(2000),
+            },
+            ClientQuotas {
+                otp_requests_per_minute: crate::helpers::nonzero(1),
+                otp_verifies_per_minute: crate::helpers::nonzero(1),
+            },
+        )
         .unwrap(),
     );
     store
@@ -121,7 +127,7 @@ async fn nodes_starting_together_on_a_fresh_database_migrate_once() {
     let database = crate::helpers::TestDatabase::create(&services.postgres).await;
     let folder = tempfile::tempdir().unwrap();
     let mut settings = crate::helpers::test_settings(folder.path());
-    settings.database.url = database.url.clone();
+    settings.database.url = database.database_url();
     let starts = (0..3).map(|_| storefront::startup::Application::build(settings.clone()));
     for started in join_all(starts).await {
         started.expect("every node starts");

@@ -1,38 +1,56 @@
 //! One contract for every implementation of a storage trait: the same cases
-//! run against SQLite and PostgreSQL, and against the memory and Redis OTP
-//! stores, so the implementations cannot drift apart.
+//! run against SQLite and PostgreSQL, against the memory and Redis OTP
+//! stores, and against both client limiters, so implementations cannot
+//! drift apart.
 
 use chrono::{Duration as Span, Utc};
 use std::time::Duration;
 
-use storefront::config::{DatabaseSettings, KvSettings};
-use storefront::domain::{AddressFields, PersonName, ProfileChanges, Role};
+use storefront::config::{DatabaseSettings, DatabaseUrl, KvSettings, KvUrl, SecretUrl};
+use storefront::domain::{
+    AddressChanges, AddressDraft, ClientKey, MailKind, NewAddress, NewProduct, PersonName,
+    ProductDraft, ProfileChanges, Role, Size, Stock, Variant,
+};
 use storefront::store::{
-    MailQueue, MemoryOtpStore, OtpCheck, OtpStore, ParkedMail, PgStore, RateDecision,
-    RedisOtpStore, SqliteStore, UserStore,
+    ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailQueue, MemoryOtpStore,
+    OtpCheck, OtpStore, PgStore, ProductStore, RateDecision, RedisStore, RevocationStore,
+    SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
 };
 
-use crate::helpers::{production_services, TestDatabase};
+use crate::helpers::{nonzero, nonzero64, production_services, TestDatabase};
 
-fn database(url: String) -> DatabaseSettings {
+fn database(url: DatabaseUrl) -> DatabaseSettings {
     DatabaseSettings {
         url,
-        max_connections: 4,
-        acquire_timeout_secs: 5,
+        max_connections: nonzero(4),
+        acquire_timeout_secs: nonzero64(5),
     }
 }
 
-fn address(street: &str, is_default: bool) -> storefront::domain::NewAddress {
-    AddressFields {
+fn address(street: &str, is_default: bool) -> NewAddress {
+    NewAddress::parse(AddressDraft {
         street: Some(street.into()),
         city: Some("Springfield".into()),
         zip_code: Some("62701".into()),
         country: Some("US".into()),
         is_default: Some(is_default),
         ..Default::default()
-    }
-    .into_new()
+    })
     .unwrap()
+}
+
+/// Polls `check` until it holds, for at most five seconds: the way to wait
+/// for a TTL kept by a server whose clock a test cannot move.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn user_store_contract(store: &dyn UserStore) {
@@ -99,11 +117,12 @@ async fn user_store_contract(store: &dyn UserStore) {
 
     // Another user's address: invisible and untouchable.
     assert!(store.address(bo.id, home.id).await.unwrap().is_none());
-    let steal = storefront::domain::AddressChanges {
+    let steal = AddressChanges::parse(AddressDraft {
         is_default: Some(true),
         city: Some("Elsewhere".into()),
         ..Default::default()
-    };
+    })
+    .unwrap();
     assert!(store
         .update_address(bo.id, home.id, &steal)
         .await
@@ -139,38 +158,41 @@ async fn user_store_contract(store: &dyn UserStore) {
     store.ping().await.unwrap();
 }
 
-async fn mail_queue_contract(queue: &dyn MailQueue) {
-    let mail = ParkedMail {
+fn stored_mail(expires_at: Option<chrono::DateTime<Utc>>) -> StoredMail {
+    StoredMail {
+        kind: MailKind::Welcome,
         sender: Some("no-reply@localhost".into()),
         recipients: vec!["a@example.com".into(), "b@example.com".into()],
         subject: "Hello".into(),
-        raw: b"Subject: Hello\r\n\r\nbody\r\n".to_vec(),
-    };
-    let now = Utc::now();
-    let due = queue
-        .park(&mail, 1, "refused", Some(now - Span::seconds(1)))
-        .await
-        .unwrap();
-    let later = queue
-        .park(&mail, 1, "refused", Some(now + Span::hours(1)))
-        .await
-        .unwrap();
-    let dead = queue.park(&mail, 1, "permanent", None).await.unwrap();
+        sealed: b"sealed bytes".to_vec(),
+        expires_at,
+    }
+}
 
-    let claimed = queue
-        .claim_due(now, Duration::from_secs(60), 10)
+async fn mail_queue_contract(queue: &dyn MailQueue) {
+    let mail = stored_mail(None);
+    let now = Utc::now();
+    let lease = Duration::from_secs(60);
+    let sending = queue.enqueue(&mail, now + Span::seconds(60)).await.unwrap();
+    assert!(
+        queue.claim_due(now, lease, 10).await.unwrap().is_empty(),
+        "a mail is leased to the try that wrote it"
+    );
+    let due = queue.enqueue(&mail, now).await.unwrap();
+    let later = queue.enqueue(&mail, now).await.unwrap();
+    queue
+        .failed(later, 1, "refused", Some(now + Span::hours(1)))
         .await
         .unwrap();
+
+    let claimed = queue.claim_due(now, lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].id, claimed[0].attempts), (due, 1));
+    assert_eq!((claimed[0].id, claimed[0].attempts), (due, 0));
     assert_eq!(claimed[0].mail.recipients, mail.recipients);
-    assert_eq!(claimed[0].mail.raw, mail.raw);
+    assert_eq!(claimed[0].mail.sealed, mail.sealed);
+    assert_eq!(claimed[0].mail.kind, MailKind::Welcome);
     assert!(
-        queue
-            .claim_due(now, Duration::from_secs(60), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        queue.claim_due(now, lease, 10).await.unwrap().is_empty(),
         "a claimed mail is leased"
     );
 
@@ -178,18 +200,18 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     let queued = queue.queued().await.unwrap();
     assert_eq!(
         queued.iter().map(|m| m.id).collect::<Vec<_>>(),
-        [due, later, dead]
+        [sending, due, later]
     );
-    assert!(queued[0].dead && queued[2].dead && !queued[1].dead);
+    assert!(queued[1].dead && !queued[0].dead && !queued[2].dead);
     assert_eq!(
-        (queued[0].attempts, queued[0].last_error.as_str()),
+        (queued[1].attempts, queued[1].last_error.as_str()),
         (2, "still refused")
     );
 
-    assert!(queue.retry_now(dead).await.unwrap());
-    assert!(!queue.retry_now(dead + 1000).await.unwrap());
+    assert!(queue.retry_now(due, Utc::now()).await.unwrap());
+    assert!(!queue.retry_now(due + 1000, Utc::now()).await.unwrap());
     let claimed = queue
-        .claim_due(Utc::now() + Span::seconds(1), Duration::from_secs(60), 10)
+        .claim_due(Utc::now() + Span::seconds(1), lease, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -197,10 +219,129 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
             .iter()
             .map(|m| (m.id, m.attempts))
             .collect::<Vec<_>>(),
-        [(dead, 0)]
+        [(due, 0)]
     );
-    queue.delivered(dead).await.unwrap();
+    queue.delete(due).await.unwrap();
     assert_eq!(queue.queued().await.unwrap().len(), 2);
+
+    // A mail whose content expired is never claimed, cannot be retried, and
+    // is purged, dead or not.
+    let expiring = queue
+        .enqueue(&stored_mail(Some(now + Span::seconds(30))), now)
+        .await
+        .unwrap();
+    let expired = queue
+        .enqueue(&stored_mail(Some(now - Span::seconds(1))), now)
+        .await
+        .unwrap();
+    queue.failed(expired, 1, "refused", None).await.unwrap();
+    let claimed = queue.claim_due(now, lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [expiring]);
+    assert!(!queue.retry_now(expired, Utc::now()).await.unwrap());
+    assert_eq!(queue.purge_expired(Utc::now()).await.unwrap(), 1);
+    assert_eq!(
+        queue.purge_expired(now + Span::seconds(31)).await.unwrap(),
+        1
+    );
+    assert!(queue
+        .queued()
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.expires_at.is_none()));
+}
+
+async fn revocation_contract(store: &dyn RevocationStore) {
+    assert!(!store.is_revoked("jti").await.unwrap());
+    store
+        .revoke("jti", Utc::now() + Span::hours(1))
+        .await
+        .unwrap();
+    store
+        .revoke("jti", Utc::now() + Span::hours(1))
+        .await
+        .unwrap();
+    assert!(store.is_revoked("jti").await.unwrap());
+    assert!(!store.is_revoked("other").await.unwrap());
+    store
+        .revoke("short", Utc::now() + Span::milliseconds(100))
+        .await
+        .unwrap();
+    assert!(store.is_revoked("short").await.unwrap());
+    eventually("a revocation ends with its token", || async {
+        !store.is_revoked("short").await.unwrap()
+    })
+    .await;
+    assert!(store.is_revoked("jti").await.unwrap());
+}
+
+fn product(title: &str) -> NewProduct {
+    NewProduct::parse(ProductDraft {
+        title: Some(title.into()),
+        price: Some(1000),
+        category: Some("dresses".into()),
+        relevant_keywords: Some(vec!["summer".into()]),
+        variants: Some(vec![Variant {
+            size: Size::M,
+            stock: 3,
+        }]),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+async fn product_store_contract(store: &dyn ProductStore) {
+    let created = store
+        .create_product(&product("Linen dress"), "USD")
+        .await
+        .unwrap();
+    assert_eq!(created.version, 1);
+    let stocked = store
+        .set_stock(created.id, Size::M, Stock::parse(7).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stocked.version, stocked.variants[0].stock), (2, 7));
+
+    let renamed = product("Linen maxi dress");
+    assert_eq!(
+        store
+            .replace_product(created.id, &renamed, VariantsWrite::Keep, Some(1))
+            .await
+            .unwrap(),
+        Written::Stale,
+        "a write naming an old version changes nothing"
+    );
+    let Written::Done(replaced) = store
+        .replace_product(created.id, &renamed, VariantsWrite::Keep, Some(2))
+        .await
+        .unwrap()
+    else {
+        panic!("the current version was refused")
+    };
+    assert_eq!(replaced.title, "Linen maxi dress");
+    assert_eq!(replaced.version, 3);
+    assert_eq!(replaced.variants[0].stock, 7, "Keep leaves the stock alone");
+    assert_eq!(
+        store
+            .replace_product(created.id + 1000, &renamed, VariantsWrite::Keep, None)
+            .await
+            .unwrap(),
+        Written::Missing
+    );
+    assert_eq!(
+        store.delete_product(created.id, Some(2)).await.unwrap(),
+        Written::Stale
+    );
+    assert_eq!(
+        store.delete_product(created.id, None).await.unwrap(),
+        Written::Done(())
+    );
+    assert!(store.product(created.id).await.unwrap().is_none());
+    assert_eq!(
+        store.delete_product(created.id, None).await.unwrap(),
+        Written::Missing
+    );
 }
 
 async fn otp_store_contract(store: &dyn OtpStore) {
@@ -242,11 +383,10 @@ async fn otp_store_contract(store: &dyn OtpStore) {
         .put_code("d", [1; 32], Duration::from_millis(50))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    assert_eq!(
-        store.check_code("d", &[1; 32], 3).await.unwrap(),
-        OtpCheck::Missing
-    );
+    eventually("a code expires", || async {
+        store.check_code("d", &[9; 32], 100).await.unwrap() == OtpCheck::Missing
+    })
+    .await;
 
     assert_eq!(
         store.hit("k", 2, minute).await.unwrap(),
@@ -262,29 +402,75 @@ async fn otp_store_contract(store: &dyn OtpStore) {
         }
         other => panic!("{other:?}"),
     }
-
-    assert!(!store.is_revoked("jti").await.unwrap());
-    store
-        .revoke("jti", Duration::from_millis(100))
-        .await
-        .unwrap();
-    assert!(store.is_revoked("jti").await.unwrap());
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(!store.is_revoked("jti").await.unwrap());
+    store.forget_hits("k").await.unwrap();
+    assert_eq!(
+        store.hit("k", 2, minute).await.unwrap(),
+        RateDecision::Allowed,
+        "forgotten hits count no more"
+    );
     store.ping().await.unwrap();
+}
+
+fn quotas() -> ClientQuotas {
+    ClientQuotas {
+        otp_requests_per_minute: nonzero(3),
+        otp_verifies_per_minute: nonzero(120),
+    }
+}
+
+async fn client_limiter_contract(limiter: &dyn ClientLimiter) {
+    let ana = ClientKey::from_ip("192.0.2.10".parse().unwrap());
+    let bo = ClientKey::from_ip("192.0.2.11".parse().unwrap());
+    for _ in 0..3 {
+        assert_eq!(
+            limiter.check(ClientLimit::OtpRequest, &ana).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    match limiter.check(ClientLimit::OtpRequest, &ana).await.unwrap() {
+        // One more every 20 s.
+        RateDecision::Limited { retry_after } => assert!(
+            retry_after > Duration::from_secs(15) && retry_after <= Duration::from_secs(20),
+            "{retry_after:?}"
+        ),
+        RateDecision::Allowed => panic!("a fourth request within the minute was allowed"),
+    }
+    assert_eq!(
+        limiter.check(ClientLimit::OtpRequest, &bo).await.unwrap(),
+        RateDecision::Allowed,
+        "another client is not limited"
+    );
+    assert_eq!(
+        limiter.check(ClientLimit::OtpVerify, &ana).await.unwrap(),
+        RateDecision::Allowed,
+        "each limit counts apart"
+    );
+    // 120 a minute is one every 500 ms: the allowance comes back with time.
+    for _ in 0..120 {
+        limiter.check(ClientLimit::OtpVerify, &bo).await.unwrap();
+    }
+    assert!(matches!(
+        limiter.check(ClientLimit::OtpVerify, &bo).await.unwrap(),
+        RateDecision::Limited { .. }
+    ));
+    eventually("the allowance comes back", || async {
+        limiter.check(ClientLimit::OtpVerify, &bo).await.unwrap() == RateDecision::Allowed
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn sqlite_keeps_the_contract() {
     let folder = tempfile::tempdir().unwrap();
-    let store = SqliteStore::connect(&database(format!(
-        "sqlite://{}/contract.db",
-        folder.path().display()
+    let store = SqliteStore::connect(&database(DatabaseUrl::sqlite_file(
+        &folder.path().join("contract.db"),
     )))
     .await
     .unwrap();
     user_store_contract(&store).await;
     mail_queue_contract(&store).await;
+    revocation_contract(&store).await;
+    product_store_contract(&store).await;
 }
 
 #[tokio::test]
@@ -293,29 +479,37 @@ async fn postgres_keeps_the_contract() {
         return;
     };
     let test_database = TestDatabase::create(&services.postgres).await;
-    let store = PgStore::connect(&database(test_database.url.clone()))
+    let store = PgStore::connect(&database(test_database.database_url()))
         .await
         .unwrap();
     user_store_contract(&store).await;
     mail_queue_contract(&store).await;
+    revocation_contract(&store).await;
+    product_store_contract(&store).await;
 }
 
 #[tokio::test]
-async fn memory_otp_store_keeps_the_contract() {
+async fn memory_stores_keep_the_contract() {
     otp_store_contract(&MemoryOtpStore::new()).await;
+    client_limiter_contract(&LocalClientLimiter::new(quotas())).await;
 }
 
 #[tokio::test]
-async fn redis_otp_store_keeps_the_contract() {
+async fn redis_store_keeps_the_contract() {
     let Some(services) = production_services().await else {
         return;
     };
-    let store = RedisOtpStore::connect(&KvSettings {
-        url: services.redis,
-        prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
-        pool_size: 4,
-        timeout_ms: 2000,
-    })
+    let store = RedisStore::connect(
+        &KvSettings {
+            url: KvUrl::Redis(SecretUrl::parse(&services.redis).unwrap()),
+            prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
+            pool_size: nonzero(4),
+            timeout_ms: nonzero64(2000),
+        },
+        quotas(),
+    )
     .unwrap();
     otp_store_contract(&store).await;
+    revocation_contract(&store).await;
+    client_limiter_contract(&store).await;
 }

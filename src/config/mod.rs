@@ -1,0 +1,647 @@
+//! Settings. The defaults live here, in code; a config file (`./config.toml`
+//! or `--config PATH`) changes what it names; the platforms' own variables
+//! (`PORT`, `DATABASE_URL`, ...) come next; `STOREFRONT__SECTION__KEY`
+//! variables win over everything. Every value is typed, so a bad one is
+//! refused while loading with the name of its key.
+
+mod values;
+
+use config::{Config, Environment, File, FileFormat, Map, Source, Value};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, SecretUrl, TrustedProxies};
+
+use crate::domain::{Currency, Email};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Generated secret, default database and mail outbox.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub kv: KvSettings,
+    pub mail: MailSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub actors: ActorSettings,
+    pub catalogue: CatalogueSettings,
+    pub node: NodeSettings,
+    pub log: LogSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("var"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            kv: KvSettings::default(),
+            mail: MailSettings::default(),
+            auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+            actors: ActorSettings::default(),
+            catalogue: CatalogueSettings::default(),
+            node: NodeSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// HTTP worker threads; 0 is one per core.
+    pub workers: usize,
+    pub max_body_bytes: AtLeast<1024>,
+    /// Most bytes of request headers; more is answered 431.
+    pub max_header_bytes: AtLeast<1024>,
+    /// A request body must have arrived completely this long after the
+    /// request started, or the request is answered 408 and the connection closed.
+    pub body_timeout_secs: NonZeroU64,
+    pub shutdown_timeout_secs: u64,
+    /// Proxies allowed to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            workers: 0,
+            max_body_bytes: AtLeast::new(65_536),
+            max_header_bytes: AtLeast::new(16_384),
+            body_timeout_secs: NonZeroU64::new(10).expect("nonzero"),
+            shutdown_timeout_secs: 30,
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.get())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub max_connections: NonZeroU32,
+    pub acquire_timeout_secs: NonZeroU64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: DatabaseUrl::Sqlite("sqlite://var/storefront.db".into()),
+            max_connections: NonZeroU32::new(8).expect("nonzero"),
+            acquire_timeout_secs: NonZeroU64::new(5).expect("nonzero"),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs.get())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvSettings {
+    pub url: KvUrl,
+    pub prefix: String,
+    pub pool_size: NonZeroU32,
+    pub timeout_ms: NonZeroU64,
+}
+
+impl Default for KvSettings {
+    fn default() -> Self {
+        KvSettings {
+            url: KvUrl::Memory,
+            prefix: "storefront:".into(),
+            pool_size: NonZeroU32::new(8).expect("nonzero"),
+            timeout_ms: NonZeroU64::new(2000).expect("nonzero"),
+        }
+    }
+}
+
+impl KvSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.get())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    pub outbox_dir: PathBuf,
+    #[serde(deserialize_with = "values::mailbox")]
+    pub from: lettre::message::Mailbox,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_user: String,
+    #[serde(deserialize_with = "values::optional_secret")]
+    pub smtp_password: Option<SecretString>,
+    pub smtp_pool_size: NonZeroU32,
+    pub smtp_timeout_secs: NonZeroU64,
+    /// `/readyz` checks SMTP at most this often and answers from the last result.
+    pub smtp_check_interval_secs: NonZeroU64,
+    pub retry_base_ms: NonZeroU64,
+    pub retry_max_attempts: NonZeroU32,
+    pub retry_poll_ms: NonZeroU64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            transport: MailTransportKind::File,
+            outbox_dir: PathBuf::from("var/outbox"),
+            from: "storefront <no-reply@localhost>"
+                .parse()
+                .expect("a valid mailbox"),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_user: String::new(),
+            smtp_password: None,
+            smtp_pool_size: NonZeroU32::new(4).expect("nonzero"),
+            smtp_timeout_secs: NonZeroU64::new(10).expect("nonzero"),
+            smtp_check_interval_secs: NonZeroU64::new(5).expect("nonzero"),
+            retry_base_ms: NonZeroU64::new(1000).expect("nonzero"),
+            retry_max_attempts: NonZeroU32::new(10).expect("nonzero"),
+            retry_poll_ms: NonZeroU64::new(1000).expect("nonzero"),
+        }
+    }
+}
+
+impl MailSettings {
+    pub fn smtp_timeout(&self) -> Duration {
+        Duration::from_secs(self.smtp_timeout_secs.get())
+    }
+
+    pub fn smtp_check_interval(&self) -> Duration {
+        Duration::from_secs(self.smtp_check_interval_secs.get())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Empty: generated into `data_dir/jwt_secret`.
+    #[serde(deserialize_with = "values::optional_jwt_secret")]
+    pub jwt_secret: Option<SecretString>,
+    pub token_ttl_secs: AtLeast<60>,
+    pub otp_ttl_secs: NonZeroU64,
+    pub otp_max_attempts: NonZeroU32,
+    /// 0: no interval between two codes to one email.
+    pub otp_send_interval_secs: u64,
+    pub otp_sends_per_hour: NonZeroU32,
+    #[serde(deserialize_with = "values::emails")]
+    pub admin_emails: Vec<Email>,
+    pub cookie_secure: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            token_ttl_secs: AtLeast::new(86_400),
+            otp_ttl_secs: NonZeroU64::new(120).expect("nonzero"),
+            otp_max_attempts: NonZeroU32::new(5).expect("nonzero"),
+            otp_send_interval_secs: 30,
+            otp_sends_per_hour: NonZeroU32::new(10).expect("nonzero"),
+            admin_emails: Vec::new(),
+            cookie_secure: false,
+        }
+    }
+}
+
+impl AuthSettings {
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_secs.get())
+    }
+
+    pub fn otp_ttl(&self) -> Duration {
+        Duration::from_secs(self.otp_ttl_secs.get())
+    }
+}
+
+/// Limits per client (the socket peer, or the address a trusted proxy names)
+/// and per node, on the sign-in routes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    pub otp_requests_per_client_per_minute: NonZeroU32,
+    pub otp_verifies_per_client_per_minute: NonZeroU32,
+    pub otp_mails_per_minute: NonZeroU32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            otp_requests_per_client_per_minute: NonZeroU32::new(20).expect("nonzero"),
+            otp_verifies_per_client_per_minute: NonZeroU32::new(30).expect("nonzero"),
+            otp_mails_per_minute: NonZeroU32::new(600).expect("nonzero"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActorSettings {
+    pub call_timeout_ms: NonZeroU64,
+    pub event_delivery_attempts: NonZeroU32,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        ActorSettings {
+            call_timeout_ms: NonZeroU64::new(5000).expect("nonzero"),
+            event_delivery_attempts: NonZeroU32::new(5).expect("nonzero"),
+        }
+    }
+}
+
+impl ActorSettings {
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms.get())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogueSettings {
+    #[serde(deserialize_with = "values::currency")]
+    pub currency: Currency,
+    pub cache_capacity: u64,
+    pub cache_ttl_secs: NonZeroU64,
+}
+
+impl Default for CatalogueSettings {
+    fn default() -> Self {
+        CatalogueSettings {
+            currency: Currency::parse("USD").expect("a valid currency"),
+            cache_capacity: 10_000,
+            cache_ttl_secs: NonZeroU64::new(60).expect("nonzero"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Empty: hostname:port.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: LogFilter,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Pretty,
+            level: LogFilter::new("info"),
+        }
+    }
+}
+
+/// Keys that can hold a comma-separated list in an environment variable.
+const LIST_KEYS: [&str; 2] = ["auth.admin_emails", "server.trusted_proxies"];
+
+/// Variables that platforms and the original services' `.env` files set,
+/// read as fallbacks for the key they name.
+const PLATFORM_VARIABLES: [(&str, &str); 4] = [
+    ("PORT", "server.port"),
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "kv.url"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+];
+
+/// The platform variables present in `env`, as a configuration source.
+#[derive(Debug, Clone)]
+struct PlatformVariables(Map<String, Value>);
+
+impl PlatformVariables {
+    fn from(env: &HashMap<String, String>) -> PlatformVariables {
+        let origin = "the environment".to_owned();
+        PlatformVariables(
+            PLATFORM_VARIABLES
+                .iter()
+                .filter_map(|(variable, key)| {
+                    let value = env.get(*variable).filter(|value| !value.is_empty())?;
+                    Some((
+                        (*key).to_owned(),
+                        Value::new(Some(&origin), value.to_owned()),
+                    ))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Source for PlatformVariables {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+impl Settings {
+    /// Loads the defaults, then `file` (or `./config.toml` when there is
+    /// one), then the platform variables and `STOREFRONT__*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let file = match file {
+            Some(path) => File::from(path).format(FileFormat::Toml).required(true),
+            None => File::new("config.toml", FileFormat::Toml).required(false),
+        };
+        let storefront_variables: Map<String, String> = env
+            .iter()
+            .filter(|(name, _)| name.starts_with("STOREFRONT__"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let mut environment = Environment::with_prefix("STOREFRONT")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(storefront_variables));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let settings: Settings = Config::builder()
+            .add_source(file)
+            .add_source(PlatformVariables::from(env))
+            .add_source(environment)
+            .build()?
+            .try_deserialize()?;
+        settings.validated()
+    }
+
+    /// The rules that join several keys; each key alone was checked by its type.
+    pub fn validated(self) -> Result<Settings, ConfigError> {
+        let invalid = |key, reason: &str| ConfigError::Invalid {
+            key,
+            reason: reason.to_owned(),
+        };
+        if self.server.host.trim().is_empty() {
+            return Err(invalid("server.host", "must not be empty"));
+        }
+        if self.mail.transport == MailTransportKind::Smtp {
+            if self.mail.smtp_host.trim().is_empty() {
+                return Err(invalid(
+                    "mail.smtp_host",
+                    "must be set when mail.transport is smtp",
+                ));
+            }
+            if self.mail.smtp_user.is_empty() != self.mail.smtp_password.is_none() {
+                return Err(invalid(
+                    "mail.smtp_user",
+                    "and mail.smtp_password must be set together",
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The node id shown to operators: configured, or hostname:port.
+    pub fn node_id(&self, port: u16) -> String {
+        if !self.node.id.is_empty() {
+            return self.node.id.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|name| name.trim().to_owned())
+            })
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("storefront.toml");
+        std::fs::write(&path, file.unwrap_or_default()).unwrap();
+        let env = env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Settings::load(Some(&path), &env)
+    }
+
+    /// The repository's `config.toml` shows every key commented out with its
+    /// default; uncommented, it must load to exactly the defaults.
+    #[test]
+    fn the_documented_file_states_the_defaults() {
+        let documented: String = include_str!("../../config.toml")
+            .lines()
+            .map(|line| match line.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let loaded = load(Some(&documented), &[]).unwrap();
+        assert_eq!(format!("{loaded:?}"), format!("{:?}", Settings::default()));
+    }
+
+    #[test]
+    fn the_file_and_the_environment_change_only_what_they_name() {
+        let settings = load(
+            Some("[server]\nport = 9000\n[auth]\nadmin_emails = [\"A@Example.com\"]\n"),
+            &[
+                ("STOREFRONT__SERVER__WORKERS", "3"),
+                (
+                    "STOREFRONT__SERVER__TRUSTED_PROXIES",
+                    "10.0.0.0/8,127.0.0.1",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.server.workers, 3);
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.auth.admin_emails[0].as_str(), "a@example.com");
+        assert!(settings
+            .server
+            .trusted_proxies
+            .contains("10.2.3.4".parse().unwrap()));
+        assert_eq!(settings.auth.otp_ttl_secs.get(), 120);
+    }
+
+    #[test]
+    fn platform_variables_are_fallbacks_under_storefront_variables() {
+        let settings = load(
+            None,
+            &[
+                ("PORT", "9100"),
+                ("DATABASE_URL", "postgres://app:pw@db/shop"),
+                ("REDIS_URL", "redis://cache:6379/0"),
+                ("JWT_SECRET", "a-platform-secret-of-at-least-32-chars"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.server.port, 9100);
+        assert!(matches!(settings.database.url, DatabaseUrl::Postgres(_)));
+        assert!(matches!(settings.kv.url, KvUrl::Redis(_)));
+        assert_eq!(
+            settings.auth.jwt_secret.unwrap().expose_secret(),
+            "a-platform-secret-of-at-least-32-chars"
+        );
+        let settings = load(
+            Some("[server]\nport = 9000\n"),
+            &[("PORT", "9100"), ("STOREFRONT__SERVER__PORT", "9200")],
+        )
+        .unwrap();
+        assert_eq!(settings.server.port, 9200);
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_their_key() {
+        for (variable, value, key) in [
+            (
+                "STOREFRONT__AUTH__OTP_MAX_ATTEMPTS",
+                "0",
+                "auth.otp_max_attempts",
+            ),
+            (
+                "STOREFRONT__AUTH__TOKEN_TTL_SECS",
+                "59",
+                "auth.token_ttl_secs",
+            ),
+            ("STOREFRONT__SERVER__PORT", "not-a-port", "server.port"),
+            (
+                "STOREFRONT__SERVER__MAX_BODY_BYTES",
+                "10",
+                "server.max_body_bytes",
+            ),
+            ("STOREFRONT__DATABASE__URL", "mysql://x", "database.url"),
+            ("STOREFRONT__KV__URL", "memcached://x", "kv.url"),
+            ("STOREFRONT__AUTH__JWT_SECRET", "short", "auth.jwt_secret"),
+            (
+                "STOREFRONT__AUTH__ADMIN_EMAILS",
+                "ok@example.com,nope",
+                "auth.admin_emails",
+            ),
+            (
+                "STOREFRONT__CATALOGUE__CURRENCY",
+                "usd",
+                "catalogue.currency",
+            ),
+            ("STOREFRONT__MAIL__FROM", "not a mailbox", "mail.from"),
+            ("STOREFRONT__MAIL__SMTP_TLS", "ssl", "mail.smtp_tls"),
+            ("STOREFRONT__LOG__LEVEL", "info,[", "log.level"),
+            (
+                "STOREFRONT__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/99",
+                "server.trusted_proxies",
+            ),
+        ] {
+            let err = load(None, &[(variable, value)]).unwrap_err();
+            let shown = crate::telemetry::error_chain(&err);
+            assert!(shown.contains(key), "{variable}={value}: {shown}");
+            assert!(!shown.contains("short"), "a secret was shown: {shown}");
+        }
+        let err = load(
+            None,
+            &[
+                ("STOREFRONT__MAIL__TRANSPORT", "smtp"),
+                ("STOREFRONT__MAIL__SMTP_HOST", "mail.example.com"),
+                ("STOREFRONT__MAIL__SMTP_USER", "apikey"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("mail.smtp_user"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load(Some("[server]\nprot = 9000\n"), &[]).unwrap_err();
+        assert!(crate::telemetry::error_chain(&err).contains("prot"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let settings = load(
+            None,
+            &[
+                ("STOREFRONT__MAIL__SMTP_PASSWORD", "smtp-hunter2"),
+                (
+                    "STOREFRONT__AUTH__JWT_SECRET",
+                    "jwt-hunter2-jwt-hunter2-jwt-hunter2",
+                ),
+                (
+                    "STOREFRONT__DATABASE__URL",
+                    "postgres://app:db-hunter2@db/shop",
+                ),
+                ("STOREFRONT__KV__URL", "redis://:kv-hunter2@cache:6379/0"),
+            ],
+        )
+        .unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

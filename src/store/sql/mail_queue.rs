@@ -1,0 +1,118 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use super::{dialect, SqlStore};
+use crate::store::rows::{QueuedRow, QUEUE_COLUMNS};
+use crate::store::{MailQueue, QueuedMail, QueuedMailSummary, StoreError, StoredMail};
+
+#[async_trait]
+impl MailQueue for SqlStore {
+    async fn enqueue(
+        &self,
+        mail: &StoredMail,
+        leased_until: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO mail_queue
+                 (kind, sender, recipients, subject, raw, attempts, last_error, next_attempt_at,
+                  dead, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, 0, '', $6, FALSE, $7, $8)
+             RETURNING id",
+        )
+        .bind(mail.kind.as_str())
+        .bind(&mail.sender)
+        .bind(mail.recipients.join(","))
+        .bind(&mail.subject)
+        .bind(&mail.sealed)
+        .bind(leased_until)
+        .bind(mail.expires_at)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "UPDATE mail_queue SET next_attempt_at = $1
+             WHERE id IN (SELECT id FROM mail_queue
+                          WHERE NOT dead AND next_attempt_at <= $2
+                                AND (expires_at IS NULL OR expires_at > $2)
+                          ORDER BY next_attempt_at LIMIT $3{skip_locked})
+             RETURNING {QUEUE_COLUMNS}",
+            skip_locked = dialect::SKIP_LOCKED
+        ))
+        .bind(leased_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(QueuedRow::claimed).collect()
+    }
+
+    async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM mail_queue WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = $4, dead = $5
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(i64::from(attempts))
+        .bind(error)
+        .bind(next_attempt_at.unwrap_or_else(Utc::now))
+        .bind(next_attempt_at.is_none())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM mail_queue WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
+        let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM mail_queue ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(QueuedRow::summary).collect()
+    }
+
+    async fn retry_now(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = $2
+             WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+}
