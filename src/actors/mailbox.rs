@@ -344,6 +344,48 @@ where
     }
 }
 
+/// A future that is dropped with the tokio runtime entered. actix drops an
+/// actor's context (and the handler futures it holds) from its `LocalSet`,
+/// outside the runtime, when the system stops; a handler dropped there in
+/// the middle of a query would drop a sqlx pool connection, which needs the
+/// runtime to hand itself back and panics without it.
+pub struct DropInRuntime<F> {
+    future: Option<Pin<Box<F>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<F> DropInRuntime<F> {
+    /// Must be called on a tokio runtime (an actor's or a request's).
+    pub fn new(future: F) -> DropInRuntime<F> {
+        DropInRuntime {
+            future: Some(Box::pin(future)),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for DropInRuntime<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.future
+            .as_mut()
+            .expect("the future is there until dropped")
+            .as_mut()
+            .poll(cx)
+    }
+}
+
+impl<F> Drop for DropInRuntime<F> {
+    fn drop(&mut self) {
+        let _entered = self.runtime.enter();
+        self.future.take();
+    }
+}
+
 /// Runs one enveloped message through `A`'s handler. Each actor forwards its
 /// `Handler<Envelope<M>>` here (see `instrumented_actor!`).
 pub fn deliver<A, M>(
@@ -385,9 +427,10 @@ where
             return Delivery(DeliveryState::Panicked(kind));
         }
     };
-    let finished =
+    let finished = DropInRuntime::new(
         crate::telemetry::with_request_id(request_id, AssertUnwindSafe(reply).catch_unwind())
-            .instrument(handler_span.clone());
+            .instrument(handler_span.clone()),
+    );
     Delivery(DeliveryState::Running(Box::pin(
         finished
             .into_actor(actor)

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mailbox::{Handles, MailboxStats, Reply};
+use super::mailbox::{DropInRuntime, Handles, MailboxStats, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
@@ -132,12 +132,16 @@ impl MailerActor {
             }
             Ok::<(), ActorError>(())
         };
-        ctx.spawn(round.into_actor(self).map(|result, actor, _| {
-            actor.retry_round_running = false;
-            if let Err(err) = result {
-                tracing::error!(error = %error_chain(&err), "mail retry round failed");
-            }
-        }));
+        ctx.spawn(
+            DropInRuntime::new(round)
+                .into_actor(self)
+                .map(|result, actor, _| {
+                    actor.retry_round_running = false;
+                    if let Err(err) = result {
+                        tracing::error!(error = %error_chain(&err), "mail retry round failed");
+                    }
+                }),
+        );
     }
 }
 

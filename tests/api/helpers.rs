@@ -399,6 +399,75 @@ impl TestApp {
             None => std::fs::remove_dir_all(&self.outbox).unwrap(),
         }
     }
+
+    /// Undoes `break_mail`.
+    pub fn fix_mail(&self) {
+        match &self.resources.smtp {
+            Some(smtp) => smtp.lock().unwrap().resume(),
+            None => std::fs::create_dir_all(&self.outbox).unwrap(),
+        }
+    }
+
+    /// Runs one statement on the app's database, behind its back.
+    pub async fn execute_sql(&self, statement: &str) {
+        match &self.settings.database.url {
+            DatabaseUrl::Sqlite(url) => {
+                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            DatabaseUrl::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url.expose_secret()).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
+    /// The recipients and stored bytes of every mail in the queue, read
+    /// behind the app's back.
+    pub async fn queued_mail_rows(&self) -> Vec<(String, Vec<u8>)> {
+        let query = "SELECT recipients, raw FROM mail_queue";
+        match &self.settings.database.url {
+            DatabaseUrl::Sqlite(url) => {
+                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+                let rows = sqlx::query_as(query).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+            DatabaseUrl::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url.expose_secret()).await.unwrap();
+                let rows = sqlx::query_as(query).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+        }
+    }
+
+    /// Sends `request` as raw bytes, then waits up to `wait` for the answer,
+    /// which the server ends by closing the connection (or the wait ends).
+    pub async fn raw_http(&self, request: &[u8], wait: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+/// Polls `check` until it holds, for at most ten seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn is_to(mail: &str, email: &str) -> bool {

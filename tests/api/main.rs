@@ -10,6 +10,7 @@ pub const BACKEND: Backend = Backend::Embedded;
 mod actors;
 mod auth;
 mod bad_input;
+mod hardening;
 mod helpers;
 mod ops;
 mod process;

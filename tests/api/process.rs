@@ -1,16 +1,28 @@
-//! The binary itself: configuration errors, JSON logs, graceful shutdown.
+//! The binary itself: configuration errors, JSON logs that hold no secret,
+//! private files, graceful shutdown, seeding. Every run gets a cleared
+//! environment and its own folder, so nothing on the machine bends it.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{code_in, ADMIN_EMAIL};
+use crate::smtp_server::SmtpServer;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_storefront");
 
+/// The binary with only the variables named here, working in `data_dir`.
 fn storefront(data_dir: &Path) -> Command {
     let mut command = Command::new(BINARY);
     command
         .current_dir(data_dir)
-        .env_remove("RUST_LOG")
+        .env_clear()
         .env("STOREFRONT__DATA_DIR", data_dir)
         .env(
             "STOREFRONT__DATABASE__URL",
@@ -18,28 +30,146 @@ fn storefront(data_dir: &Path) -> Command {
         )
         .env("STOREFRONT__MAIL__OUTBOX_DIR", data_dir.join("outbox"))
         .env("STOREFRONT__SERVER__WORKERS", "1")
+        .env("STOREFRONT__SERVER__PORT", "0")
+        .env("STOREFRONT__LOG__FORMAT", "json")
+        .env("STOREFRONT__AUTH__ADMIN_EMAILS", ADMIN_EMAIL)
         .stdin(Stdio::null());
     command
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Runs the binary with a configuration it must refuse at start; returns
+/// what it said. One that starts anyway is stopped and fails the test.
 fn failed_start(configure: impl FnOnce(&mut Command)) -> String {
     let data = tempfile::tempdir().unwrap();
     let mut command = storefront(data.path());
     configure(&mut command);
-    let output = command.output().unwrap();
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("storefront started with a bad configuration");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
-        !output.status.success(),
-        "storefront started with a bad configuration"
+        !status.success(),
+        "storefront exited 0 with a bad configuration"
     );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+/// A running binary: its port (it bound port 0 and said which port it got)
+/// and everything it has written so far.
+struct Running {
+    child: Child,
+    base: String,
+    output: Arc<Mutex<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (port_sender, port) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Ok(line) = serde_json::from_str::<Value>(&line) {
+                        if line["fields"]["message"] == "storefront is listening" {
+                            let _ = port_sender.send(line["fields"]["port"].as_u64().unwrap());
+                        }
+                    }
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        let port = port
+            .recv_timeout(Duration::from_secs(30))
+            .expect("storefront did not say where it listens");
+        Running {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            output,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn post(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends SIGTERM, waits for the exit and returns everything written.
+    async fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "storefront did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // The reader threads end with the pipes; give them a moment to drain.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut last = usize::MAX;
+        loop {
+            let now = self.output.lock().unwrap().len();
+            if now == last || Instant::now() > deadline {
+                break;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let output = self.output.lock().unwrap().join("\n");
+        (status, output)
+    }
 }
 
 #[test]
@@ -75,6 +205,14 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
     );
 
     let stderr = failed_start(|command| {
+        command
+            .env_remove("STOREFRONT__DATABASE__URL")
+            .env("DATABASE_URL", "postgres://app:hunter2@[::1");
+    });
+    assert!(stderr.contains("database.url"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+
+    let stderr = failed_start(|command| {
         command.args(["--config", "/no/such/file.toml"]);
     });
     assert!(stderr.contains("/no/such/file.toml"), "{stderr}");
@@ -94,52 +232,18 @@ fn a_config_file_with_an_unknown_key_is_refused() {
 #[tokio::test]
 async fn sigterm_finishes_accepted_work_and_exits_zero() {
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = storefront(data.path())
-        .env("STOREFRONT__SERVER__PORT", port.to_string())
-        .env("STOREFRONT__LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
-            if response.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "storefront did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let response = client
-        .post(format!("{base}/auth/otp"))
+    let server = Running::start(storefront(data.path()));
+    let response = server
+        .client
+        .post(server.url("/auth/otp"))
         .header("x-request-id", "shutdown-test")
-        .json(&serde_json::json!({ "email": "last@example.com" }))
+        .json(&json!({ "email": "last@example.com" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-
-    let output = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "storefront did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(output.status.success(), "exit status {:?}", output.status);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let (status, logs) = server.stop().await;
+    assert!(status.success(), "exit status {status:?}");
 
     // The code accepted before the signal was mailed before the exit.
     let mails: Vec<_> = std::fs::read_dir(data.path().join("outbox"))
@@ -148,8 +252,7 @@ async fn sigterm_finishes_accepted_work_and_exits_zero() {
     assert_eq!(mails.len(), 1);
 
     // Logs are JSON, and the actors' lines carry the request id.
-    let logs = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<serde_json::Value> = logs
+    let lines: Vec<Value> = logs
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
@@ -161,7 +264,216 @@ async fn sigterm_finishes_accepted_work_and_exits_zero() {
         delivered["spans"][0]["request_id"], "shutdown-test",
         "{delivered}"
     );
-    assert!(!logs.contains("sign-in code is"), "a code reached the logs");
+    assert_eq!(delivered["fields"]["kind"], "sign_in_code");
+    assert_eq!(delivered["fields"]["to_domain"], "example.com");
+}
+
+/// A test that fails half-way leaves no server behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a journey reads its mail from.
+enum Mailbox<'a> {
+    Outbox(PathBuf),
+    Smtp(&'a SmtpServer),
+}
+
+impl Mailbox<'_> {
+    async fn code_for(&self, email: &str, seen: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails: Vec<String> = match self {
+                Mailbox::Outbox(folder) => std::fs::read_dir(folder)
+                    .map(|entries| {
+                        entries
+                            .filter_map(Result::ok)
+                            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                Mailbox::Smtp(server) => server.inbox.messages(),
+            };
+            let codes: Vec<String> = mails
+                .iter()
+                .filter(|mail| {
+                    mail.contains(&format!("To: {email}")) && mail.contains("sign-in code is")
+                })
+                .map(|mail| code_in(mail))
+                .collect();
+            if codes.len() > seen {
+                let mut codes = codes;
+                codes.sort();
+                // Any code not seen before; which one matters not, only the newest verifies.
+                return codes.pop().unwrap();
+            }
+            assert!(Instant::now() < deadline, "no code for {email} arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Signs a customer and an admin in (a wrong code first), uses the session,
+/// looks at the mail queue, signs out; returns every code and token used.
+async fn login_journey(server: &Running, mail: &Mailbox<'_>) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for email in ["journey@example.com", ADMIN_EMAIL] {
+        let response = server
+            .post("/auth/otp", json!({ "email": email }), None)
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let code = mail.code_for(email, 0).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let response = server
+            .post(
+                "/auth/otp/verify",
+                json!({ "email": email, "otp": wrong }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let response = server
+            .post(
+                "/auth/otp/verify",
+                json!({ "email": email, "otp": code }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let token = response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            server.get("/auth/me", &token).await.status(),
+            StatusCode::OK
+        );
+        secrets.push(code);
+        secrets.push(token);
+    }
+    let admin = secrets[3].clone();
+    let queue = server
+        .get("/admin/mail", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for secret in &secrets {
+        assert!(
+            !queue.contains(secret.as_str()),
+            "the admin view shows a secret"
+        );
+    }
+    let response = server.post("/auth/logout", json!(null), Some(&admin)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    secrets
+}
+
+fn assert_no_secret(logs: &str, secrets: &[String]) {
+    assert!(!logs.is_empty());
+    for secret in secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a code or token reached the logs:\n{logs}"
+        );
+    }
+    assert!(
+        !logs.contains("sign-in code is"),
+        "a mail body reached the logs"
+    );
+}
+
+#[tokio::test]
+async fn a_login_journey_logs_no_code_or_token_with_the_outbox() {
+    for level in ["info", "debug"] {
+        let data = tempfile::tempdir().unwrap();
+        let mut command = storefront(data.path());
+        command.env("STOREFRONT__LOG__LEVEL", level);
+        let server = Running::start(command);
+        let secrets = login_journey(&server, &Mailbox::Outbox(data.path().join("outbox"))).await;
+        let (status, logs) = server.stop().await;
+        assert!(status.success());
+        assert_no_secret(&logs, &secrets);
+    }
+}
+
+#[tokio::test]
+async fn a_login_journey_logs_no_code_or_token_over_smtp() {
+    for level in ["info", "debug"] {
+        let smtp = SmtpServer::start().await;
+        let data = tempfile::tempdir().unwrap();
+        let mut command = storefront(data.path());
+        command
+            .env("STOREFRONT__LOG__LEVEL", level)
+            .env("STOREFRONT__MAIL__TRANSPORT", "smtp")
+            .env("STOREFRONT__MAIL__SMTP_HOST", "127.0.0.1")
+            .env("STOREFRONT__MAIL__SMTP_PORT", smtp.port.to_string())
+            .env("STOREFRONT__MAIL__SMTP_TLS", "none");
+        let server = Running::start(command);
+        let secrets = login_journey(&server, &Mailbox::Smtp(&smtp)).await;
+        let (status, logs) = server.stop().await;
+        assert!(status.success());
+        assert_no_secret(&logs, &secrets);
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn files_that_hold_codes_or_data_are_private_whatever_the_umask() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "umask 000 && exec \"$0\"", BINARY])
+        .current_dir(root.path())
+        .env_clear()
+        .env("STOREFRONT__DATA_DIR", &data)
+        .env(
+            "STOREFRONT__DATABASE__URL",
+            format!("sqlite://{}/db/storefront.db", data.display()),
+        )
+        .env("STOREFRONT__MAIL__OUTBOX_DIR", data.join("outbox"))
+        .env("STOREFRONT__SERVER__PORT", "0")
+        .env("STOREFRONT__SERVER__WORKERS", "1")
+        .env("STOREFRONT__LOG__FORMAT", "json")
+        .stdin(Stdio::null());
+    let server = Running::start(command);
+    let response = server
+        .post("/auth/otp", json!({ "email": "private@example.com" }), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    Mailbox::Outbox(data.join("outbox"))
+        .code_for("private@example.com", 0)
+        .await;
+    for folder in [data.clone(), data.join("db"), data.join("outbox")] {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+    }
+    let mut files = vec![
+        data.join("jwt_secret"),
+        data.join("db/storefront.db"),
+        data.join("db/storefront.db-wal"),
+        data.join("db/storefront.db-shm"),
+    ];
+    files.extend(
+        std::fs::read_dir(data.join("outbox"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path()),
+    );
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let (status, _) = server.stop().await;
+    assert!(status.success());
 }
 
 #[actix_web::test]

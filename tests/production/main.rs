@@ -13,6 +13,8 @@ mod actors;
 mod auth;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
+#[path = "../api/hardening.rs"]
+mod hardening;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/ops.rs"]
@@ -26,6 +28,7 @@ mod tokens;
 #[path = "../api/users.rs"]
 mod users;
 
+mod mail;
 mod outages;
 mod races;
 mod store_contract;

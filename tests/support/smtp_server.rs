@@ -1,9 +1,12 @@
 //! A small real SMTP server for tests: listens on a loopback port, speaks
 //! enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
 //! and keeps every message it accepts. It can be stopped and started again on
-//! the same port to test delivery retries.
+//! the same port to test delivery retries, counts the connections it took,
+//! and can be made slow to accept a message.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -11,11 +14,24 @@ use tokio::task::JoinHandle;
 #[derive(Clone, Default)]
 pub struct Inbox {
     messages: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicU64>,
+    /// How long the server waits before it accepts a message's data.
+    data_delay: Arc<Mutex<Duration>>,
 }
 
 impl Inbox {
     pub fn messages(&self) -> Vec<String> {
         self.messages.lock().unwrap().clone()
+    }
+
+    /// Connections opened to the server so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Makes every message wait `delay` before the server accepts it.
+    pub fn delay_data(&self, delay: Duration) {
+        *self.data_delay.lock().unwrap() = delay;
     }
 }
 
@@ -60,6 +76,7 @@ impl Drop for SmtpServer {
 async fn serve(listener: TcpListener, inbox: Inbox) {
     let mut sessions = tokio::task::JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
+        inbox.connections.fetch_add(1, Ordering::SeqCst);
         sessions.spawn(session(stream, inbox.clone()));
     }
 }
@@ -106,6 +123,8 @@ async fn session(stream: TcpStream, inbox: Inbox) {
                 // Undo dot-stuffing.
                 message.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
+            let delay = *inbox.data_delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
             inbox.messages.lock().unwrap().push(message);
             b"250 OK queued\r\n"
         } else if command == "QUIT" {

@@ -1,0 +1,607 @@
+//! What a hostile client found (issue 10), tried again through HTTP on each
+//! backend: secrets at rest and in admin views, abuse of the sign-in routes,
+//! unbounded metrics, slow and oversized requests, lost updates, input the
+//! database refuses, sessions outliving their user.
+
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+use crate::helpers::{
+    assert_problem, code_in, eventually, nonzero, nonzero64, spawn_app, spawn_app_with, start,
+    TestApp, ADMIN_EMAIL,
+};
+
+async fn queue(app: &TestApp, admin: &str) -> Vec<Value> {
+    let response = app.get("/admin/mail", Some(admin)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn to(queue: &[Value], email: &str) -> Vec<Value> {
+    queue
+        .iter()
+        .filter(|mail| mail["recipients"][0] == email)
+        .cloned()
+        .collect()
+}
+
+// --- Secrets -------------------------------------------------------------
+
+#[actix_web::test]
+async fn a_queued_sign_in_mail_shows_no_code_to_admins_and_keeps_none_in_clear() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    app.break_mail();
+    assert_eq!(
+        app.request_otp("held@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    eventually("the failed first try shows in the queue", || async {
+        to(&queue(&app, &admin).await, "held@example.com")
+            .first()
+            .is_some_and(|mail| mail["lastError"] != "")
+    })
+    .await;
+    let view = Value::Array(queue(&app, &admin).await);
+    let held = &to(view.as_array().unwrap(), "held@example.com")[0];
+    assert_eq!(held["kind"], "sign_in_code");
+    assert_eq!(held["subject"], "Your storefront sign-in code");
+    assert!(held["expiresAt"].is_string(), "{held}");
+    let at_rest = app.queued_mail_rows().await;
+    assert!(at_rest.iter().any(|(to, _)| to == "held@example.com"));
+
+    app.fix_mail();
+    let code = app.next_code("held@example.com").await;
+    let shown = view.to_string();
+    assert!(
+        !shown.contains(&code),
+        "the admin view held the code: {shown}"
+    );
+    for (_, bytes) in at_rest {
+        assert!(
+            !bytes
+                .windows(code.len())
+                .any(|window| window == code.as_bytes()),
+            "the queue kept the code in clear"
+        );
+    }
+    assert!(
+        app.mails_to("held@example.com")
+            .iter()
+            .all(|mail| !mail.contains(&format!("Subject: Your storefront sign-in code: {code}"))),
+        "the code is in the body only"
+    );
+}
+
+#[actix_web::test]
+async fn a_code_mail_not_sent_before_its_code_expired_is_dropped_not_sent_late() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.auth.otp_ttl_secs = nonzero64(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    app.break_mail();
+    app.request_otp("late@example.com").await;
+    eventually("the mail is queued", || async {
+        !to(&queue(&app, &admin).await, "late@example.com").is_empty()
+    })
+    .await;
+    eventually("the expired mail leaves the queue", || async {
+        to(&queue(&app, &admin).await, "late@example.com").is_empty()
+    })
+    .await;
+    assert!(
+        app.queued_mail_rows()
+            .await
+            .iter()
+            .all(|(to, _)| to != "late@example.com"),
+        "its stored copy is deleted"
+    );
+
+    // Mail flows again: a new code arrives, by a retry; the dropped one never does.
+    app.request_otp("early@example.com").await;
+    app.fix_mail();
+    app.next_code("early@example.com").await;
+    assert!(app.mails_to("late@example.com").is_empty());
+}
+
+// --- Abuse ---------------------------------------------------------------
+
+async fn request_otp_from(
+    app: &TestApp,
+    email: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/auth/otp"))
+        .json(&json!({ "email": email }));
+    if let Some(forwarded_for) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded_for);
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_limited(response: reqwest::Response) {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+#[actix_web::test]
+async fn one_client_cannot_request_codes_for_many_addresses() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.limits.otp_requests_per_client_per_minute = nonzero(3);
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..3 {
+        let response = request_otp_from(&app, &format!("flood{i}@example.com"), None).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    assert_limited(request_otp_from(&app, "flood3@example.com", None).await).await;
+    // A made-up X-Forwarded-For from a peer that is no trusted proxy changes nothing,
+    let forged = request_otp_from(&app, "flood4@example.com", Some("203.0.113.77")).await;
+    assert_limited(forged).await;
+    // and the legacy route counts against the same limit.
+    let legacy = app
+        .post_json("/send-otp", &json!({ "email": "flood5@example.com" }))
+        .await;
+    assert_limited(legacy).await;
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.limits.otp_requests_per_client_per_minute = nonzero(2);
+        settings.server.trusted_proxies =
+            storefront::config::TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..2 {
+        let response =
+            request_otp_from(&app, &format!("a{i}@example.com"), Some("198.51.100.1")).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    assert_limited(request_otp_from(&app, "a2@example.com", Some("198.51.100.1")).await).await;
+    // What the client itself claims, left of the address the proxy saw, is ignored.
+    assert_limited(request_otp_from(&app, "a3@example.com", Some("10.9.9.9, 198.51.100.1")).await)
+        .await;
+    let other = request_otp_from(&app, "b@example.com", Some("198.51.100.2")).await;
+    assert_eq!(other.status(), StatusCode::ACCEPTED);
+}
+
+#[actix_web::test]
+async fn wrong_codes_across_accounts_are_limited_per_client() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.limits.otp_verifies_per_client_per_minute = nonzero(4);
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..4 {
+        let response = app
+            .verify(&format!("victim{i}@example.com"), "000000")
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(app.verify("victim4@example.com", "000000").await).await;
+    let legacy = app
+        .post_json(
+            "/verify-otp",
+            &json!({ "email": "victim5@example.com", "otp": "000000" }),
+        )
+        .await;
+    assert_limited(legacy).await;
+}
+
+#[actix_web::test]
+async fn a_node_sends_at_most_its_budget_of_code_mails() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.limits.otp_mails_per_minute = nonzero(2);
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..2 {
+        assert_eq!(
+            app.request_otp(&format!("budget{i}@example.com"))
+                .await
+                .status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_limited(app.request_otp("budget2@example.com").await).await;
+}
+
+#[actix_web::test]
+async fn an_attackers_wrong_tries_do_not_lock_the_owner_out() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.auth.otp_send_interval_secs = 30;
+        settings.auth.otp_max_attempts = nonzero(3);
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(
+        app.request_otp("owner@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code("owner@example.com").await;
+    assert_limited(app.request_otp("owner@example.com").await).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..3 {
+        assert_eq!(
+            app.verify("owner@example.com", wrong).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The code died of the wrong tries; its owner gets a new one at once.
+    assert_eq!(
+        app.request_otp("owner@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code("owner@example.com").await;
+    assert_eq!(
+        app.verify("owner@example.com", &code).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let Some(app) = spawn_app().await else { return };
+    for i in 0..40 {
+        let method = Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        app.client
+            .request(method.clone(), app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        app.client
+            .request(method, app.url(&format!("/made/up/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("BREW"), "a made-up method became a label");
+    assert!(!text.contains("/made/up"), "a raw path became a label");
+    assert!(
+        text.contains(r#"method="OTHER",route="/healthz",status="405""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched""#), "{text}");
+    let series = text
+        .lines()
+        .filter(|line| line.starts_with("storefront_http_requests_total{"))
+        .count();
+    assert!(series <= 4, "{series} series");
+}
+
+#[actix_web::test]
+async fn a_body_that_stops_arriving_is_cut_off_with_problem_json() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.server.body_timeout_secs = nonzero64(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let answer = app
+        .raw_http(
+            b"POST /auth/otp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\": \"slow",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"status\":408"), "{answer}");
+    // The connection is closed: `raw_http` read to its end well before its wait.
+}
+
+#[actix_web::test]
+async fn oversized_headers_and_bodies_get_problem_json() {
+    let Some(app) = spawn_app().await else { return };
+    let mut request = app.client.get(app.url("/healthz"));
+    for i in 0..24 {
+        request = request.header(format!("x-padding-{i}"), "x".repeat(1000));
+    }
+    let response = request.send().await.unwrap();
+    assert_problem(response, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+    let response = app
+        .client
+        .post(app.url("/auth/otp"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\": \"{}\"}}", "a".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+}
+
+// --- Correctness ---------------------------------------------------------
+
+async fn create_product(app: &TestApp, admin: &str) -> Value {
+    let response = app
+        .send_json(
+            Method::POST,
+            "/products",
+            Some(admin),
+            &json!({ "title": "Linen dress", "price": 5000, "category": "dresses",
+                     "variants": [{ "size": "M", "stock": 4 }] }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn concurrent_patches_of_different_fields_both_stick() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let product = create_product(&app, &admin).await;
+    let path = format!("/products/{}", product["id"]);
+    for round in 0..20 {
+        let title = format!("Linen dress no. {round}");
+        let (rename, discount) = (
+            json!({ "title": title }),
+            json!({ "discountPercentage": round }),
+        );
+        let (a, b) = futures_util::join!(
+            app.send_json(Method::PATCH, &path, Some(&admin), &rename),
+            app.send_json(Method::PATCH, &path, Some(&admin), &discount),
+        );
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+        let now: Value = app.get(&path, None).await.json().await.unwrap();
+        assert_eq!(
+            (
+                now["title"].as_str().unwrap(),
+                now["discountPercentage"].as_i64().unwrap()
+            ),
+            (title.as_str(), round),
+            "round {round} lost a write"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn if_match_refuses_a_write_over_a_newer_version() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let product = create_product(&app, &admin).await;
+    let path = format!("/products/{}", product["id"]);
+    let response = app.get(&path, None).await;
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, "\"1\"");
+
+    let patch = |etag: &str| {
+        app.client
+            .patch(app.url(&path))
+            .bearer_auth(&admin)
+            .header("if-match", etag)
+            .json(&json!({ "price": 6000 }))
+            .send()
+    };
+    let response = patch(&etag).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    assert_problem(patch(&etag).await.unwrap(), StatusCode::PRECONDITION_FAILED).await;
+    assert_problem(patch("not-an-etag").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    let stale_delete = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale_delete, StatusCode::PRECONDITION_FAILED).await;
+    let price: Value = app.get(&path, None).await.json().await.unwrap();
+    assert_eq!(price["price"], 6000, "refused writes changed nothing");
+}
+
+#[actix_web::test]
+async fn control_characters_are_bad_input_on_every_backend() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    for query in [
+        "category=%00",
+        "category=dre%00sses",
+        "q=%00",
+        "category=%07",
+    ] {
+        let response = app.get(&format!("/products?{query}"), None).await;
+        assert_problem(response, StatusCode::BAD_REQUEST).await;
+    }
+    let product = create_product(&app, &admin).await;
+    let path = format!("/products/{}", product["id"]);
+    for body in [
+        json!({ "title": "Linen\u{0}dress" }),
+        json!({ "description": "Soft\u{0}" }),
+        json!({ "category": "\u{0}" }),
+        json!({ "relevantKeywords": ["a\u{0}b"] }),
+        json!({ "faq": [{ "question": "Q\u{0}", "answer": "A" }] }),
+        json!({ "imageUrl": ["https://x.example/a\u{0}.jpg"] }),
+    ] {
+        let response = app
+            .send_json(Method::PATCH, &path, Some(&admin), &body)
+            .await;
+        assert_problem(response, StatusCode::BAD_REQUEST).await;
+    }
+    let customer = app.login("nul@example.com").await.token;
+    for (method, path, body) in [
+        (Method::PATCH, "/users/me", json!({ "name": "A\u{0}na" })),
+        (
+            Method::POST,
+            "/users/me/addresses",
+            json!({ "street": "1 Main\u{0} St", "city": "X", "zipCode": "1", "country": "US" }),
+        ),
+        (
+            Method::POST,
+            "/auth/otp",
+            json!({ "email": "a\u{0}@example.com" }),
+        ),
+    ] {
+        let response = app.send_json(method, path, Some(&customer), &body).await;
+        assert_problem(response, StatusCode::BAD_REQUEST).await;
+    }
+}
+
+#[actix_web::test]
+async fn an_admin_taken_off_the_list_loses_the_role_at_once() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    assert_eq!(
+        app.get("/admin/actors", Some(&admin)).await.status(),
+        StatusCode::OK
+    );
+    // The same data, restarted without the email on the admin list.
+    let mut settings = app.settings.clone();
+    settings.auth.admin_emails.clear();
+    let restarted = start(settings, app.resources.clone()).await;
+    assert_problem(
+        restarted.get("/admin/actors", Some(&admin)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let me: Value = restarted
+        .get("/users/me", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], ADMIN_EMAIL);
+}
+
+#[actix_web::test]
+async fn a_session_of_a_user_that_no_longer_exists_is_401() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.login("gone@example.com").await;
+    app.execute_sql(&format!("DELETE FROM users WHERE id = {}", session.id()))
+        .await;
+    for path in ["/users/me", "/auth/me", "/users/me/addresses"] {
+        assert_problem(
+            app.get(path, Some(&session.token)).await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_signed_out_session_stays_signed_out_after_a_restart() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.login("leaving@example.com").await;
+    let response = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let restarted = start(app.settings.clone(), app.resources.clone()).await;
+    assert_problem(
+        restarted.get("/users/me", Some(&session.token)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn the_original_apis_numeric_phone_numbers_work() {
+    let Some(app) = spawn_app().await else { return };
+    let response = app
+        .post_json(
+            "/send-otp",
+            &json!({ "email": "user@example.com", "phoneNumber": 1234567890 }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let code = code_in(
+        &app.next_mail("user@example.com", "Your storefront sign-in code")
+            .await,
+    );
+    let response = app
+        .post_json(
+            "/verify-otp",
+            &json!({ "email": "user@example.com", "otp": code, "phoneNumber": 1234567890 }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["phoneNumber"], "1234567890");
+    let token = body["token"].as_str().unwrap();
+    let response = app
+        .send_json(
+            Method::PATCH,
+            "/users/me",
+            Some(token),
+            &json!({ "phoneNumber": 5550100123u64 }),
+        )
+        .await;
+    let me: Value = response.json().await.unwrap();
+    assert_eq!(me["phoneNumber"], "5550100123");
+    for bad in [json!(-5), json!(1.5), json!(12)] {
+        let response = app
+            .post_json(
+                "/auth/otp",
+                &json!({ "email": "user@example.com", "phoneNumber": bad }),
+            )
+            .await;
+        assert_problem(response, StatusCode::BAD_REQUEST).await;
+    }
+}
+
+#[actix_web::test]
+async fn many_concurrent_sign_in_requests_from_one_client_are_refused_past_the_default_limit() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.limits = storefront::config::Settings::default().limits;
+    })
+    .await
+    else {
+        return;
+    };
+    let app = &app;
+    let answers: Vec<StatusCode> = join_all((0..200).map(|i| async move {
+        app.request_otp(&format!("many{i}@example.com"))
+            .await
+            .status()
+    }))
+    .await;
+    let accepted = answers
+        .iter()
+        .filter(|s| **s == StatusCode::ACCEPTED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(accepted + refused, 200, "{answers:?}");
+    assert!(accepted <= 20, "{accepted} of 200 went through");
+}
