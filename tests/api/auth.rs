@@ -1,6 +1,5 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with, ADMIN_EMAIL};
 
@@ -148,8 +147,9 @@ async fn first_login_creates_the_user_once_and_sends_a_welcome_mail() {
     assert_eq!(first.id(), second.id());
     app.next_mail("di@example.com", "Welcome to storefront")
         .await;
-    // Give a wrongly sent second welcome mail time to show up.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every event published so far has been handled: a second welcome mail
+    // would have been written by now.
+    app.settle().await;
     let welcomes = app
         .mails_to("di@example.com")
         .into_iter()
@@ -198,8 +198,17 @@ async fn expired_code_is_refused() {
         return;
     };
     app.request_otp("gu@example.com").await;
-    let code = app.next_code("gu@example.com").await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let mail = app
+        .next_mail("gu@example.com", "Your storefront sign-in code")
+        .await;
+    let code = crate::helpers::code_in(&mail);
+    // The mail names the moment the code dies (stated after it was stored,
+    // so no earlier than the store's own expiry): wait for that moment.
+    let expires_at = crate::helpers::expiry_in(&mail);
+    crate::helpers::eventually("the code's stated expiry passes", || async {
+        chrono::Utc::now() > expires_at
+    })
+    .await;
     assert_problem(
         app.verify("gu@example.com", &code).await,
         StatusCode::UNAUTHORIZED,

@@ -400,6 +400,18 @@ impl TestApp {
         }
     }
 
+    /// Waits until every event published so far has been handled (the bus
+    /// has nothing pending), as `/metrics` tells.
+    pub async fn settle(&self) {
+        eventually("the bus has nothing pending", || async {
+            let metrics = self.get("/metrics", None).await.text().await.unwrap();
+            metrics
+                .lines()
+                .any(|line| line == "storefront_bus_events_pending 0")
+        })
+        .await;
+    }
+
     /// Undoes `break_mail`.
     pub fn fix_mail(&self) {
         match &self.resources.smtp {
@@ -482,6 +494,21 @@ pub fn code_in(mail: &str) -> String {
     let code: String = mail[start..].chars().take(6).collect();
     assert!(code.chars().all(|c| c.is_ascii_digit()), "code {code:?}");
     code
+}
+
+/// When a sign-in mail says its code expires: "... at HH:MM:SS UTC", today,
+/// rounded up to the next second.
+pub fn expiry_in(mail: &str) -> chrono::DateTime<chrono::Utc> {
+    let marker = "minute(s), at ";
+    let start = mail.find(marker).expect("the mail states an expiry") + marker.len();
+    let time =
+        chrono::NaiveTime::parse_from_str(&mail[start..start + 8], "%H:%M:%S").expect("HH:MM:SS");
+    let today = chrono::Utc::now().date_naive();
+    let mut at = today.and_time(time).and_utc();
+    if at + chrono::Duration::hours(12) < chrono::Utc::now() {
+        at += chrono::Duration::days(1);
+    }
+    at + chrono::Duration::seconds(1)
 }
 
 /// Checks an answer is problem+json with `status`, and returns its body.
