@@ -93,12 +93,11 @@ fn serve(
         trusted_proxies: settings.server.trusted_proxies.clone(),
         limits,
     });
-    let max_body = limits.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(http::middleware::observe))
             .app_data(state.clone())
-            .configure(|cfg| http::configure(cfg, max_body))
+            .configure(http::configure)
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .listen(listener)?;

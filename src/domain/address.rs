@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{bounded_text, Invalid, ValidationError};
+use super::{bounded_text, rules, Invalid, ValidationError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,25 +127,24 @@ impl AddressChanges {
                     .ok()
             })
         };
+        let zip_code_shape = draft
+            .zip_code
+            .as_deref()
+            .is_none_or(|zip| rules::ZIP_CODE_RE.is_match(zip));
         let changes = AddressChanges {
-            label: check("label", draft.label, 40),
-            street: check("street", draft.street, 200),
-            city: check("city", draft.city, 100),
-            state: check("state", draft.state, 100),
-            zip_code: check("zipCode", draft.zip_code, 12),
-            country: check("country", draft.country, 56),
+            label: check("label", draft.label, rules::LABEL_MAX),
+            street: check("street", draft.street, rules::STREET_MAX),
+            city: check("city", draft.city, rules::CITY_MAX),
+            state: check("state", draft.state, rules::STATE_MAX),
+            zip_code: check("zipCode", draft.zip_code, rules::ZIP_CODE_MAX),
+            country: check("country", draft.country, rules::COUNTRY_MAX),
             is_default: draft.is_default,
         };
-        if let Some(zip) = &changes.zip_code {
-            if !zip
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
-            {
-                errors.push(ValidationError::new(
-                    "zipCode",
-                    "may hold only letters, digits, spaces and dashes",
-                ));
-            }
+        if !zip_code_shape {
+            errors.push(ValidationError::new(
+                "zipCode",
+                "may hold only letters, digits, spaces and dashes",
+            ));
         }
         if errors.is_empty() {
             Ok(changes)

@@ -10,6 +10,7 @@ mod money;
 mod notification;
 mod otp;
 mod product;
+pub mod rules;
 mod token;
 mod user;
 
@@ -69,57 +70,46 @@ macro_rules! string_newtype {
 }
 pub(crate) use string_newtype;
 
-/// Whether `c` may stand in free text: no control characters except the
-/// line breaks and tabs that multi-line text holds. A NUL byte in particular
-/// never reaches a database, which would refuse it.
-fn allowed_in_text(c: char, multi_line: bool) -> bool {
-    !c.is_control() || (multi_line && matches!(c, '\n' | '\r' | '\t'))
-}
-
-/// Trims `raw` and checks it is 1..=max characters with no control characters.
+/// Checks one line of text against `rules::SINGLE_LINE` and `max`
+/// characters, and keeps it trimmed.
 pub(crate) fn bounded_text(
     field: &'static str,
     raw: &str,
     max: usize,
 ) -> Result<String, ValidationError> {
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err(ValidationError::new(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if !value.chars().all(|c| allowed_in_text(c, false)) {
+    if !rules::SINGLE_LINE_RE.is_match(raw) {
         return Err(ValidationError::new(
             field,
-            "must not contain control characters",
+            "must hold something other than spaces, and no control characters",
         ));
     }
-    Ok(value.to_owned())
+    Ok(raw.trim().to_owned())
 }
 
-/// Trims `raw` and checks it is at most `max` characters (empty allowed) of
-/// text that may span lines.
+/// Checks text that may span lines against `rules::MULTI_LINE` and `max`
+/// characters, and keeps it trimmed; it may be empty.
 pub(crate) fn long_text(
     field: &'static str,
     raw: &str,
     max: usize,
 ) -> Result<String, ValidationError> {
-    let value = raw.trim();
-    if value.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if !value.chars().all(|c| allowed_in_text(c, true)) {
+    if !rules::MULTI_LINE_RE.is_match(raw) {
         return Err(ValidationError::new(
             field,
             "must not contain control characters other than line breaks and tabs",
         ));
     }
-    Ok(value.to_owned())
+    Ok(raw.trim().to_owned())
 }

@@ -18,9 +18,8 @@ impl OtpCode {
     }
 
     pub fn parse(raw: &str) -> Result<OtpCode, ValidationError> {
-        let value = raw.trim();
-        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(OtpCode(value.to_owned()))
+        if super::rules::OTP_RE.is_match(raw) {
+            Ok(OtpCode(raw.to_owned()))
         } else {
             Err(ValidationError::new("otp", "must be exactly 6 digits"))
         }
@@ -76,7 +75,7 @@ mod tests {
 
     #[test]
     fn parse_rejects_non_codes() {
-        for bad in ["", "12345", "1234567", "12a456", "１２３４５６"] {
+        for bad in ["", "12345", "1234567", "12a456", "１２３４５６", " 123456"] {
             assert!(OtpCode::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{bounded_text, long_text, Invalid, ValidationError};
+use super::{bounded_text, long_text, rules, Invalid, ValidationError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Size {
@@ -112,9 +112,8 @@ pub struct NewProduct {
     variants: Vec<Variant>,
 }
 
-/// One billion in major units.
-const MAX_PRICE: i64 = 100_000_000_000;
-const MAX_STOCK: i64 = 1_000_000_000;
+const MAX_PRICE: i64 = rules::PRICE_MAX;
+const MAX_STOCK: i64 = rules::STOCK_MAX;
 
 impl NewProduct {
     /// A whole product (creation and replacement): title, price and category
@@ -186,10 +185,13 @@ impl NewProduct {
             }
         };
         if let Some(title) = draft.title {
-            check(bounded_text("title", &title, 200).map(|v| self.title = v));
+            check(bounded_text("title", &title, rules::TITLE_MAX).map(|v| self.title = v));
         }
         if let Some(description) = draft.description {
-            check(long_text("description", &description, 5000).map(|v| self.description = v));
+            check(
+                long_text("description", &description, rules::DESCRIPTION_MAX)
+                    .map(|v| self.description = v),
+            );
         }
         if let Some(price) = draft.price {
             check(if (0..=MAX_PRICE).contains(&price) {
@@ -204,7 +206,7 @@ impl NewProduct {
         }
         if let Some(discount) = draft.discount_percentage {
             check(match u8::try_from(discount) {
-                Ok(discount) if discount <= 100 => {
+                Ok(discount) if i64::from(discount) <= rules::DISCOUNT_MAX => {
                     self.discount_percentage = discount;
                     Ok(())
                 }
@@ -218,34 +220,43 @@ impl NewProduct {
             check(category_name(&category).map(|v| self.category = v));
         }
         if let Some(dress_type) = draft.dress_type {
-            check(bounded_text("dressType", &dress_type, 60).map(|v| self.dress_type = Some(v)));
+            check(
+                bounded_text("dressType", &dress_type, rules::DRESS_TYPE_MAX)
+                    .map(|v| self.dress_type = Some(v)),
+            );
         }
         if let Some(keywords) = draft.relevant_keywords {
-            check(list("relevantKeywords", &keywords, 30).and_then(|_| {
-                self.relevant_keywords = keywords
-                    .iter()
-                    .map(|keyword| bounded_text("relevantKeywords", keyword, 40))
-                    .collect::<Result<_, _>>()?;
-                Ok(())
-            }));
+            check(
+                list("relevantKeywords", &keywords, rules::KEYWORDS_MAX).and_then(|_| {
+                    self.relevant_keywords = keywords
+                        .iter()
+                        .map(|keyword| {
+                            bounded_text("relevantKeywords", keyword, rules::KEYWORD_MAX)
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(())
+                }),
+            );
         }
         if let Some(urls) = draft.image_url {
-            check(list("imageUrl", &urls, 20).and_then(|_| {
-                self.image_url = urls
-                    .iter()
-                    .map(|raw| image_url(raw))
-                    .collect::<Result<_, _>>()?;
-                Ok(())
-            }));
+            check(
+                list("imageUrl", &urls, rules::IMAGE_URLS_MAX).and_then(|_| {
+                    self.image_url = urls
+                        .iter()
+                        .map(|raw| image_url(raw))
+                        .collect::<Result<_, _>>()?;
+                    Ok(())
+                }),
+            );
         }
         if let Some(faq) = draft.faq {
-            check(list("faq", &faq, 30).and_then(|_| {
+            check(list("faq", &faq, rules::FAQ_MAX).and_then(|_| {
                 self.faq = faq
                     .iter()
                     .map(|entry| {
                         Ok(Faq {
-                            question: bounded_text("faq", &entry.question, 500)?,
-                            answer: long_text("faq", &entry.answer, 2000)?,
+                            question: bounded_text("faq", &entry.question, rules::QUESTION_MAX)?,
+                            answer: long_text("faq", &entry.answer, rules::ANSWER_MAX)?,
                         })
                     })
                     .collect::<Result<_, ValidationError>>()?;
@@ -345,26 +356,19 @@ fn list<T>(field: &'static str, items: &[T], max: usize) -> Result<(), Validatio
 }
 
 fn image_url(raw: &str) -> Result<String, ValidationError> {
-    let invalid = || {
-        ValidationError::new(
+    if raw.chars().count() <= rules::IMAGE_URL_MAX && rules::IMAGE_URL_RE.is_match(raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(ValidationError::new(
             "imageUrl",
             format!(
-                "`{}` is not an http(s) URL",
+                "`{}` is not an http(s) URL of printable ASCII with a host name",
                 raw.chars()
                     .take(100)
                     .filter(|c| !c.is_control())
                     .collect::<String>()
             ),
-        )
-    };
-    if raw.len() > 2000 || raw.chars().any(char::is_control) {
-        return Err(invalid());
-    }
-    let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
-    if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
-        Ok(url.to_string())
-    } else {
-        Err(invalid())
+        ))
     }
 }
 
@@ -429,7 +433,7 @@ impl From<Stock> for i64 {
 
 /// A category name, as products hold it and filters name it.
 pub fn category_name(raw: &str) -> Result<String, ValidationError> {
-    bounded_text("category", raw, 60)
+    bounded_text("category", raw, rules::CATEGORY_MAX)
 }
 
 /// Words of a search, safe to hand to any full-text engine: letters and

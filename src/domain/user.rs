@@ -75,14 +75,8 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<PhoneNumber, ValidationError> {
-        let value = raw.trim();
-        let digits = value.chars().filter(char::is_ascii_digit).count();
-        let body = value.strip_prefix('+').unwrap_or(value);
-        let well_formed = body
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'));
-        if well_formed && (7..=15).contains(&digits) {
-            Ok(PhoneNumber(value.to_owned()))
+        if super::rules::PHONE_RE.is_match(raw) {
+            Ok(PhoneNumber(raw.to_owned()))
         } else {
             Err(ValidationError::new(
                 "phoneNumber",
@@ -102,7 +96,7 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(raw: &str) -> Result<PersonName, ValidationError> {
-        bounded_text("name", raw, 100).map(PersonName)
+        bounded_text("name", raw, super::rules::NAME_MAX).map(PersonName)
     }
 
     pub fn as_str(&self) -> &str {
@@ -128,7 +122,14 @@ mod tests {
     fn phone_numbers() {
         assert!(PhoneNumber::parse("+44 20 7946 0958").is_ok());
         assert!(PhoneNumber::parse("(555) 123-4567").is_ok());
-        for bad in ["", "12345", "call me", "+1234567890123456", "++1234567"] {
+        for bad in [
+            "",
+            "12345",
+            "call me",
+            "+1234567890123456",
+            "++1234567",
+            " +15551234567",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
         }
     }

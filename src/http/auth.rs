@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 
 use super::client::Client;
 use super::error::{ApiError, Problem};
+use super::json::JsonBody;
 use super::session::{Authenticated, SESSION_COOKIE};
 use super::users::{PhoneInput, UserBody};
-use super::{ask, AppState};
+use super::{ask, schemas, AppState};
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
 use crate::domain::{Email, OtpCode, PhoneNumber, ValidationError};
 
@@ -25,22 +26,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpRequest {
-    #[schema(example = "ana@example.com")]
+    #[schema(schema_with = schemas::email, example = "ana@example.com")]
     pub email: String,
     /// Accepted for clients of the original API, checked, and otherwise
     /// ignored here: send it with the code to `/auth/otp/verify`, which
     /// records it on the account.
+    #[schema(schema_with = schemas::optional_phone)]
     pub phone_number: Option<PhoneInput>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyRequest {
-    #[schema(example = "ana@example.com")]
+    #[schema(schema_with = schemas::email, example = "ana@example.com")]
     pub email: String,
-    #[schema(example = "042917")]
+    #[schema(schema_with = schemas::otp, example = "042917")]
     pub otp: String,
     /// Recorded on the account when it has none yet.
+    #[schema(schema_with = schemas::optional_phone)]
     pub phone_number: Option<PhoneInput>,
 }
 
@@ -85,9 +88,9 @@ fn parse_login_fields(
 pub async fn request_otp(
     state: web::Data<AppState>,
     client: Client,
-    body: web::Json<OtpRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: OtpRequest = body.read().await?;
     let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number)?;
     ask(
         state.registry.otp(),
@@ -116,9 +119,9 @@ pub async fn request_otp(
 pub async fn verify_otp(
     state: web::Data<AppState>,
     client: Client,
-    body: web::Json<VerifyRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: VerifyRequest = body.read().await?;
     let (email, code, phone_number) =
         parse_login_fields(&body.email, Some(&body.otp), body.phone_number)?;
     let code = code.expect("a code that failed to parse is a validation error");

@@ -1,7 +1,7 @@
 //! One error type for the HTTP layer, answered as `application/problem+json`
 //! (RFC 9457). 5xx answers are logged with their cause chain.
 
-use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -174,29 +174,6 @@ impl ResponseError for ApiError {
         }
         response
     }
-}
-
-pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    match err {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit },
-        JsonPayloadError::Payload(PayloadError::Io(err))
-            if err.kind() == std::io::ErrorKind::TimedOut =>
-        {
-            ApiError::RequestTimeout
-        }
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-            "the body must be JSON with Content-Type: application/json",
-        ),
-        JsonPayloadError::Deserialize(err) if err.is_data() => {
-            ApiError::BadRequest(format!("the JSON body does not fit: {err}"))
-        }
-        JsonPayloadError::Deserialize(err) => {
-            ApiError::BadRequest(format!("the body is not valid JSON: {err}"))
-        }
-        other => ApiError::BadRequest(format!("cannot read the body: {other}")),
-    }
-    .into()
 }
 
 pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod json;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
@@ -48,22 +49,16 @@ pub struct RequestLimits {
 }
 
 /// Registers every route and the extractor settings that turn bad input
-/// into problem+json answers.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(max_body_bytes)
-            .error_handler(error::json_error),
-    )
-    .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
-    .configure(auth::routes)
-    .configure(users::routes)
-    .configure(products::routes)
-    .configure(ops::routes)
-    .configure(admin::routes)
-    .configure(openapi::routes);
+/// into problem+json answers (bodies are read by `json::JsonBody`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .configure(auth::routes)
+        .configure(users::routes)
+        .configure(products::routes)
+        .configure(ops::routes)
+        .configure(admin::routes)
+        .configure(openapi::routes);
 }
 
 /// Sends `msg` to an actor and maps both kinds of failure, the call's and

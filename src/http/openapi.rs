@@ -1,12 +1,26 @@
-//! The OpenAPI document, generated from the handlers' annotations, and a
-//! Swagger UI page served from files compiled into the binary.
+//! The OpenAPI document, generated from the handlers' annotations and made
+//! exact by two passes: every status each operation can answer is added to
+//! it from the rules below, and the few constraints utoipa cannot express
+//! are written into the JSON. A Swagger UI page is served from files
+//! compiled into the binary.
 
 use actix_web::{web, HttpResponse};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use serde_json::{json, Value};
+use std::sync::LazyLock;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::error::PROBLEM_JSON;
 use super::{admin, auth, error, ops, products, users};
+use crate::domain::Size;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,9 +38,28 @@ use super::{admin, auth, error, ops, products, users};
         admin::list_queued_mail, admin::retry_queued_mail,
     ),
     components(schemas(error::Problem)),
-    modifiers(&SessionSecurity, &LegacyAliases),
+    modifiers(&SessionSecurity, &LegacyAliases, &ProblemResponses),
 )]
 pub struct ApiDoc;
+
+/// Operations only an admin may call: a customer gets 403.
+const ADMIN_ONLY: [(&str, &str); 9] = [
+    ("post", "/products"),
+    ("put", "/products/{id}"),
+    ("patch", "/products/{id}"),
+    ("delete", "/products/{id}"),
+    ("put", "/products/{id}/variants/{size}"),
+    ("get", "/admin/actors"),
+    ("get", "/admin/actors/{name}"),
+    ("get", "/admin/mail"),
+    ("post", "/admin/mail/{id}/retry"),
+];
+
+/// Operations under a per-client limit.
+const RATE_LIMITED: [&str; 4] = ["/auth/otp", "/auth/otp/verify", "/send-otp", "/verify-otp"];
+
+/// Operations that answer without asking an actor, so no dependency can fail them.
+const LOCAL_ONLY: [&str; 2] = ["/healthz", "/metrics"];
 
 struct SessionSecurity;
 
@@ -46,34 +79,163 @@ impl Modify for SessionSecurity {
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))),
         );
+        // The cookie does what the bearer token does.
+        for (_, operation) in operations(&mut openapi.paths.paths) {
+            if let Some(security) = &mut operation.security {
+                security.push(SecurityRequirement::new(
+                    "session_cookie",
+                    Vec::<String>::new(),
+                ));
+            }
+        }
     }
 }
 
 /// `/send-otp` and `/verify-otp` behave exactly like their `/auth/...`
 /// routes, and `GET /auth/me` like `GET /users/me` (one handler serves
-/// both), so their documentation is a copy.
+/// both), so their documentation is a copy under an operation id of its own.
 struct LegacyAliases;
 
 impl Modify for LegacyAliases {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (alias, original) in [
-            ("/send-otp", "/auth/otp"),
-            ("/verify-otp", "/auth/otp/verify"),
+        let paths = &mut openapi.paths.paths;
+        for (alias, original, id) in [
+            ("/send-otp", "/auth/otp", "send_otp"),
+            ("/verify-otp", "/auth/otp/verify", "verify_otp_alias"),
         ] {
-            if let Some(item) = openapi.paths.paths.get(original).cloned() {
-                openapi.paths.paths.insert(alias.to_owned(), item);
+            if let Some(mut item) = paths.get(original).cloned() {
+                if let Some(post) = &mut item.post {
+                    post.operation_id = Some(id.to_owned());
+                }
+                paths.insert(alias.to_owned(), item);
             }
         }
-        if let Some(mut item) = openapi.paths.paths.get("/users/me").cloned() {
+        if let Some(mut item) = paths.get("/users/me").cloned() {
             item.patch = None;
             if let Some(get) = &mut item.get {
                 get.operation_id = Some("me".to_owned());
                 get.tags = Some(vec!["auth".to_owned()]);
             }
-            openapi.paths.paths.insert("/auth/me".to_owned(), item);
+            paths.insert("/auth/me".to_owned(), item);
         }
     }
 }
+
+fn operations(
+    paths: &mut std::collections::BTreeMap<String, PathItem>,
+) -> impl Iterator<Item = (String, &mut Operation)> {
+    paths.iter_mut().flat_map(|(path, item)| {
+        [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ]
+        .into_iter()
+        .filter_map(move |(method, operation)| {
+            operation
+                .as_mut()
+                .map(|operation| (format!("{method} {path}"), operation))
+        })
+    })
+}
+
+/// Adds to every operation the problem+json answers it can give and its
+/// annotations do not name: the framework's and the middleware's refusals,
+/// the session's, the limits', and a dependency or actor that fails.
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (route, operation) in operations(&mut openapi.paths.paths) {
+            let (method, path) = route.split_once(' ').expect("method and path");
+            let mut statuses: Vec<(u16, &str)> = vec![(431, "The request headers are too large")];
+            let has_body = operation.request_body.is_some();
+            let has_params = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|parameters| !parameters.is_empty());
+            if has_body || has_params {
+                statuses.push((400, "Invalid input: the detail and `errors` say what"));
+            }
+            if has_body {
+                statuses.push((
+                    408,
+                    "The body did not arrive in time; the connection is closed",
+                ));
+                statuses.push((413, "The body is too large"));
+                statuses.push((415, "The body is not JSON"));
+            }
+            if operation.security.is_some() {
+                statuses.push((401, "No valid session"));
+            }
+            if ADMIN_ONLY.contains(&(method, path)) {
+                statuses.push((403, "Not an admin"));
+            }
+            if RATE_LIMITED.contains(&path) {
+                statuses.push((429, "Past a limit; see Retry-After"));
+            }
+            if !LOCAL_ONLY.contains(&path) {
+                statuses.push((500, "A fault of ours, logged with the request id"));
+                statuses.push((503, "A dependency or a service is unavailable"));
+                statuses.push((504, "A service did not answer in time"));
+            }
+            let responses = &mut operation.responses.responses;
+            for (status, description) in statuses {
+                let key = status.to_string();
+                if responses.contains_key(&key) {
+                    continue;
+                }
+                let mut response = ResponseBuilder::new().description(description).content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                );
+                if status == 429 {
+                    response = response.header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                            .description(Some("Seconds until a new try can pass"))
+                            .build(),
+                    );
+                }
+                responses.insert(key, response.build().into());
+            }
+        }
+    }
+}
+
+/// What JSON Schema can say and utoipa cannot: a product's variants hold
+/// each size at most once.
+fn with_unique_sizes(mut document: Value) -> Value {
+    let once_each: Vec<Value> = Size::ALL
+        .iter()
+        .map(|size| {
+            json!({
+                "contains": { "properties": { "size": { "const": size.as_str() } } },
+                "minContains": 0,
+                "maxContains": 1,
+            })
+        })
+        .collect();
+    for schema in ["NewProductRequest", "ProductRequest"] {
+        if let Some(variants) = document
+            .pointer_mut(&format!("/components/schemas/{schema}/properties/variants"))
+            .and_then(Value::as_object_mut)
+        {
+            variants.insert("allOf".to_owned(), Value::Array(once_each.clone()));
+        }
+    }
+    document
+}
+
+/// The document as served.
+pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    with_unique_sizes(serde_json::to_value(ApiDoc::openapi()).expect("the document serialises"))
+});
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -84,5 +246,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .finish()
         }),
     )
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+    .service(
+        SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", DOCUMENT.clone()),
+    );
 }

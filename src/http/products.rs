@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
+use super::json::JsonBody;
 use super::session::Admin;
-use super::{ask, AppState};
+use super::{ask, schemas, AppState};
 use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
@@ -35,58 +36,83 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/products/{id}/variants/{size}").route(web::put().to(set_stock)));
 }
 
+/// The order of a list.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+pub enum SortOrder {
+    /// Best text match first; newest first without `q`.
+    #[default]
+    #[serde(rename = "relevance")]
+    Relevance,
+    #[serde(rename = "newest")]
+    Newest,
+    /// Cheapest first (by final price).
+    #[serde(rename = "price")]
+    Price,
+    /// Dearest first.
+    #[serde(rename = "-price")]
+    PriceDescending,
+}
+
+fn limit_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schemas::whole(1, 100, false)
+        .default(Some(20.into()))
+        .into()
+}
+
+fn offset_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schemas::whole(0, i64::MAX, false)
+        .default(Some(0.into()))
+        .into()
+}
+
+fn price_bound_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schemas::whole(0, i64::MAX, false).into()
+}
+
+fn category_filter_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schemas::line(crate::domain::rules::CATEGORY_MAX, false).into()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProductQuery {
-    /// Words searched in title, description and keywords (all must match, as prefixes).
+    /// Words searched in title, description and keywords: every word must
+    /// match, as a prefix. Only letters and digits count; without any, there
+    /// is no text filter.
     pub q: Option<String>,
+    /// Exactly this category, in any case.
+    #[param(schema_with = category_filter_schema)]
     pub category: Option<String>,
-    /// S, M, L, XL or XXL.
-    pub size: Option<String>,
+    /// Only products with this size (in stock, with `inStock`).
+    pub size: Option<Size>,
     /// Lowest final price, minor units.
+    #[param(schema_with = price_bound_schema)]
     pub min_price: Option<i64>,
-    /// Highest final price, minor units.
+    /// Highest final price, minor units. Below `minPrice`, nothing matches.
+    #[param(schema_with = price_bound_schema)]
     pub max_price: Option<i64>,
     /// Only products with stock (in `size`, when given).
     pub in_stock: Option<bool>,
-    /// relevance (default), newest, price, -price.
-    pub sort: Option<String>,
+    #[param(inline)]
+    pub sort: Option<SortOrder>,
     /// 1 to 100, default 20.
+    #[param(schema_with = limit_schema)]
     pub limit: Option<i64>,
     /// Default 0.
+    #[param(schema_with = offset_schema)]
     pub offset: Option<i64>,
 }
 
 impl ProductQuery {
     fn into_filter(self) -> Result<ProductFilter, ApiError> {
         let mut errors = Vec::new();
-        let terms = match &self.q {
-            Some(q) => {
-                let terms = search_terms(q);
-                if terms.is_empty() {
-                    errors.push(ValidationError::new("q", "must hold a letter or a digit"));
-                }
-                terms
-            }
-            None => Vec::new(),
-        };
-        let size = self
-            .size
-            .as_deref()
-            .and_then(|raw| Size::parse(raw).map_err(|e| errors.push(e)).ok());
-        let sort = match self.sort.as_deref() {
-            None | Some("relevance") => ProductSort::Relevance,
-            Some("newest") => ProductSort::Newest,
-            Some("price") => ProductSort::PriceAscending,
-            Some("-price") => ProductSort::PriceDescending,
-            Some(_) => {
-                errors.push(ValidationError::new(
-                    "sort",
-                    "must be relevance, newest, price or -price",
-                ));
-                ProductSort::Relevance
-            }
+        let terms = self.q.as_deref().map(search_terms).unwrap_or_default();
+        let sort = match self.sort.unwrap_or_default() {
+            SortOrder::Relevance => ProductSort::Relevance,
+            SortOrder::Newest => ProductSort::Newest,
+            SortOrder::Price => ProductSort::PriceAscending,
+            SortOrder::PriceDescending => ProductSort::PriceDescending,
         };
         let limit = self.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
@@ -101,14 +127,8 @@ impl ProductQuery {
                 errors.push(ValidationError::new(field, "must not be negative"));
             }
         }
-        if let (Some(min), Some(max)) = (self.min_price, self.max_price) {
-            if min > max {
-                errors.push(ValidationError::new("minPrice", "must not exceed maxPrice"));
-            }
-        }
         let category = self
             .category
-            .filter(|category| !category.trim().is_empty())
             .and_then(|raw| category_name(&raw).map_err(|e| errors.push(e)).ok());
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
@@ -116,7 +136,7 @@ impl ProductQuery {
         Ok(ProductFilter {
             terms,
             category,
-            size,
+            size: self.size,
             min_price: self.min_price,
             max_price: self.max_price,
             in_stock: self.in_stock.unwrap_or(false),
@@ -216,7 +236,9 @@ pub struct ProductList<'a> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaqRequest {
+    #[schema(schema_with = schemas::question)]
     pub question: String,
+    #[schema(schema_with = schemas::answer)]
     pub answer: String,
 }
 
@@ -224,23 +246,61 @@ pub struct FaqRequest {
 #[serde(deny_unknown_fields)]
 pub struct VariantRequest {
     pub size: Size,
+    #[serde(deserialize_with = "super::json::integer")]
+    #[schema(schema_with = schemas::stock)]
     pub stock: i64,
 }
 
-/// A product as an admin sends it: every field optional, so one shape
-/// serves creation and replacement (title, price and category required)
-/// and a patch (only the fields present change).
+fn faq(entries: Option<Vec<FaqRequest>>) -> Option<Vec<Faq>> {
+    entries.map(|entries| {
+        entries
+            .into_iter()
+            .map(|entry| Faq {
+                question: entry.question,
+                answer: entry.answer,
+            })
+            .collect()
+    })
+}
+
+fn variants(entries: Option<Vec<VariantRequest>>) -> Option<Vec<Variant>> {
+    entries.map(|entries| {
+        entries
+            .into_iter()
+            .map(|entry| Variant {
+                size: entry.size,
+                stock: entry.stock,
+            })
+            .collect()
+    })
+}
+
+/// A product as an admin sends it: a whole one to create or replace
+/// (title, price and category required, see `NewProductRequest`), or the
+/// fields to change (only those present and not null change; without
+/// `variants`, the stock is left as it is). `variants` holds each size at
+/// most once.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductRequest {
+    #[schema(schema_with = schemas::optional_title)]
     pub title: Option<String>,
+    #[schema(schema_with = schemas::optional_description)]
     pub description: Option<String>,
     /// Minor units (cents).
+    #[serde(default, deserialize_with = "super::json::optional_integer")]
+    #[schema(schema_with = schemas::optional_price)]
     pub price: Option<i64>,
+    #[serde(default, deserialize_with = "super::json::optional_integer")]
+    #[schema(schema_with = schemas::optional_discount)]
     pub discount_percentage: Option<i64>,
+    #[schema(schema_with = schemas::optional_category)]
     pub category: Option<String>,
+    #[schema(schema_with = schemas::optional_dress_type)]
     pub dress_type: Option<String>,
+    #[schema(schema_with = schemas::optional_keywords)]
     pub relevant_keywords: Option<Vec<String>>,
+    #[schema(schema_with = schemas::optional_image_urls)]
     pub image_url: Option<Vec<String>>,
     pub faq: Option<Vec<FaqRequest>>,
     pub variants: Option<Vec<VariantRequest>>,
@@ -257,30 +317,37 @@ impl From<ProductRequest> for ProductDraft {
             dress_type: request.dress_type,
             relevant_keywords: request.relevant_keywords,
             image_url: request.image_url,
-            faq: request.faq.map(|faq| {
-                faq.into_iter()
-                    .map(|entry| Faq {
-                        question: entry.question,
-                        answer: entry.answer,
-                    })
-                    .collect()
-            }),
-            variants: request.variants.map(|variants| {
-                variants
-                    .into_iter()
-                    .map(|variant| Variant {
-                        size: variant.size,
-                        stock: variant.stock,
-                    })
-                    .collect()
-            }),
+            faq: faq(request.faq),
+            variants: variants(request.variants),
         }
     }
 }
 
+/// The schema of a whole product: `ProductRequest` with its required
+/// fields. The body is read as a `ProductRequest`, so that every missing
+/// field is named in the answer, not only the first.
+pub struct NewProductRequest;
+
+impl utoipa::PartialSchema for NewProductRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schemas::requiring(
+            <ProductRequest as utoipa::PartialSchema>::schema(),
+            &[
+                ("title", schemas::title()),
+                ("price", schemas::price()),
+                ("category", schemas::category()),
+            ],
+        )
+    }
+}
+
+impl ToSchema for NewProductRequest {}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockBody {
+    #[serde(deserialize_with = "super::json::integer")]
+    #[schema(schema_with = schemas::stock)]
     pub stock: i64,
 }
 
@@ -364,7 +431,7 @@ pub async fn get_product(
 }
 
 /// Adds a product (admins).
-#[utoipa::path(post, path = "/products", tag = "products", security(("session" = [])), request_body = ProductRequest,
+#[utoipa::path(post, path = "/products", tag = "products", security(("session" = [])), request_body = NewProductRequest,
     responses(
         (status = 201, description = "Created; Location names it", body = ProductBody),
         (status = 400, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
@@ -374,9 +441,9 @@ pub async fn get_product(
 pub async fn create_product(
     state: web::Data<AppState>,
     _: Admin,
-    body: web::Json<ProductRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let product = NewProduct::parse(body.into_inner().into())?;
+    let product = NewProduct::parse(body.read::<ProductRequest>().await?.into())?;
     let product = ask(
         state.registry.product(),
         CreateProduct { product },
@@ -389,7 +456,7 @@ pub async fn create_product(
 }
 
 /// Replaces a product (admins); title, price and category are required.
-#[utoipa::path(put, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = ProductRequest,
+#[utoipa::path(put, path = "/products/{id}", tag = "products", security(("session" = [])), request_body = NewProductRequest,
     params(("id" = i64, Path, description = "Product id")),
     responses(
         (status = 200, description = "The product", body = ProductBody),
@@ -401,10 +468,10 @@ pub async fn replace_product(
     _: Admin,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<ProductRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
-    let product = NewProduct::parse(body.into_inner().into())?;
+    let product = NewProduct::parse(body.read::<ProductRequest>().await?.into())?;
     let product = ask(
         state.registry.product(),
         ReplaceProduct {
@@ -431,14 +498,15 @@ pub async fn patch_product(
     _: Admin,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<ProductRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
+    let patch = body.read::<ProductRequest>().await?.into();
     let product = ask(
         state.registry.product(),
         PatchProduct {
             id: id.into_inner(),
-            patch: body.into_inner().into(),
+            patch,
             expected_version,
         },
         "product",
@@ -475,7 +543,7 @@ pub async fn delete_product(
 
 /// Sets the stock of one size (admins).
 #[utoipa::path(put, path = "/products/{id}/variants/{size}", tag = "products", security(("session" = [])), request_body = StockBody,
-    params(("id" = i64, Path, description = "Product id"), ("size" = String, Path, description = "S, M, L, XL or XXL")),
+    params(("id" = i64, Path, description = "Product id"), ("size" = Size, Path)),
     responses(
         (status = 200, description = "The product", body = ProductBody),
         (status = 400, description = "Unknown size or invalid stock", body = Problem, content_type = "application/problem+json"),
@@ -485,11 +553,11 @@ pub async fn set_stock(
     state: web::Data<AppState>,
     _: Admin,
     path: web::Path<(i64, String)>,
-    body: web::Json<StockBody>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let (id, size) = path.into_inner();
     let size = Size::parse(&size).map_err(ApiError::field)?;
-    let stock = Stock::parse(body.stock).map_err(ApiError::field)?;
+    let stock = Stock::parse(body.read::<StockBody>().await?.stock).map_err(ApiError::field)?;
     let product = ask(
         state.registry.product(),
         SetStock { id, size, stock },

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
+use super::json::JsonBody;
 use super::session::Authenticated;
-use super::{ask, AppState};
+use super::{ask, schemas, AppState};
 use crate::actors::user::{
     AddAddress, DeleteAddress, GetAddress, GetUser, ListAddresses, UpdateAddress, UpdateProfile,
 };
@@ -104,11 +105,11 @@ impl<'a> From<&'a Address> for AddressBody<'a> {
 
 /// A phone number as the original API sent it (a JSON number) or as text;
 /// either way it is kept as text.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum PhoneInput {
     Text(String),
-    Number(u64),
+    Number(#[serde(deserialize_with = "super::json::integer")] i64),
 }
 
 impl PhoneInput {
@@ -123,7 +124,9 @@ impl PhoneInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfileRequest {
+    #[schema(schema_with = schemas::optional_name)]
     pub name: Option<String>,
+    #[schema(schema_with = schemas::optional_phone)]
     pub phone_number: Option<PhoneInput>,
 }
 
@@ -144,16 +147,23 @@ impl ProfileRequest {
     }
 }
 
-/// An address as a client sends it: every field optional, so one shape
-/// serves creation (street, city, zipCode and country required) and updates.
+/// An address as a client sends it: to create one (street, city, zipCode
+/// and country required, see `NewAddressRequest`), or to change the fields
+/// present (and not null).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddressRequest {
+    #[schema(schema_with = schemas::optional_label)]
     pub label: Option<String>,
+    #[schema(schema_with = schemas::optional_street)]
     pub street: Option<String>,
+    #[schema(schema_with = schemas::optional_city)]
     pub city: Option<String>,
+    #[schema(schema_with = schemas::optional_state)]
     pub state: Option<String>,
+    #[schema(schema_with = schemas::optional_zip_code)]
     pub zip_code: Option<String>,
+    #[schema(schema_with = schemas::optional_country)]
     pub country: Option<String>,
     pub is_default: Option<bool>,
 }
@@ -171,6 +181,27 @@ impl From<AddressRequest> for AddressDraft {
         }
     }
 }
+
+/// The schema of a new address: `AddressRequest` with its required fields.
+/// The body is read as an `AddressRequest`, so that every missing field is
+/// named in the answer, not only the first.
+pub struct NewAddressRequest;
+
+impl utoipa::PartialSchema for NewAddressRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schemas::requiring(
+            <AddressRequest as utoipa::PartialSchema>::schema(),
+            &[
+                ("street", schemas::street()),
+                ("city", schemas::city()),
+                ("zipCode", schemas::zip_code()),
+                ("country", schemas::country()),
+            ],
+        )
+    }
+}
+
+impl ToSchema for NewAddressRequest {}
 
 /// The caller's profile (also at `/auth/me`).
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("session" = [])),
@@ -203,9 +234,9 @@ pub async fn get_profile(
 pub async fn update_profile(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<ProfileRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = body.into_inner().into_changes()?;
+    let changes = body.read::<ProfileRequest>().await?.into_changes()?;
     let user = ask(
         state.registry.user(),
         UpdateProfile {
@@ -241,7 +272,7 @@ pub async fn list_addresses(
 }
 
 /// Adds an address; the first one becomes the default.
-#[utoipa::path(post, path = "/users/me/addresses", tag = "users", security(("session" = [])), request_body = AddressRequest,
+#[utoipa::path(post, path = "/users/me/addresses", tag = "users", security(("session" = [])), request_body = NewAddressRequest,
     responses(
         (status = 201, description = "Created; Location names it", body = AddressBody),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
@@ -250,9 +281,9 @@ pub async fn list_addresses(
 pub async fn add_address(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<AddressRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let address = NewAddress::parse(body.into_inner().into())?;
+    let address = NewAddress::parse(body.read::<AddressRequest>().await?.into())?;
     let address = ask(
         state.registry.user(),
         AddAddress {
@@ -306,9 +337,9 @@ pub async fn update_address(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<i64>,
-    body: web::Json<AddressRequest>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = AddressChanges::parse(body.into_inner().into())?;
+    let changes = AddressChanges::parse(body.read::<AddressRequest>().await?.into())?;
     let address = ask(
         state.registry.user(),
         UpdateAddress {

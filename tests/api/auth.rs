@@ -357,13 +357,7 @@ async fn known_and_unknown_emails_get_the_same_answer() {
 async fn logout_revokes_the_token_and_clears_the_cookie() {
     let Some(app) = spawn_app().await else { return };
     let session = app.login("mo@example.com").await;
-    let response = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&session.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&session.token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("access_token=;"), "{cookie}");

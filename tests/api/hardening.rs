@@ -429,15 +429,15 @@ async fn if_match_refuses_a_write_over_a_newer_version() {
 async fn control_characters_are_bad_input_on_every_backend() {
     let Some(app) = spawn_app().await else { return };
     let admin = app.login(ADMIN_EMAIL).await.token;
-    for query in [
-        "category=%00",
-        "category=dre%00sses",
-        "q=%00",
-        "category=%07",
-    ] {
+    for query in ["category=%00", "category=dre%00sses", "category=%07"] {
         let response = app.get(&format!("/products?{query}"), None).await;
         assert_problem(response, StatusCode::BAD_REQUEST).await;
     }
+    let searched: Value = app.get("/products?q=%00", None).await.json().await.unwrap();
+    assert_eq!(
+        searched["total"], 0,
+        "a NUL is no search word, and reaches no database"
+    );
     let product = create_product(&app, &admin).await;
     let path = format!("/products/{}", product["id"]);
     for body in [
@@ -517,13 +517,7 @@ async fn a_session_of_a_user_that_no_longer_exists_is_401() {
 async fn a_signed_out_session_stays_signed_out_after_a_restart() {
     let Some(app) = spawn_app().await else { return };
     let session = app.login("leaving@example.com").await;
-    let response = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&session.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&session.token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let restarted = start(app.settings.clone(), app.resources.clone()).await;
     assert_problem(

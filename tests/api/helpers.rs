@@ -318,8 +318,7 @@ impl TestApp {
 
     /// Every mail delivered so far, with a key that names it.
     pub fn delivered_mail(&self) -> Vec<(String, String)> {
-        if let Some(smtp) = &self.resources.smtp {
-            let inbox = smtp.lock().unwrap().inbox.clone();
+        if let Some(inbox) = self.smtp_inbox() {
             return inbox
                 .messages()
                 .into_iter()
@@ -410,6 +409,22 @@ impl TestApp {
                 .any(|line| line == "storefront_bus_events_pending 0")
         })
         .await;
+    }
+
+    /// Signs the session out.
+    pub async fn logout(&self, token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// What the test's SMTP server received, on the production backend.
+    pub fn smtp_inbox(&self) -> Option<crate::smtp_server::Inbox> {
+        let smtp = self.resources.smtp.as_ref()?;
+        Some(smtp.lock().unwrap().inbox.clone())
     }
 
     /// Undoes `break_mail`.

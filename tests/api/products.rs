@@ -440,6 +440,16 @@ async fn filters_sorts_and_pages() {
     let page = list(&app, "sort=price&limit=2&offset=2").await;
     assert_eq!(titles(&page), ["Denim jacket", "Evening gown"]);
     assert_eq!(page["total"], 5);
+    let empty_range = list(&app, "minPrice=10&maxPrice=5").await;
+    assert_eq!(
+        empty_range["total"], 0,
+        "a price range that is empty matches nothing"
+    );
+    let no_words = list(&app, "q=%2A%2A%2A").await;
+    assert_eq!(
+        no_words["total"], 5,
+        "a search without words filters nothing"
+    );
     let past_the_end = list(&app, "offset=50").await;
     assert_eq!(
         (
@@ -455,12 +465,12 @@ async fn filters_sorts_and_pages() {
         "limit=abc",
         "offset=-1",
         "minPrice=-5",
-        "minPrice=10&maxPrice=5",
         "size=XXXL",
         "sort=cheapest",
         "inStock=maybe",
         "color=red",
-        "q=%2A%2A%2A",
+        "category=",
+        "category=%20%20",
     ] {
         assert_problem(
             app.get(&format!("/products?{bad}"), None).await,

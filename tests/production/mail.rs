@@ -6,17 +6,6 @@ use std::time::Duration;
 
 use crate::helpers::{eventually, nonzero64, spawn_app_with, ADMIN_EMAIL};
 
-fn inbox(app: &crate::helpers::TestApp) -> crate::smtp_server::Inbox {
-    app.resources
-        .smtp
-        .as_ref()
-        .unwrap()
-        .lock()
-        .unwrap()
-        .inbox
-        .clone()
-}
-
 #[actix_web::test]
 async fn a_server_slow_to_accept_data_gets_each_mail_once() {
     // The first try waits half the call timeout (1 s) for the server, which
@@ -31,7 +20,7 @@ async fn a_server_slow_to_accept_data_gets_each_mail_once() {
         return;
     };
     let admin = app.login(ADMIN_EMAIL).await.token;
-    inbox(&app).delay_data(Duration::from_secs(3));
+    app.smtp_inbox().unwrap().delay_data(Duration::from_secs(3));
     assert_eq!(
         app.request_otp("slow@example.com").await.status(),
         StatusCode::ACCEPTED
@@ -54,7 +43,7 @@ async fn a_server_slow_to_accept_data_gets_each_mail_once() {
         1,
         "the code came twice"
     );
-    inbox(&app).delay_data(Duration::ZERO);
+    app.smtp_inbox().unwrap().delay_data(Duration::ZERO);
     assert_eq!(
         app.verify("slow@example.com", &code).await.status(),
         StatusCode::OK
@@ -71,11 +60,11 @@ async fn readiness_asks_the_smtp_server_at_most_every_few_seconds() {
         return;
     };
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
-    let before = inbox(&app).connections();
+    let before = app.smtp_inbox().unwrap().connections();
     let answers = join_all((0..50).map(|_| app.get("/readyz", None))).await;
     assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(
-        inbox(&app).connections(),
+        app.smtp_inbox().unwrap().connections(),
         before,
         "readiness opened SMTP connections"
     );

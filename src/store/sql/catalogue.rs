@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::QueryBuilder;
+use sqlx::{QueryBuilder, Row};
 
 use super::{dialect, Db, SqlStore};
 use crate::domain::{NewProduct, Product, Size, Stock};
@@ -36,6 +36,26 @@ impl SqlStore {
                 .await?;
         Ok(row.is_some())
     }
+}
+
+type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
+
+/// Binds what every write of a product sets, as `$1` to `$11`: title,
+/// description, price, discount, final price, category, dress type,
+/// keywords (JSON and text), image URLs and FAQ.
+fn bind_product<'q>(query: Query<'q>, product: &'q NewProduct) -> Query<'q> {
+    query
+        .bind(product.title())
+        .bind(product.description())
+        .bind(product.price())
+        .bind(i64::from(product.discount_percentage()))
+        .bind(product.final_price())
+        .bind(product.category())
+        .bind(product.dress_type())
+        .bind(to_json(&product.relevant_keywords()))
+        .bind(product.relevant_keywords().join(" "))
+        .bind(to_json(&product.image_url()))
+        .bind(to_json(&product.faq()))
 }
 
 async fn write_variants(
@@ -97,28 +117,21 @@ impl ProductStore for SqlStore {
     ) -> Result<Product, StoreError> {
         let now = Utc::now();
         let mut tx = self.begin_write().await?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO products (title, description, price, currency, discount_percentage,
-                                   final_price, category, dress_type, keywords, keywords_text,
-                                   image_urls, faq, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13)
-             RETURNING id",
+        let inserted = bind_product(
+            sqlx::query(
+                "INSERT INTO products (title, description, price, discount_percentage, final_price,
+                                       category, dress_type, keywords, keywords_text, image_urls,
+                                       faq, currency, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13)
+                 RETURNING id",
+            ),
+            product,
         )
-        .bind(product.title())
-        .bind(product.description())
-        .bind(product.price())
         .bind(currency)
-        .bind(i64::from(product.discount_percentage()))
-        .bind(product.final_price())
-        .bind(product.category())
-        .bind(product.dress_type())
-        .bind(to_json(&product.relevant_keywords()))
-        .bind(product.relevant_keywords().join(" "))
-        .bind(to_json(&product.image_url()))
-        .bind(to_json(&product.faq()))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let id: i64 = inserted.try_get("id")?;
         write_variants(&mut tx, id, product).await?;
         tx.commit().await?;
         self.product(id)
@@ -144,26 +157,19 @@ impl ProductStore for SqlStore {
         expected_version: Option<i64>,
     ) -> Result<Written<Product>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE products SET title = $2, description = $3, price = $4, discount_percentage = $5,
-                                 final_price = $6, category = $7, dress_type = $8, keywords = $9,
-                                 keywords_text = $10, image_urls = $11, faq = $12, updated_at = $13,
-                                 version = version + 1
-             WHERE id = $1 AND deleted_at IS NULL AND ($14 IS NULL OR version = $14)",
+        let updated = bind_product(
+            sqlx::query(
+                "UPDATE products SET title = $1, description = $2, price = $3,
+                                     discount_percentage = $4, final_price = $5, category = $6,
+                                     dress_type = $7, keywords = $8, keywords_text = $9,
+                                     image_urls = $10, faq = $11, updated_at = $12,
+                                     version = version + 1
+                 WHERE id = $13 AND deleted_at IS NULL AND ($14 IS NULL OR version = $14)",
+            ),
+            product,
         )
-        .bind(id)
-        .bind(product.title())
-        .bind(product.description())
-        .bind(product.price())
-        .bind(i64::from(product.discount_percentage()))
-        .bind(product.final_price())
-        .bind(product.category())
-        .bind(product.dress_type())
-        .bind(to_json(&product.relevant_keywords()))
-        .bind(product.relevant_keywords().join(" "))
-        .bind(to_json(&product.image_url()))
-        .bind(to_json(&product.faq()))
         .bind(Utc::now())
+        .bind(id)
         .bind(expected_version)
         .execute(&mut *tx)
         .await?
