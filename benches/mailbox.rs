@@ -1,33 +1,30 @@
-//! What the instrumented mailbox costs: a `call` round trip through
-//! `Mailbox` against a bare `Addr::send` to the same actor, in the same run.
+//! What the runtime costs a message: a `call` round trip through an
+//! `Address` (a one-instance pool on an arbiter of its own) against a bare
+//! `Addr::send` to the same kind of actor on an arbiter of its own, in the
+//! same run. Both cross a thread, as every call from an HTTP worker does.
 
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storefront::actors::mailbox::{Handles, Mailbox, MailboxStats, Reply};
+use storefront::actors::runtime::{Address, Arbiters, Handles, KindStats, Pool, Reply};
 use storefront::actors::{ActorError, ActorKind};
 
-struct Echo {
-    stats: Arc<MailboxStats>,
-}
+struct Echo;
 
 impl Actor for Echo {
     type Context = Context<Self>;
 }
 
-impl Supervised for Echo {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        self.stats.record_restart();
-    }
-}
-
 storefront::instrumented_actor!(Echo);
 
-#[derive(Message)]
+#[derive(Message, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, ActorError>")]
 struct Ping(u64);
+
+storefront::wire_name!(Ping => "bench.ping");
 
 /// The bare path: actix's own handler, answered synchronously.
 impl Handler<Ping> for Echo {
@@ -38,7 +35,7 @@ impl Handler<Ping> for Echo {
     }
 }
 
-/// The instrumented path: the same answer through `Handles`.
+/// The runtime's path: the same answer through `Handles`.
 impl Handles<Ping> for Echo {
     fn handle(&mut self, msg: Ping, _: &mut Context<Self>) -> Reply<Result<u64, ActorError>> {
         Box::pin(async move { Ok(msg.0) })
@@ -47,12 +44,19 @@ impl Handles<Ping> for Echo {
 
 fn round_trip(c: &mut Criterion) {
     let system = actix::System::new();
-    let mailbox = system.block_on(async {
-        Mailbox::start(ActorKind::User, Duration::from_secs(5), |stats| Echo {
-            stats,
-        })
+    let (_threads, addr, address) = system.block_on(async {
+        let bare = Arbiter::new();
+        let addr = Echo::start_in_arbiter(&bare.handle(), |_| Echo);
+        let arbiters = Arbiters::new(1);
+        let address = Address::local(Pool::start(
+            KindStats::new(ActorKind::User),
+            1,
+            &arbiters,
+            Duration::from_secs(5),
+            Arc::new(|_| Echo),
+        ));
+        ((bare, arbiters), addr, address)
     });
-    let addr = mailbox.addr().clone();
 
     let mut group = c.benchmark_group("send round trip");
     group.bench_function("bare Addr::send", |b| {
@@ -66,12 +70,12 @@ fn round_trip(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("instrumented Mailbox::call", |b| {
+    group.bench_function("runtime Address::call", |b| {
         b.iter_custom(|iters| {
             system.block_on(async {
                 let started = Instant::now();
                 for i in 0..iters {
-                    mailbox.call(Ping(i)).await.unwrap().unwrap();
+                    address.call(Ping(i)).await.unwrap().unwrap();
                 }
                 started.elapsed()
             })

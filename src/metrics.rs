@@ -5,7 +5,7 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Text
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::actors::mailbox::MailboxSnapshot;
+use crate::actors::runtime::KindSnapshot;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
 
@@ -81,15 +81,22 @@ type Series = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&MailboxSnapshot) -> u64,
+    fn(&KindSnapshot) -> u64,
 );
 
 fn render_actors(text: &mut String, actors: &Registry) {
     let snapshots: Vec<_> = ActorKind::ALL
         .iter()
-        .map(|kind| actors.stats(*kind).snapshot())
+        .filter_map(|kind| actors.stats(*kind))
+        .map(|stats| stats.snapshot())
         .collect();
-    let series: [Series; 5] = [
+    let series: [Series; 6] = [
+        (
+            "storefront_actor_instances",
+            "gauge",
+            "Instances of the kind on this node",
+            |s| s.instances.len() as u64,
+        ),
         (
             "storefront_actor_mailbox_queued",
             "gauge",

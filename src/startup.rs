@@ -32,7 +32,7 @@ impl Application {
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let services = system::start(&settings, settings.node_id(port)).await?;
-        let server = serve(listener, &settings, services.clone()).map_err(bind_error)?;
+        let server = serve(listener, &settings, &services).map_err(bind_error)?;
         tracing::info!(%address, port, "storefront is listening");
         Ok(Application {
             port,
@@ -75,7 +75,7 @@ impl Application {
 fn serve(
     listener: TcpListener,
     settings: &Settings,
-    services: Services,
+    services: &Services,
 ) -> std::io::Result<Server> {
     let limits = RequestLimits {
         max_body_bytes: usize::try_from(settings.server.max_body_bytes.get()).unwrap_or(usize::MAX),
@@ -84,10 +84,10 @@ fn serve(
         body_timeout: settings.server.body_timeout(),
     };
     let state = web::Data::new(AppState {
-        registry: services.registry,
-        bus: services.bus,
-        signer: services.signer,
-        admins: services.admins,
+        registry: services.registry.clone(),
+        bus: services.bus.clone(),
+        signer: services.signer.clone(),
+        admins: services.admins.clone(),
         metrics: Arc::new(Metrics::new()),
         cookie_secure: settings.auth.cookie_secure,
         trusted_proxies: settings.server.trusted_proxies.clone(),

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
-use crate::actors::product::{ProductActor, ProductParts};
-use crate::actors::registry::Mailboxes;
+use crate::actors::product::{ProductActor, ProductCache, ProductParts};
+use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Pool};
 use crate::actors::user::UserActor;
-use crate::actors::{ActorKind, Mailbox, Registry};
+use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
 use crate::domain::{AdminList, OtpHasher, TokenSigner};
@@ -49,10 +49,13 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "bus.url is set, but this build of storefront carries no message over RabbitMQ yet; leave bus.url empty"
+    )]
+    NoBridge,
 }
 
 /// Everything the HTTP layer needs from the running system.
-#[derive(Clone)]
 pub struct Services {
     pub registry: Registry,
     pub bus: EventBus,
@@ -60,6 +63,28 @@ pub struct Services {
     pub admins: Arc<AdminList>,
     /// Work that outlives the message that started it (a mail's first try).
     pub background: tokio_util::task::TaskTracker,
+    /// The threads the actors run on; dropping this stops them.
+    pub arbiters: Arbiters,
+}
+
+/// Starts the instances of `A` this node hosts and registers their address.
+fn host<A: KindOf>(
+    settings: &Settings,
+    registry: &Registry,
+    arbiters: &Arbiters,
+    factory: Factory<A>,
+) -> Address<A> {
+    let kind = A::KIND;
+    let pool = Pool::start(
+        KindStats::new(kind),
+        settings.actors.instances(kind),
+        arbiters,
+        settings.actors.call_timeout(),
+        factory,
+    );
+    let address = Address::local(pool);
+    registry.register(address.clone());
+    address
 }
 
 /// Builds stores and starts the actors on the current arbiter.
@@ -99,14 +124,25 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
     };
 
+    if settings.bus.url.is_some() {
+        return Err(StartupError::NoBridge);
+    }
     let bus = EventBus::new(node_id.clone(), settings.actors.event_delivery_attempts);
     let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
     let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
     let timeout = settings.actors.call_timeout();
+    let registry = Registry::new(node_id);
+    let arbiters = Arbiters::new(
+        ActorKind::ALL
+            .iter()
+            .map(|kind| settings.actors.instances(*kind))
+            .max()
+            .unwrap_or(1),
+    );
 
     let background = tokio_util::task::TaskTracker::new();
     let mail = &settings.mail;
-    let mailer_parts = MailerParts {
+    let mailer_parts = Arc::new(MailerParts {
         background: background.clone(),
         transport,
         queue: database.mail_queue,
@@ -119,23 +155,33 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
             first_try: timeout / 2,
             lease: mail.smtp_timeout() + std::time::Duration::from_secs(30),
         },
-    };
-    let mailer = Mailbox::start(ActorKind::Mailer, timeout, |stats| {
-        MailerActor::new(mailer_parts, stats)
     });
-    bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer.clone());
-    let user = Mailbox::start(ActorKind::User, timeout, |stats| {
-        UserActor::new(database.users, bus.clone(), stats)
-    });
+    let mailer = host::<MailerActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
+    );
+    bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
+
+    let users = database.users;
+    let user_bus = bus.clone();
+    host::<UserActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
+    );
+
     let auth = &settings.auth;
-    let parts = OtpActorParts {
+    let otp_parts = Arc::new(OtpActorParts {
         store: otp_store,
         revocations,
         clients,
         mail_budget: MailBudget::per_minute(settings.limits.otp_mails_per_minute),
         hasher: OtpHasher::new(&secret),
         signer: signer.clone(),
-        users: user.clone(),
+        registry: registry.clone(),
         bus: bus.clone(),
         policy: OtpPolicy {
             code_ttl: auth.otp_ttl(),
@@ -144,34 +190,38 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
             sends_per_hour: auth.otp_sends_per_hour.get(),
             admins: admins.clone(),
         },
-    };
-    let otp = Mailbox::start(ActorKind::Otp, timeout, |stats| OtpActor::new(parts, stats));
+    });
+    host::<OtpActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Arc::new(move |_| OtpActor::new(otp_parts.clone())),
+    );
+
     let product_parts = ProductParts {
         store: database.catalogue,
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
-        cache_capacity: settings.catalogue.cache_capacity,
-        cache_ttl: std::time::Duration::from_secs(settings.catalogue.cache_ttl_secs.get()),
+        cache: ProductCache::new(
+            settings.catalogue.cache_capacity,
+            std::time::Duration::from_secs(settings.catalogue.cache_ttl_secs.get()),
+        ),
     };
-    let product = Mailbox::start(ActorKind::Product, timeout, |stats| {
-        ProductActor::new(product_parts, stats)
-    });
-    bus.subscribe(ProductActor::SUBSCRIBES_TO, product.clone());
+    let product = host::<ProductActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Arc::new(move |_| ProductActor::new(product_parts.clone())),
+    );
+    bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
 
     Ok(Services {
-        registry: Registry::new(
-            node_id,
-            Mailboxes {
-                otp,
-                user,
-                mailer,
-                product,
-            },
-        ),
+        registry,
         bus,
         signer,
         admins,
         background,
+        arbiters,
     })
 }
 

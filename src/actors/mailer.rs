@@ -13,10 +13,11 @@
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mailbox::{DropInRuntime, Handles, MailboxStats, Reply};
+use super::runtime::{Handles, Instance, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
@@ -82,19 +83,19 @@ pub struct MailerParts {
 
 pub struct MailerActor {
     parts: Arc<MailerParts>,
+    instance: Instance,
     retry_round_running: bool,
-    stats: Arc<MailboxStats>,
 }
 
 impl MailerActor {
     /// The routing keys this actor consumes.
     pub const SUBSCRIBES_TO: &'static [&'static str] = &[Event::OTP_ISSUED, Event::USER_CREATED];
 
-    pub fn new(parts: MailerParts, stats: Arc<MailboxStats>) -> Self {
+    pub fn new(parts: Arc<MailerParts>, instance: Instance) -> Self {
         MailerActor {
-            parts: Arc::new(parts),
+            parts,
+            instance,
             retry_round_running: false,
-            stats,
         }
     }
 
@@ -132,15 +133,15 @@ impl MailerActor {
             }
             Ok::<(), ActorError>(())
         };
+        let round = async move {
+            if let Err(err) = round.await {
+                tracing::error!(error = %error_chain(&err), "mail retry round failed");
+            }
+        };
         ctx.spawn(
-            DropInRuntime::new(round)
-                .into_actor(self)
-                .map(|result, actor, _| {
-                    actor.retry_round_running = false;
-                    if let Err(err) = result {
-                        tracing::error!(error = %error_chain(&err), "mail retry round failed");
-                    }
-                }),
+            self.instance
+                .guard(round)
+                .map(|(), actor: &mut Self, _| actor.retry_round_running = false),
         );
     }
 }
@@ -148,20 +149,18 @@ impl MailerActor {
 impl Actor for MailerActor {
     type Context = Context<Self>;
 
+    /// One retry timer per node is enough: the first instance runs it (a
+    /// restart of that instance starts it again).
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Runs again after a restart, with a fresh context and timer.
-        self.retry_round_running = false;
-        ctx.run_interval(self.parts.retry.poll, |actor, ctx| actor.retry_round(ctx));
-    }
-}
-
-impl Supervised for MailerActor {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        self.stats.record_restart();
+        if self.instance.index() == 0 {
+            ctx.run_interval(self.parts.retry.poll, |actor, ctx| actor.retry_round(ctx));
+        }
     }
 }
 
 crate::instrumented_actor!(MailerActor);
+
+crate::hosted_messages!(MailerActor: [DeliverEvent, ListQueuedMail, RetryQueuedMail, CheckDependency]);
 
 /// Tries one mail that holds the lease of queue entry `id` and records the
 /// outcome there: deleted when delivered or expired, rescheduled or dead
@@ -232,16 +231,19 @@ impl Handles<DeliverEvent> for MailerActor {
 }
 
 /// The mails waiting in the queue, dead ones included.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Vec<QueuedMailSummary>, ActorError>")]
 pub struct ListQueuedMail;
 
 /// Makes a queued mail due now, with a fresh count of tries.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct RetryQueuedMail {
     pub id: i64,
 }
+
+crate::wire_name!(ListQueuedMail => "mailer.list_queue");
+crate::wire_name!(RetryQueuedMail => "mailer.retry_queued");
 
 impl Handles<ListQueuedMail> for MailerActor {
     fn handle(
@@ -305,6 +307,94 @@ impl Handles<CheckDependency> for MailerActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::runtime::{Arbiters, KindStats, Pool};
+    use crate::actors::ActorKind;
+    use crate::store::{QueuedMail, StoreError, StoredMail};
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A queue whose first retry round panics; it counts the rounds.
+    #[derive(Default)]
+    struct PanickyQueue {
+        rounds: AtomicU32,
+    }
+
+    #[async_trait]
+    impl MailQueue for PanickyQueue {
+        async fn enqueue(&self, _: &StoredMail, _: DateTime<Utc>) -> Result<i64, StoreError> {
+            Ok(1)
+        }
+        async fn claim_due(
+            &self,
+            _: DateTime<Utc>,
+            _: Duration,
+            _: u32,
+        ) -> Result<Vec<QueuedMail>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn delete(&self, _: i64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn failed(
+            &self,
+            _: i64,
+            _: u32,
+            _: &str,
+            _: Option<DateTime<Utc>>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+            if self.rounds.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the first retry round breaks");
+            }
+            Ok(0)
+        }
+        async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn retry_now(&self, _: i64, _: DateTime<Utc>) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_panic_in_the_retry_timer_is_caught_counted_and_the_timer_runs_again() {
+        let outbox = tempfile::tempdir().unwrap();
+        let queue = Arc::new(PanickyQueue::default());
+        let parts = Arc::new(MailerParts {
+            background: tokio_util::task::TaskTracker::new(),
+            transport: Arc::new(crate::mail::FileOutbox::new(outbox.path().to_owned()).unwrap()),
+            queue: queue.clone(),
+            sealer: MailSealer::new(b"a secret of at least thirty-two bytes"),
+            from: "shop <no-reply@localhost>".parse().unwrap(),
+            retry: RetryPolicy {
+                base: Duration::from_millis(10),
+                max_attempts: 3,
+                poll: Duration::from_millis(10),
+                first_try: Duration::from_secs(1),
+                lease: Duration::from_secs(60),
+            },
+        });
+        let arbiters = Arbiters::new(1);
+        let pool = Pool::start(
+            KindStats::new(ActorKind::Mailer),
+            1,
+            &arbiters,
+            Duration::from_secs(5),
+            Arc::new(move |instance| MailerActor::new(parts.clone(), instance)),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while queue.rounds.load(Ordering::SeqCst) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the timer stopped for good"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let snapshot = pool.stats().snapshot();
+        assert_eq!((snapshot.restarts, snapshot.failed), (1, 1));
+    }
 
     #[test]
     fn backoff_doubles_and_ends() {

@@ -3,10 +3,11 @@
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mailbox::{Handles, Mailbox, MailboxStats, Reply};
+use super::runtime::{Handles, Registry, Reply};
 use super::user::{Login, UserActor};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, OtpIssued};
@@ -39,9 +40,10 @@ fn limited(decision: RateDecision) -> Result<(), ActorError> {
     }
 }
 
+/// What every instance shares: the stores, the limits (the node's mail
+/// budget is one for all instances), the keys and the rules.
 pub struct OtpActor {
     parts: Arc<OtpActorParts>,
-    stats: Arc<MailboxStats>,
 }
 
 pub struct OtpActorParts {
@@ -51,17 +53,15 @@ pub struct OtpActorParts {
     pub mail_budget: MailBudget,
     pub hasher: OtpHasher,
     pub signer: Arc<TokenSigner>,
-    pub users: Mailbox<UserActor>,
+    /// UserActor is reached through it, wherever it is hosted.
+    pub registry: Registry,
     pub bus: EventBus,
     pub policy: OtpPolicy,
 }
 
 impl OtpActor {
-    pub fn new(parts: OtpActorParts, stats: Arc<MailboxStats>) -> Self {
-        OtpActor {
-            parts: Arc::new(parts),
-            stats,
-        }
+    pub fn new(parts: Arc<OtpActorParts>) -> Self {
+        OtpActor { parts }
     }
 }
 
@@ -69,17 +69,13 @@ impl Actor for OtpActor {
     type Context = Context<Self>;
 }
 
-impl Supervised for OtpActor {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        self.stats.record_restart();
-    }
-}
-
 crate::instrumented_actor!(OtpActor);
+
+crate::hosted_messages!(OtpActor: [RequestOtp, VerifyOtp, RevokeToken, IsRevoked, CheckDependency]);
 
 /// Sends a fresh code to `email`, replacing any previous one. Answers the
 /// same whether or not a user has this email.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct RequestOtp {
     pub email: Email,
@@ -88,7 +84,7 @@ pub struct RequestOtp {
 }
 
 /// Checks a code; on success signs the user in (creating them on first login).
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Session, ActorError>")]
 pub struct VerifyOtp {
     pub email: Email,
@@ -98,7 +94,7 @@ pub struct VerifyOtp {
     pub client: ClientKey,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Session {
     pub user: User,
     pub token: String,
@@ -106,18 +102,23 @@ pub struct Session {
 }
 
 /// Revokes a token id until the token would have expired anyway.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct RevokeToken {
     pub jti: String,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<bool, ActorError>")]
 pub struct IsRevoked {
     pub jti: String,
 }
+
+crate::wire_name!(RequestOtp => "otp.request_code");
+crate::wire_name!(VerifyOtp => "otp.verify_code");
+crate::wire_name!(RevokeToken => "otp.revoke_token");
+crate::wire_name!(IsRevoked => "otp.is_revoked");
 
 impl Handles<RequestOtp> for OtpActor {
     fn handle(&mut self, msg: RequestOtp, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
@@ -203,7 +204,8 @@ impl Handles<VerifyOtp> for OtpActor {
             }
             let role = policy.admins.role_for(msg.email.as_str());
             let user = parts
-                .users
+                .registry
+                .get::<UserActor>()
                 .call(Login {
                     email: msg.email,
                     phone_number: msg.phone_number,

@@ -1,14 +1,16 @@
 //! ProductActor: the catalogue, its stock levels and search. Reads of one
-//! product come from a bounded, TTL'd in-process cache that every write on
-//! this node empties at once; `product.changed` tells other nodes to do the same.
+//! product come from a bounded, TTL'd cache, one per node and shared by
+//! every instance, that every write on this node empties at once;
+//! `product.changed` tells other nodes to do the same.
 
 use actix::prelude::*;
 use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mailbox::{Handles, MailboxStats, Reply};
+use super::runtime::{Handles, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
@@ -27,16 +29,26 @@ fn written<T>(outcome: Written<T>) -> Result<T, ActorError> {
     }
 }
 
-/// The cache and a count of writes. A read that started before a write must
-/// not put what it read into the cache after the write emptied it, so reads
-/// only fill the cache when no write happened while they ran.
+/// The node's cache and a count of writes. A read that started before a
+/// write must not put what it read into the cache after the write emptied
+/// it, so reads only fill the cache when no write happened while they ran.
 #[derive(Clone)]
-struct ProductCache {
+pub struct ProductCache {
     entries: Cache<i64, Arc<Product>>,
     writes: Arc<AtomicU64>,
 }
 
 impl ProductCache {
+    pub fn new(capacity: u64, ttl: Duration) -> ProductCache {
+        ProductCache {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+            writes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     fn invalidate(&self, id: i64) {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.entries.invalidate(&id);
@@ -48,33 +60,26 @@ pub struct ProductActor {
     cache: ProductCache,
     bus: EventBus,
     currency: Currency,
-    stats: Arc<MailboxStats>,
 }
 
+/// What every instance shares, the cache included.
+#[derive(Clone)]
 pub struct ProductParts {
     pub store: Arc<dyn ProductStore>,
     pub bus: EventBus,
     pub currency: Currency,
-    pub cache_capacity: u64,
-    pub cache_ttl: Duration,
+    pub cache: ProductCache,
 }
 
 impl ProductActor {
     pub const SUBSCRIBES_TO: &'static [&'static str] = &[Event::PRODUCT_CHANGED];
 
-    pub fn new(parts: ProductParts, stats: Arc<MailboxStats>) -> Self {
+    pub fn new(parts: ProductParts) -> Self {
         ProductActor {
             store: parts.store,
-            cache: ProductCache {
-                entries: Cache::builder()
-                    .max_capacity(parts.cache_capacity)
-                    .time_to_live(parts.cache_ttl)
-                    .build(),
-                writes: Arc::new(AtomicU64::new(0)),
-            },
+            cache: parts.cache,
             bus: parts.bus,
             currency: parts.currency,
-            stats,
         }
     }
 
@@ -110,22 +115,27 @@ impl Actor for ProductActor {
     type Context = Context<Self>;
 }
 
-impl Supervised for ProductActor {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        self.stats.record_restart();
-    }
-}
-
 crate::instrumented_actor!(ProductActor);
 
-#[derive(Debug, Message)]
+crate::hosted_messages!(ProductActor: [
+    CreateProduct,
+    ReplaceProduct,
+    PatchProduct,
+    DeleteProduct,
+    SetStock,
+    GetProduct,
+    SearchProducts,
+    DeliverEvent,
+]);
+
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct CreateProduct {
     pub product: NewProduct,
 }
 
 /// Replaces a whole product; with `expected_version`, only if it still has it.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct ReplaceProduct {
     pub id: i64,
@@ -137,7 +147,7 @@ pub struct ReplaceProduct {
 /// Without `expected_version` a PATCH that raced another write is applied
 /// again to the newer product (it names only what it changes, so both
 /// changes stick); with it, a product that moved on is `Stale`.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct PatchProduct {
     pub id: i64,
@@ -145,14 +155,14 @@ pub struct PatchProduct {
     pub expected_version: Option<i64>,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct DeleteProduct {
     pub id: i64,
     pub expected_version: Option<i64>,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Product, ActorError>")]
 pub struct SetStock {
     pub id: i64,
@@ -160,17 +170,25 @@ pub struct SetStock {
     pub stock: Stock,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Arc<Product>, ActorError>")]
 pub struct GetProduct {
     pub id: i64,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<ProductPage, ActorError>")]
 pub struct SearchProducts {
     pub filter: ProductFilter,
 }
+
+crate::wire_name!(CreateProduct => "product.create");
+crate::wire_name!(ReplaceProduct => "product.replace");
+crate::wire_name!(PatchProduct => "product.patch");
+crate::wire_name!(DeleteProduct => "product.delete");
+crate::wire_name!(SetStock => "product.set_stock");
+crate::wire_name!(GetProduct => "product.get");
+crate::wire_name!(SearchProducts => "product.search");
 
 impl Handles<CreateProduct> for ProductActor {
     fn handle(

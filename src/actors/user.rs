@@ -2,9 +2,10 @@
 //! login creates a user.
 
 use actix::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::mailbox::{Handles, MailboxStats, Reply};
+use super::runtime::{Handles, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, UserCreated};
 use crate::domain::{
@@ -15,12 +16,11 @@ use crate::store::UserStore;
 pub struct UserActor {
     store: Arc<dyn UserStore>,
     bus: EventBus,
-    stats: Arc<MailboxStats>,
 }
 
 impl UserActor {
-    pub fn new(store: Arc<dyn UserStore>, bus: EventBus, stats: Arc<MailboxStats>) -> Self {
-        UserActor { store, bus, stats }
+    pub fn new(store: Arc<dyn UserStore>, bus: EventBus) -> Self {
+        UserActor { store, bus }
     }
 }
 
@@ -28,16 +28,22 @@ impl Actor for UserActor {
     type Context = Context<Self>;
 }
 
-impl Supervised for UserActor {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        self.stats.record_restart();
-    }
-}
-
 crate::instrumented_actor!(UserActor);
 
+crate::hosted_messages!(UserActor: [
+    Login,
+    GetUser,
+    UpdateProfile,
+    ListAddresses,
+    AddAddress,
+    GetAddress,
+    UpdateAddress,
+    DeleteAddress,
+    CheckDependency,
+]);
+
 /// Finds or creates the user signing in, with the role their email earns.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<User, ActorError>")]
 pub struct Login {
     pub email: Email,
@@ -45,26 +51,26 @@ pub struct Login {
     pub role: Role,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<User, ActorError>")]
 pub struct GetUser {
     pub user_id: i64,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<User, ActorError>")]
 pub struct UpdateProfile {
     pub user_id: i64,
     pub changes: ProfileChanges,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Vec<Address>, ActorError>")]
 pub struct ListAddresses {
     pub user_id: i64,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Address, ActorError>")]
 pub struct AddAddress {
     pub user_id: i64,
@@ -73,14 +79,14 @@ pub struct AddAddress {
 
 /// Every address message names its owner: another user's address is
 /// `NotFound`, never visible.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Address, ActorError>")]
 pub struct GetAddress {
     pub user_id: i64,
     pub address_id: i64,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<Address, ActorError>")]
 pub struct UpdateAddress {
     pub user_id: i64,
@@ -88,12 +94,21 @@ pub struct UpdateAddress {
     pub changes: AddressChanges,
 }
 
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct DeleteAddress {
     pub user_id: i64,
     pub address_id: i64,
 }
+
+crate::wire_name!(Login => "user.login");
+crate::wire_name!(GetUser => "user.get");
+crate::wire_name!(UpdateProfile => "user.update_profile");
+crate::wire_name!(ListAddresses => "user.list_addresses");
+crate::wire_name!(AddAddress => "user.add_address");
+crate::wire_name!(GetAddress => "user.get_address");
+crate::wire_name!(UpdateAddress => "user.update_address");
+crate::wire_name!(DeleteAddress => "user.delete_address");
 
 impl Handles<Login> for UserActor {
     fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {

@@ -8,7 +8,7 @@ mod events;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,11 +17,11 @@ use uuid::Uuid;
 
 pub use events::{Event, OtpIssued, ProductChanged, UserCreated};
 
-use crate::actors::mailbox::{Envelope, Handles, Mailbox};
+use crate::actors::runtime::{Address, Envelope, Handles};
 use crate::actors::ActorError;
 
 /// An event with what every transport needs to route and de-duplicate it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEnvelope {
     pub message_id: Uuid,
@@ -31,9 +31,11 @@ pub struct EventEnvelope {
 }
 
 /// Hands one event to a subscribed actor.
-#[derive(Debug, Message)]
+#[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct DeliverEvent(pub Arc<EventEnvelope>);
+
+crate::wire_name!(DeliverEvent => "event.deliver");
 
 type Deliver = Arc<
     dyn Fn(Arc<EventEnvelope>) -> LocalBoxFuture<'static, Result<(), ActorError>> + Send + Sync,
@@ -89,14 +91,14 @@ impl EventBus {
         }
     }
 
-    /// Delivers every event whose routing key is in `routing_keys` to `mailbox`.
-    pub fn subscribe<A>(&self, routing_keys: &'static [&'static str], mailbox: Mailbox<A>)
+    /// Delivers every event whose routing key is in `routing_keys` to `address`.
+    pub fn subscribe<A>(&self, routing_keys: &'static [&'static str], address: Address<A>)
     where
         A: Handles<DeliverEvent> + Handler<Envelope<DeliverEvent>>,
     {
         let deliver: Deliver = Arc::new(move |envelope| {
-            let mailbox = mailbox.clone();
-            Box::pin(async move { mailbox.call(DeliverEvent(envelope)).await? })
+            let address = address.clone();
+            Box::pin(async move { address.call(DeliverEvent(envelope)).await? })
         });
         self.inner
             .subscribers

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, SecretUrl, TrustedProxies};
 
+use crate::actors::ActorKind;
 use crate::domain::{Currency, Email};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    pub bus: BusSettings,
     pub actors: ActorSettings,
     pub catalogue: CatalogueSettings,
     pub node: NodeSettings,
@@ -53,6 +55,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
+            bus: BusSettings::default(),
             actors: ActorSettings::default(),
             catalogue: CatalogueSettings::default(),
             node: NodeSettings::default(),
@@ -282,11 +285,39 @@ impl Default for LimitSettings {
     }
 }
 
+/// RabbitMQ, which carries messages between nodes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// Empty: every message stays in this process.
+    #[serde(deserialize_with = "values::optional_amqp_url")]
+    pub url: Option<SecretUrl>,
+    /// Prefix of every exchange and queue.
+    pub namespace: String,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings {
+            url: None,
+            namespace: "storefront".into(),
+        }
+    }
+}
+
+/// One actor kind's settings, under `[actors.<kind>]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KindSettings {
+    /// Instances on this node, each on its own arbiter; 0 is one per core.
+    pub instances: usize,
+}
+
+#[derive(Debug, Clone)]
 pub struct ActorSettings {
     pub call_timeout_ms: NonZeroU64,
     pub event_delivery_attempts: NonZeroU32,
+    kinds: std::collections::BTreeMap<ActorKind, KindSettings>,
 }
 
 impl Default for ActorSettings {
@@ -294,13 +325,77 @@ impl Default for ActorSettings {
         ActorSettings {
             call_timeout_ms: NonZeroU64::new(5000).expect("nonzero"),
             event_delivery_attempts: NonZeroU32::new(5).expect("nonzero"),
+            kinds: std::collections::BTreeMap::new(),
         }
+    }
+}
+
+/// `[actors]` holds its own keys and one table per actor kind, named by the
+/// kind's key; any other table is refused with the kinds there are.
+impl<'de> Deserialize<'de> for ActorSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            call_timeout_ms: Option<NonZeroU64>,
+            event_delivery_attempts: Option<NonZeroU32>,
+            #[serde(flatten)]
+            kinds: std::collections::BTreeMap<String, KindSettings>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let defaults = ActorSettings::default();
+        let kinds = raw
+            .kinds
+            .into_iter()
+            // 0 is the default (one per core); only what differs is kept.
+            .filter(|(_, settings)| settings.instances != 0)
+            .map(|(key, settings)| {
+                let kind = ActorKind::ALL
+                    .iter()
+                    .copied()
+                    .find(|kind| kind.config_key() == key)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            "unknown actor kind `{key}`; the kinds are {}",
+                            ActorKind::ALL
+                                .iter()
+                                .map(|kind| kind.config_key())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                Ok((kind, settings))
+            })
+            .collect::<Result<_, D::Error>>()?;
+        Ok(ActorSettings {
+            call_timeout_ms: raw.call_timeout_ms.unwrap_or(defaults.call_timeout_ms),
+            event_delivery_attempts: raw
+                .event_delivery_attempts
+                .unwrap_or(defaults.event_delivery_attempts),
+            kinds,
+        })
     }
 }
 
 impl ActorSettings {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms.get())
+    }
+
+    /// How many instances of `kind` this node runs: as configured, or one
+    /// per core.
+    pub fn instances(&self, kind: ActorKind) -> usize {
+        match self
+            .kinds
+            .get(&kind)
+            .map_or(0, |settings| settings.instances)
+        {
+            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            configured => configured,
+        }
+    }
+
+    pub fn set_instances(&mut self, kind: ActorKind, instances: usize) {
+        self.kinds.insert(kind, KindSettings { instances });
     }
 }
 
@@ -323,11 +418,23 @@ impl Default for CatalogueSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeSettings {
     /// Empty: hostname:port.
     pub id: String,
+    /// The actor kinds this node hosts; the others are reached over the bus.
+    #[serde(deserialize_with = "values::actor_kinds")]
+    pub roles: Vec<ActorKind>,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            id: String::new(),
+            roles: ActorKind::ALL.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -354,15 +461,16 @@ impl Default for LogSettings {
 }
 
 /// Keys that can hold a comma-separated list in an environment variable.
-const LIST_KEYS: [&str; 2] = ["auth.admin_emails", "server.trusted_proxies"];
+const LIST_KEYS: [&str; 3] = ["auth.admin_emails", "server.trusted_proxies", "node.roles"];
 
 /// Variables that platforms and the original services' `.env` files set,
 /// read as fallbacks for the key they name.
-const PLATFORM_VARIABLES: [(&str, &str); 4] = [
+const PLATFORM_VARIABLES: [(&str, &str); 5] = [
     ("PORT", "server.port"),
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "kv.url"),
     ("JWT_SECRET", "auth.jwt_secret"),
+    ("RABBIT_MQ_URL", "bus.url"),
 ];
 
 /// The platform variables present in `env`, as a configuration source.
@@ -454,7 +562,26 @@ impl Settings {
                 ));
             }
         }
+        let unhosted = self.unhosted_kinds();
+        if self.bus.url.is_none() && !unhosted.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "node.roles",
+                reason: format!(
+                    "leaves {} to other nodes, but bus.url is empty: nothing could reach them",
+                    unhosted.join(", ")
+                ),
+            });
+        }
         Ok(self)
+    }
+
+    /// The config keys of the kinds this node does not host.
+    fn unhosted_kinds(&self) -> Vec<&'static str> {
+        ActorKind::ALL
+            .iter()
+            .filter(|kind| !self.node.roles.contains(kind))
+            .map(|kind| kind.config_key())
+            .collect()
     }
 
     /// The node id shown to operators: configured, or hostname:port.
@@ -617,6 +744,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("mail.smtp_user"), "{err}");
+    }
+
+    #[test]
+    fn a_node_that_leaves_kinds_to_nobody_is_refused() {
+        let err = load(None, &[("STOREFRONT__NODE__ROLES", "otp,user,mailer")]).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("node.roles") && shown.contains("product"),
+            "{shown}"
+        );
+        let err = load(None, &[("STOREFRONT__NODE__ROLES", "otp,cashier")]).unwrap_err();
+        assert!(crate::telemetry::error_chain(&err).contains("cashier"));
+        let settings = load(
+            Some("[actors.product]\ninstances = 3\n"),
+            &[("STOREFRONT__ACTORS__OTP__INSTANCES", "2")],
+        )
+        .unwrap();
+        assert_eq!(settings.actors.instances(ActorKind::Product), 3);
+        assert_eq!(settings.actors.instances(ActorKind::Otp), 2);
+        assert!(settings.actors.instances(ActorKind::User) >= 1);
+        let err = load(Some("[actors.cashier]\ninstances = 3\n"), &[]).unwrap_err();
+        assert!(crate::telemetry::error_chain(&err).contains("cashier"));
     }
 
     #[test]

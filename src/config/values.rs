@@ -163,6 +163,49 @@ impl<'de> Deserialize<'de> for KvUrl {
     }
 }
 
+/// A RabbitMQ URL, or nothing when empty.
+pub fn optional_amqp_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretUrl>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    url_with_scheme(&raw, &["amqp", "amqps"]).map(Some)
+}
+
+/// A list of actor kinds by their config keys (`otp`, `user`, ...).
+pub fn actor_kinds<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<crate::actors::ActorKind>, D::Error> {
+    use crate::actors::ActorKind;
+    let mut kinds = Vec::new();
+    for raw in Vec::<String>::deserialize(deserializer)? {
+        let key = raw.trim();
+        if key.is_empty() {
+            continue;
+        }
+        let kind = ActorKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.config_key() == key)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{key}` is no actor kind; the kinds are {}",
+                    ActorKind::ALL
+                        .iter()
+                        .map(|kind| kind.config_key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
 /// A secret given as text; an empty value means "not set".
 pub fn optional_secret<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Problem};
 use super::session::Admin;
 use super::{ask, AppState};
-use crate::actors::mailbox::{MailboxSnapshot, MessageRecord};
+use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
-use crate::actors::{ActorKind, MailboxStats};
+use crate::actors::runtime::{KindSnapshot, MessageRecord};
+use crate::actors::ActorKind;
 use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
 
@@ -21,13 +22,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)));
 }
 
+/// One actor kind on this node: the sums over its instances, and each instance.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorView {
     pub node: String,
+    /// Whether this node runs instances of the kind (otherwise another node
+    /// does, reached over the bus).
     pub hosted: bool,
     #[serde(flatten)]
-    pub mailbox: MailboxSnapshot,
+    pub actor: KindSnapshot,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,11 +78,12 @@ impl<'a> From<&'a QueuedMailSummary> for QueuedMailBody<'a> {
     }
 }
 
-fn view(state: &AppState, stats: &MailboxStats) -> ActorView {
+fn view(state: &AppState, kind: ActorKind) -> ActorView {
+    let stats = state.registry.stats(kind);
     ActorView {
         node: state.registry.node_id().to_owned(),
-        hosted: true,
-        mailbox: stats.snapshot(),
+        hosted: stats.is_some(),
+        actor: stats.map_or_else(|| KindSnapshot::unhosted(kind), |stats| stats.snapshot()),
     }
 }
 
@@ -92,7 +97,7 @@ fn view(state: &AppState, stats: &MailboxStats) -> ActorView {
 pub async fn list_actors(state: web::Data<AppState>, _: Admin) -> HttpResponse {
     let actors: Vec<ActorView> = ActorKind::ALL
         .iter()
-        .map(|kind| view(&state, state.registry.stats(*kind)))
+        .map(|kind| view(&state, *kind))
         .collect();
     HttpResponse::Ok().json(actors)
 }
@@ -110,10 +115,13 @@ pub async fn get_actor(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kind = ActorKind::parse(&name).ok_or(ApiError::NotFound("actor"))?;
-    let stats = state.registry.stats(kind);
     Ok(HttpResponse::Ok().json(ActorDetail {
-        actor: view(&state, stats),
-        recent_messages: stats.recent(),
+        actor: view(&state, kind),
+        recent_messages: state
+            .registry
+            .stats(kind)
+            .map(|stats| stats.recent())
+            .unwrap_or_default(),
     }))
 }
 
@@ -128,7 +136,7 @@ pub async fn list_queued_mail(
     state: web::Data<AppState>,
     _: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let queued = ask(state.registry.mailer(), ListQueuedMail, "mail").await?;
+    let queued = ask(state.registry.get::<MailerActor>(), ListQueuedMail, "mail").await?;
     let queued: Vec<QueuedMailBody> = queued.iter().map(QueuedMailBody::from).collect();
     Ok(HttpResponse::Ok().json(queued))
 }
@@ -146,7 +154,7 @@ pub async fn retry_queued_mail(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     ask(
-        state.registry.mailer(),
+        state.registry.get::<MailerActor>(),
         RetryQueuedMail {
             id: id.into_inner(),
         },

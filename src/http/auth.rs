@@ -12,6 +12,7 @@ use super::json::JsonBody;
 use super::session::{Authenticated, SESSION_COOKIE};
 use super::users::{PhoneInput, UserBody};
 use super::{ask, schemas, AppState};
+use crate::actors::otp::OtpActor;
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
 use crate::domain::{Email, OtpCode, PhoneNumber, ValidationError};
 
@@ -93,7 +94,7 @@ pub async fn request_otp(
     let body: OtpRequest = body.read().await?;
     let (email, _, _) = parse_login_fields(&body.email, None, body.phone_number)?;
     ask(
-        state.registry.otp(),
+        state.registry.get::<OtpActor>(),
         RequestOtp {
             email,
             client: client.0,
@@ -126,7 +127,7 @@ pub async fn verify_otp(
         parse_login_fields(&body.email, Some(&body.otp), body.phone_number)?;
     let code = code.expect("a code that failed to parse is a validation error");
     let session = ask(
-        state.registry.otp(),
+        state.registry.get::<OtpActor>(),
         VerifyOtp {
             email,
             code,
@@ -162,7 +163,7 @@ pub async fn logout(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     ask(
-        state.registry.otp(),
+        state.registry.get::<OtpActor>(),
         RevokeToken {
             jti: caller.jti,
             expires_at: caller.expires_at,

@@ -16,13 +16,13 @@ pub mod session;
 pub mod users;
 
 use actix::dev::ToEnvelope;
-use actix::{Actor, Handler, Message};
+use actix::{Actor, Handler};
 use actix_web::web;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::actors::mailbox::Envelope;
-use crate::actors::{ActorError, Mailbox, Registry};
+use crate::actors::runtime::{Envelope, WireMessage};
+use crate::actors::{Address, Registry};
 use crate::bus::EventBus;
 use crate::config::TrustedProxies;
 use crate::domain::{AdminList, TokenSigner};
@@ -63,18 +63,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Sends `msg` to an actor and maps both kinds of failure, the call's and
 /// the handler's, to an `ApiError`; `subject` names what the answer is about.
-pub async fn ask<A, M, T>(
-    mailbox: &Mailbox<A>,
+pub async fn ask<A, M>(
+    address: &Address<A>,
     msg: M,
     subject: &'static str,
-) -> Result<T, error::ApiError>
+) -> Result<M::Reply, error::ApiError>
 where
-    A: Actor + Handler<Envelope<M>>,
+    A: Actor<Context = actix::Context<A>> + Handler<Envelope<M>>,
     A::Context: ToEnvelope<A, Envelope<M>>,
-    M: Message<Result = Result<T, ActorError>> + Send + 'static,
-    T: Send + 'static,
+    M: WireMessage,
 {
-    mailbox
+    address
         .call(msg)
         .await?
         .map_err(|err| error::ApiError::from_actor(err, subject))

@@ -38,7 +38,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "A dependency is down", body = Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let dependencies = state.registry.check_dependencies().await;
+    let dependencies = crate::actors::check_dependencies(&state.registry).await;
     if dependencies.iter().all(|dependency| dependency.ok) {
         HttpResponse::Ok().json(Readiness {
             status: "ready",

@@ -10,6 +10,7 @@ use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::Admin;
 use super::{ask, schemas, AppState};
+use crate::actors::product::ProductActor;
 use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
@@ -395,7 +396,7 @@ pub async fn list_products(
     let filter = query.into_inner().into_filter()?;
     let (limit, offset) = (filter.limit, filter.offset);
     let page = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         SearchProducts { filter },
         "product",
     )
@@ -420,7 +421,7 @@ pub async fn get_product(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let product = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         GetProduct {
             id: id.into_inner(),
         },
@@ -445,7 +446,7 @@ pub async fn create_product(
 ) -> Result<HttpResponse, ApiError> {
     let product = NewProduct::parse(body.read::<ProductRequest>().await?.into())?;
     let product = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         CreateProduct { product },
         "product",
     )
@@ -473,7 +474,7 @@ pub async fn replace_product(
     let expected_version = expected_version(&req)?;
     let product = NewProduct::parse(body.read::<ProductRequest>().await?.into())?;
     let product = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         ReplaceProduct {
             id: id.into_inner(),
             product,
@@ -503,7 +504,7 @@ pub async fn patch_product(
     let expected_version = expected_version(&req)?;
     let patch = body.read::<ProductRequest>().await?.into();
     let product = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         PatchProduct {
             id: id.into_inner(),
             patch,
@@ -530,7 +531,7 @@ pub async fn delete_product(
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
     ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         DeleteProduct {
             id: id.into_inner(),
             expected_version,
@@ -559,7 +560,7 @@ pub async fn set_stock(
     let size = Size::parse(&size).map_err(ApiError::field)?;
     let stock = Stock::parse(body.read::<StockBody>().await?.stock).map_err(ApiError::field)?;
     let product = ask(
-        state.registry.product(),
+        state.registry.get::<ProductActor>(),
         SetStock { id, size, stock },
         "product",
     )

@@ -12,7 +12,9 @@ use futures_util::future::LocalBoxFuture;
 use super::error::ApiError;
 use super::{ask, AppState};
 use crate::actors::otp::IsRevoked;
+use crate::actors::otp::OtpActor;
 use crate::actors::user::GetUser;
+use crate::actors::user::UserActor;
 use crate::actors::ActorError;
 use crate::domain::Role;
 
@@ -65,13 +67,13 @@ impl FromRequest for Authenticated {
             let user_id = claims.user_id().map_err(|_| invalid())?;
             let (revoked, user) = futures_util::join!(
                 ask(
-                    state.registry.otp(),
+                    state.registry.get::<OtpActor>(),
                     IsRevoked {
                         jti: claims.jti.clone(),
                     },
                     "session",
                 ),
-                state.registry.user().call(GetUser { user_id }),
+                state.registry.get::<UserActor>().call(GetUser { user_id }),
             );
             if revoked? {
                 return Err(ApiError::Unauthorized("the session has been signed out"));

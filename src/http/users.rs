@@ -11,6 +11,7 @@ use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::Authenticated;
 use super::{ask, schemas, AppState};
+use crate::actors::user::UserActor;
 use crate::actors::user::{
     AddAddress, DeleteAddress, GetAddress, GetUser, ListAddresses, UpdateAddress, UpdateProfile,
 };
@@ -214,7 +215,7 @@ pub async fn get_profile(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let user = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         GetUser {
             user_id: caller.user_id,
         },
@@ -238,7 +239,7 @@ pub async fn update_profile(
 ) -> Result<HttpResponse, ApiError> {
     let changes = body.read::<ProfileRequest>().await?.into_changes()?;
     let user = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         UpdateProfile {
             user_id: caller.user_id,
             changes,
@@ -260,7 +261,7 @@ pub async fn list_addresses(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let addresses = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         ListAddresses {
             user_id: caller.user_id,
         },
@@ -285,7 +286,7 @@ pub async fn add_address(
 ) -> Result<HttpResponse, ApiError> {
     let address = NewAddress::parse(body.read::<AddressRequest>().await?.into())?;
     let address = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         AddAddress {
             user_id: caller.user_id,
             address,
@@ -314,7 +315,7 @@ pub async fn get_address(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let address = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         GetAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),
@@ -341,7 +342,7 @@ pub async fn update_address(
 ) -> Result<HttpResponse, ApiError> {
     let changes = AddressChanges::parse(body.read::<AddressRequest>().await?.into())?;
     let address = ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         UpdateAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),
@@ -366,7 +367,7 @@ pub async fn delete_address(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     ask(
-        state.registry.user(),
+        state.registry.get::<UserActor>(),
         DeleteAddress {
             user_id: caller.user_id,
             address_id: path.into_inner(),

@@ -1,18 +1,22 @@
 use actix::prelude::*;
+use futures_util::future::join_all;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 
-use storefront::actors::mailbox::{CallError, Handles, Reply};
 use storefront::actors::otp::OtpActor;
 use storefront::actors::user::UserActor;
-use storefront::actors::{ActorError, ActorKind};
+use storefront::actors::{ActorError, ActorKind, CallError, Handles, Reply};
 
-use crate::helpers::{assert_problem, spawn_app, TestApp, ADMIN_EMAIL};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL};
 
 /// A message whose handler panics at once.
-#[derive(Message)]
+#[derive(Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 struct PanicNow;
+
+storefront::wire_name!(PanicNow => "test.panic_now");
 
 impl Handles<PanicNow> for UserActor {
     fn handle(&mut self, _: PanicNow, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
@@ -21,9 +25,36 @@ impl Handles<PanicNow> for UserActor {
 }
 
 /// A message whose handler's future panics after an await.
-#[derive(Message)]
+#[derive(Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 struct PanicLater;
+
+storefront::wire_name!(PanicLater => "test.panic_later");
+
+/// A message whose handler takes a while, then answers.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "Result<u32, ActorError>")]
+struct Slow(u32);
+
+storefront::wire_name!(Slow => "test.slow");
+
+impl Handles<Slow> for UserActor {
+    fn handle(&mut self, msg: Slow, _: &mut Context<Self>) -> Reply<Result<u32, ActorError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(msg.0)
+        })
+    }
+}
+
+impl Handles<PanicLater> for UserActor {
+    fn handle(&mut self, _: PanicLater, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            panic!("injected failure among other requests");
+        })
+    }
+}
 
 impl Handles<PanicLater> for OtpActor {
     fn handle(&mut self, _: PanicLater, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
@@ -46,7 +77,7 @@ async fn a_panicking_actor_is_restarted_and_counted() {
     let admin = app.login(ADMIN_EMAIL).await.token;
     let customer = app.login("survivor@example.com").await.token;
 
-    let answer = app.registry.user().call(PanicNow).await;
+    let answer = app.registry.get::<UserActor>().call(PanicNow).await;
     assert_eq!(answer.unwrap_err(), CallError::Panicked(ActorKind::User));
     // The next request succeeds on the restarted actor.
     assert_eq!(
@@ -64,7 +95,7 @@ async fn a_panicking_actor_is_restarted_and_counted() {
         .collect();
     assert!(outcomes.contains(&"panicked"), "{outcomes:?}");
 
-    let answer = app.registry.otp().call(PanicLater).await;
+    let answer = app.registry.get::<OtpActor>().call(PanicLater).await;
     assert_eq!(answer.unwrap_err(), CallError::Panicked(ActorKind::Otp));
     assert_eq!(
         app.get("/auth/me", Some(&customer)).await.status(),
@@ -96,6 +127,107 @@ async fn a_panicking_actor_is_restarted_and_counted() {
             ("ProductActor".to_owned(), 0),
         ]
     );
+}
+
+#[actix_web::test]
+async fn a_panic_fails_only_its_own_message_while_fifty_others_are_in_flight() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.actors.set_instances(ActorKind::User, 2);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let users = app.registry.get::<UserActor>();
+    let slow = join_all((0..50).map(|n| users.call(Slow(n))));
+    let panic = async {
+        // Once the slow ones are spread over both instances.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        users.call(PanicLater).await
+    };
+    let (answers, panicked) = futures_util::join!(slow, panic);
+    assert_eq!(panicked.unwrap_err(), CallError::Panicked(ActorKind::User));
+    for (n, answer) in answers.into_iter().enumerate() {
+        assert_eq!(
+            answer.unwrap().unwrap(),
+            n as u32,
+            "request {n} was cut off"
+        );
+    }
+    let detail = actor(&app, &admin, "UserActor").await;
+    assert_eq!(detail["restarts"], 1, "{detail}");
+    let instances = detail["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "one entry per instance: {detail}");
+    assert_eq!(
+        instances
+            .iter()
+            .map(|instance| instance["restarts"].as_u64().unwrap())
+            .sum::<u64>(),
+        1
+    );
+    for instance in instances {
+        for key in [
+            "id",
+            "queued",
+            "inFlight",
+            "handled",
+            "failed",
+            "restarts",
+            "latencyMs",
+        ] {
+            assert!(instance.get(key).is_some(), "{key} missing in {instance}");
+        }
+    }
+    // Both slots answer afterwards.
+    for n in 0..4 {
+        assert_eq!(users.call(Slow(n)).await.unwrap().unwrap(), n);
+    }
+}
+
+#[actix_web::test]
+async fn the_admin_view_shows_each_instance_of_a_kind() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.actors.set_instances(ActorKind::Product, 3);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    for _ in 0..9 {
+        assert_eq!(app.get("/products", None).await.status(), StatusCode::OK);
+    }
+    let detail = actor(&app, &admin, "ProductActor").await;
+    let instances = detail["instances"].as_array().unwrap();
+    assert_eq!(
+        instances
+            .iter()
+            .map(|instance| instance["id"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    let handled: Vec<u64> = instances
+        .iter()
+        .map(|instance| instance["handled"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        handled.iter().sum::<u64>(),
+        detail["handled"].as_u64().unwrap()
+    );
+    assert!(
+        handled.iter().all(|count| *count > 0),
+        "work is spread: {handled:?}"
+    );
+    let list: Vec<Value> = app
+        .get("/admin/actors", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let product = list.iter().find(|a| a["name"] == "ProductActor").unwrap();
+    assert_eq!(product["instances"].as_array().unwrap().len(), 3);
+    assert_eq!(product["hosted"], true);
 }
 
 #[actix_web::test]

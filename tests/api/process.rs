@@ -213,6 +213,14 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
     assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
 
     let stderr = failed_start(|command| {
+        command.env("STOREFRONT__NODE__ROLES", "otp,user,mailer");
+    });
+    assert!(
+        stderr.contains("node.roles") && stderr.contains("product"),
+        "{stderr}"
+    );
+
+    let stderr = failed_start(|command| {
         command.args(["--config", "/no/such/file.toml"]);
     });
     assert!(stderr.contains("/no/such/file.toml"), "{stderr}");

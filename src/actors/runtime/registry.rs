@@ -1,0 +1,104 @@
+//! Hands out actor addresses by kind. Callers (handlers and actors alike)
+//! ask for `registry.get::<UserActor>()` and get an `Address`: the local pool
+//! when this node hosts the kind, a remote route when another node does.
+//! Addresses are registered once, at start; actors that call each other
+//! hold the registry and look the address up when they call.
+
+use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use super::stats::KindStats;
+use super::wire::{DispatchError, Hosted};
+use super::{ActorKind, Address};
+
+/// An actor type's kind; implemented by `actor_kinds!`.
+pub trait KindOf: Actor<Context = Context<Self>> + Hosted {
+    const KIND: ActorKind;
+}
+
+type Dispatch = Box<
+    dyn Fn(&str, &[u8]) -> LocalBoxFuture<'static, Result<Vec<u8>, DispatchError>> + Send + Sync,
+>;
+
+struct Entry {
+    address: Box<dyn Any + Send + Sync>,
+    stats: Option<Arc<KindStats>>,
+    dispatch: Dispatch,
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node_id: String,
+    entries: Vec<OnceLock<Entry>>,
+}
+
+impl Registry {
+    pub fn new(node_id: String) -> Registry {
+        Registry {
+            inner: Arc::new(Inner {
+                node_id,
+                entries: ActorKind::ALL.iter().map(|_| OnceLock::new()).collect(),
+            }),
+        }
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Registers the address of `A`'s kind; a kind is registered once.
+    pub fn register<A: KindOf>(&self, address: Address<A>) {
+        let stats = address.local_stats().cloned();
+        let dispatcher = address.clone();
+        let entry = Entry {
+            address: Box::new(address),
+            stats,
+            dispatch: Box::new(move |name, body| A::dispatch(&dispatcher, name, body)),
+        };
+        if self.inner.entries[A::KIND.index()].set(entry).is_err() {
+            panic!("{} is registered twice", A::KIND);
+        }
+    }
+
+    fn entry(&self, kind: ActorKind) -> &Entry {
+        self.inner.entries[kind.index()]
+            .get()
+            .unwrap_or_else(|| panic!("{kind} is used before the system registered it"))
+    }
+
+    /// The address of `A`'s kind.
+    pub fn get<A: KindOf>(&self) -> &Address<A> {
+        self.entry(A::KIND)
+            .address
+            .downcast_ref()
+            .expect("an entry holds the address of its own kind")
+    }
+
+    /// Whether this node runs instances of `kind`.
+    pub fn hosts(&self, kind: ActorKind) -> bool {
+        self.entry(kind).stats.is_some()
+    }
+
+    /// The counters of `kind`'s instances on this node; `None` when another
+    /// node hosts it.
+    pub fn stats(&self, kind: ActorKind) -> Option<&Arc<KindStats>> {
+        self.entry(kind).stats.as_ref()
+    }
+
+    /// Answers a call that came from another node for `kind`, by message
+    /// name, with the reply as JSON.
+    pub fn dispatch(
+        &self,
+        kind: ActorKind,
+        name: &str,
+        body: &[u8],
+    ) -> LocalBoxFuture<'static, Result<Vec<u8>, DispatchError>> {
+        (self.entry(kind).dispatch)(name, body)
+    }
+}
