@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = Settings::load(cli.config.as_deref(), &env).context("configuration")?;
-    storefront::telemetry::init(&settings.log);
+    let _log_writer = storefront::telemetry::init(&settings.log);
     if let Some(Command::Seed) = cli.command {
         storefront::files::create_private_dir(&settings.data_dir)
             .context("creating the data folder")?;

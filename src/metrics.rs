@@ -55,8 +55,13 @@ impl Metrics {
 
     /// `route` is the matched pattern (`/users/me/addresses/{id}`), never
     /// the raw path, so the number of series stays bounded.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let status = status.to_string();
+    pub fn observe_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: actix_web::http::StatusCode,
+        took: Duration,
+    ) {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency

@@ -2,22 +2,58 @@
 //! that handles a message for it.
 
 use std::future::Future;
+use std::sync::Arc;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
 
+/// A request's id, shared (not copied) by everything that works for it.
+pub type RequestId = Arc<str>;
+
 tokio::task_local! {
-    static REQUEST_ID: Option<String>;
+    static REQUEST_ID: Option<RequestId>;
 }
 
-/// Installs the global subscriber; `RUST_LOG` wins over `log.level`.
-pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(settings.level.as_str()));
-    let builder = fmt().with_env_filter(filter).with_target(false);
-    let installed = match settings.format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder
+/// Installs the global subscriber; `RUST_LOG` wins over `log.level`. Lines
+/// are written to stdout by a thread of their own, so a request never waits
+/// for the terminal or the pipe; none is dropped (a full buffer makes writers
+/// wait instead). Keep the guard until the end: dropping it flushes.
+pub fn init(settings: &LogSettings) -> WorkerGuard {
+    use std::io::IsTerminal;
+    let colours = std::io::stdout().is_terminal();
+    // The writer thread takes the lines waiting in a batch and flushes once:
+    // one write for many lines, not one per line.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
+    let builder = fmt()
+        .with_target(false)
+        .with_ansi(colours)
+        .with_timer(Timestamp)
+        .with_writer(writer);
+    // A plain level is checked by comparison; directives per target need
+    // EnvFilter, which costs more on every span and event.
+    let directives =
+        std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.as_str().to_owned());
+    let installed = match (directives.parse::<LevelFilter>(), settings.format) {
+        (Ok(level), LogFormat::Pretty) => builder.with_max_level(level).try_init(),
+        (Ok(level), LogFormat::Json) => builder
+            .with_max_level(level)
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+        (Err(_), LogFormat::Pretty) => builder
+            .with_env_filter(EnvFilter::new(&directives))
+            .try_init(),
+        (Err(_), LogFormat::Json) => builder
+            .with_env_filter(EnvFilter::new(&directives))
             .json()
             .with_current_span(true)
             .with_span_list(true)
@@ -25,20 +61,51 @@ pub fn init(settings: &LogSettings) {
     };
     // A second init (tests start many apps in one process) keeps the first.
     drop(installed);
+    guard
+}
+
+/// RFC 3339 UTC time to the microsecond, as the default timer writes it,
+/// but with the date and time of day formatted once a second per thread:
+/// every log line needs one, and the calendar arithmetic was a visible part
+/// of a request's cost.
+struct Timestamp;
+
+impl fmt::time::FormatTime for Timestamp {
+    fn format_time(&self, w: &mut fmt::format::Writer<'_>) -> std::fmt::Result {
+        use std::cell::RefCell;
+        use std::time::{SystemTime, UNIX_EPOCH};
+        thread_local! {
+            static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        SECOND.with_borrow_mut(|(second, formatted)| {
+            if *second != now.as_secs() {
+                *second = now.as_secs();
+                let time = i64::try_from(*second)
+                    .ok()
+                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+                    .unwrap_or_default();
+                *formatted = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+            }
+            write!(w, "{formatted}.{:06}Z", now.subsec_micros())
+        })
+    }
 }
 
 /// The id of the request this task works for, if any.
-pub fn current_request_id() -> Option<String> {
+pub fn current_request_id() -> Option<RequestId> {
     REQUEST_ID.try_with(Clone::clone).ok().flatten()
 }
 
 /// Runs `fut` with `request_id` as the current request id.
-pub async fn with_request_id<F: Future>(request_id: Option<String>, fut: F) -> F::Output {
+pub async fn with_request_id<F: Future>(request_id: Option<RequestId>, fut: F) -> F::Output {
     REQUEST_ID.scope(request_id, fut).await
 }
 
 /// Runs `f` with `request_id` as the current request id.
-pub fn sync_with_request_id<R>(request_id: Option<String>, f: impl FnOnce() -> R) -> R {
+pub fn sync_with_request_id<R>(request_id: Option<RequestId>, f: impl FnOnce() -> R) -> R {
     REQUEST_ID.sync_scope(request_id, f)
 }
 

@@ -16,10 +16,12 @@ use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/actors").route(web::get().to(list_actors)))
-        .service(web::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
-        .service(web::resource("/admin/mail").route(web::get().to(list_queued_mail)))
-        .service(web::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)));
+    cfg.service(super::resource("/admin/actors").route(web::get().to(list_actors)))
+        .service(super::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
+        .service(super::resource("/admin/mail").route(web::get().to(list_queued_mail)))
+        .service(
+            super::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)),
+        );
 }
 
 /// One actor kind on this node: the sums over its instances, and each instance.

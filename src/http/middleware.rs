@@ -23,15 +23,29 @@ use crate::telemetry;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// A client's id is kept when it is short printable ASCII; otherwise a new
-/// one is made, so a hostile header cannot forge log lines.
-fn request_id_of(req: &ServiceRequest) -> String {
-    req.headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+/// A client's id is kept when it is short printable ASCII (its header value
+/// is echoed as it came); otherwise a new one is made, so a hostile header
+/// cannot forge log lines.
+fn request_id_of(req: &ServiceRequest) -> (telemetry::RequestId, Option<HeaderValue>) {
+    let given = req.headers().get(&REQUEST_ID).filter(|value| {
+        let id = value.as_bytes();
+        !id.is_empty() && id.len() <= 128 && id.iter().all(|b| b.is_ascii_graphic())
+    });
+    match given {
+        Some(value) => (
+            std::str::from_utf8(value.as_bytes())
+                .expect("printable ASCII is UTF-8")
+                .into(),
+            Some(value.clone()),
+        ),
+        None => (
+            uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .into(),
+            None,
+        ),
+    }
 }
 
 /// The method as a metric label and log field: one of a closed set, so that
@@ -109,13 +123,16 @@ pub async fn observe(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let request_id = request_id_of(&req);
+    let (request_id, echoed) = request_id_of(&req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = method_label(req.method());
+    // Displayed, not debugged, so nothing is escaped char by char: the id
+    // is printable ASCII, the method one of a closed set, and a path that
+    // the URI parser accepted holds no control characters or spaces.
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method,
+        method = %method,
         path = %req.path(),
     );
     let started = Instant::now();
@@ -162,24 +179,30 @@ pub async fn observe(
         }
         response = response.into_response(problem);
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    let echoed = echoed.or_else(|| HeaderValue::from_str(&request_id).ok());
+    if let Some(value) = echoed {
         response.headers_mut().insert(REQUEST_ID, value);
     }
 
     let took = started.elapsed();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // Resources are named after their pattern (see `http::configure`), so
+    // the label costs no string; the few unnamed ones (the docs) build it.
+    let request = response.request();
+    let route = match request.match_name() {
+        Some(name) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(
+            request
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
+        ),
+    };
     if let Some(state) = state {
-        state
-            .metrics
-            .observe_request(method, &route, status.as_u16(), took);
+        state.metrics.observe_request(method, &route, status, took);
     }
     tracing::info!(
         parent: &span,
         status = status.as_u16(),
-        took_ms = took.as_secs_f64() * 1000.0,
+        took_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         "request finished"
     );
     Ok(response)

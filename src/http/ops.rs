@@ -8,9 +8,9 @@ use super::AppState;
 use crate::actors::DependencyStatus;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
-        .service(web::resource("/readyz").route(web::get().to(readyz)))
-        .service(web::resource("/metrics").route(web::get().to(metrics)));
+    cfg.service(super::resource("/healthz").route(web::get().to(healthz)))
+        .service(super::resource("/readyz").route(web::get().to(readyz)))
+        .service(super::resource("/metrics").route(web::get().to(metrics)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

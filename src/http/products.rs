@@ -23,18 +23,18 @@ use crate::store::{ProductFilter, ProductSort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/products")
+        super::resource("/products")
             .route(web::get().to(list_products))
             .route(web::post().to(create_product)),
     )
     .service(
-        web::resource("/products/{id}")
+        super::resource("/products/{id}")
             .route(web::get().to(get_product))
             .route(web::put().to(replace_product))
             .route(web::patch().to(patch_product))
             .route(web::delete().to(delete_product)),
     )
-    .service(web::resource("/products/{id}/variants/{size}").route(web::put().to(set_stock)));
+    .service(super::resource("/products/{id}/variants/{size}").route(web::put().to(set_stock)));
 }
 
 /// The order of a list.

@@ -21,19 +21,19 @@ use crate::domain::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/auth/me").route(web::get().to(get_profile)))
+    cfg.service(super::resource("/auth/me").route(web::get().to(get_profile)))
         .service(
-            web::resource("/users/me")
+            super::resource("/users/me")
                 .route(web::get().to(get_profile))
                 .route(web::patch().to(update_profile)),
         )
         .service(
-            web::resource("/users/me/addresses")
+            super::resource("/users/me/addresses")
                 .route(web::get().to(list_addresses))
                 .route(web::post().to(add_address)),
         )
         .service(
-            web::resource("/users/me/addresses/{id}")
+            super::resource("/users/me/addresses/{id}")
                 .route(web::get().to(get_address))
                 .route(web::patch().to(update_address))
                 .route(web::delete().to(delete_address)),
