@@ -4,6 +4,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,9 @@ impl Application {
     /// delivers the events already accepted before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
+        // The workers are gone, and the instances that ran on them with
+        // them; events still to deliver need them back.
+        self.services.registry.go_home();
         if !self.services.bus.drain(self.shutdown_timeout).await {
             tracing::warn!("shutting down with events still undelivered");
         }
@@ -93,16 +97,23 @@ fn serve(
         trusted_proxies: settings.server.trusted_proxies.clone(),
         limits,
     });
-    let mut server = HttpServer::new(move || {
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    // The factory runs on each worker's thread as it starts (again for a
+    // worker the server restarts): the count tells the workers apart.
+    let started_workers = Arc::new(AtomicUsize::new(0));
+    let server = HttpServer::new(move || {
+        let worker = started_workers.fetch_add(1, Ordering::Relaxed) % workers;
+        state.registry.settle_on_worker(worker, workers);
         App::new()
             .wrap(from_fn(http::middleware::observe))
             .app_data(state.clone())
             .configure(http::configure)
     })
+    .workers(workers)
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .listen(listener)?;
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
     Ok(server.run())
 }

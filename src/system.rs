@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductCache, ProductParts};
-use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Pool};
+use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool};
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
@@ -72,6 +72,7 @@ fn host<A: KindOf>(
     settings: &Settings,
     registry: &Registry,
     arbiters: &Arbiters,
+    placement: Placement,
     factory: Factory<A>,
 ) -> Address<A> {
     let kind = A::KIND;
@@ -83,7 +84,7 @@ fn host<A: KindOf>(
         factory,
     );
     let address = Address::local(pool);
-    registry.register(address.clone());
+    registry.register(address.clone(), placement);
     address
 }
 
@@ -127,11 +128,10 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     if settings.bus.url.is_some() {
         return Err(StartupError::NoBridge);
     }
-    let bus = EventBus::new(node_id.clone(), settings.actors.event_delivery_attempts);
     let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
     let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
     let timeout = settings.actors.call_timeout();
-    let registry = Registry::new(node_id);
+    let registry = Registry::new(node_id.clone());
     let arbiters = Arbiters::new(
         ActorKind::ALL
             .iter()
@@ -140,6 +140,11 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
             .unwrap_or(1),
     );
 
+    let bus = EventBus::new(
+        node_id.clone(),
+        settings.actors.event_delivery_attempts,
+        arbiters.handle(0),
+    );
     let background = tokio_util::task::TaskTracker::new();
     let mail = &settings.mail;
     let mailer_parts = Arc::new(MailerParts {
@@ -160,6 +165,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         settings,
         &registry,
         &arbiters,
+        Placement::Own,
         Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
     );
     bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
@@ -170,6 +176,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         settings,
         &registry,
         &arbiters,
+        Placement::Workers,
         Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
     );
 
@@ -195,6 +202,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         settings,
         &registry,
         &arbiters,
+        Placement::Workers,
         Arc::new(move |_| OtpActor::new(otp_parts.clone())),
     );
 
@@ -211,6 +219,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         settings,
         &registry,
         &arbiters,
+        Placement::Workers,
         Arc::new(move |_| ProductActor::new(product_parts.clone())),
     );
     bus.subscribe(ProductActor::SUBSCRIBES_TO, product);

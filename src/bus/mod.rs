@@ -6,6 +6,7 @@
 mod events;
 
 use actix::prelude::*;
+use actix_rt::ArbiterHandle;
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub use events::{Event, OtpIssued, ProductChanged, UserCreated};
@@ -66,6 +68,10 @@ struct Inner {
     dead_lettered: AtomicU64,
     pending: AtomicU64,
     idle: Notify,
+    /// Where deliveries run: one of the node's own threads, which outlive
+    /// the HTTP workers that publish most events, so that what was
+    /// published before a shutdown is still delivered.
+    deliveries: ArbiterHandle,
 }
 
 #[derive(Clone)]
@@ -74,7 +80,11 @@ pub struct EventBus {
 }
 
 impl EventBus {
-    pub fn new(node_id: String, delivery_attempts: std::num::NonZeroU32) -> EventBus {
+    pub fn new(
+        node_id: String,
+        delivery_attempts: std::num::NonZeroU32,
+        deliveries: ArbiterHandle,
+    ) -> EventBus {
         let delivery_attempts = delivery_attempts.get();
         EventBus {
             inner: Arc::new(Inner {
@@ -87,6 +97,7 @@ impl EventBus {
                 dead_lettered: AtomicU64::new(0),
                 pending: AtomicU64::new(0),
                 idle: Notify::new(),
+                deliveries,
             }),
         }
     }
@@ -111,7 +122,7 @@ impl EventBus {
     }
 
     /// Queues `event` for every subscriber of its routing key and returns at
-    /// once. Must be called on an actix arbiter (an actor or a request).
+    /// once.
     pub fn publish(&self, event: Event) {
         let envelope = Arc::new(EventEnvelope {
             message_id: Uuid::new_v4(),
@@ -128,12 +139,22 @@ impl EventBus {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for subscriber in subscribers.iter().filter(|s| s.routing_keys.contains(&key)) {
             self.inner.pending.fetch_add(1, Ordering::Relaxed);
-            let delivery = deliver_with_retries(
-                self.inner.clone(),
-                subscriber.deliver.clone(),
-                envelope.clone(),
-            );
-            actix_rt::spawn(crate::telemetry::in_current_request(delivery));
+            let inner = self.inner.clone();
+            let deliver = subscriber.deliver.clone();
+            let delivered = envelope.clone();
+            let span = tracing::Span::current();
+            let request_id = crate::telemetry::current_request_id();
+            let sent = self.inner.deliveries.spawn_fn(move || {
+                let delivery = deliver_with_retries(inner, deliver, delivered);
+                actix_rt::spawn(
+                    crate::telemetry::with_request_id(request_id, delivery).instrument(span),
+                );
+            });
+            if !sent {
+                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
+                self.inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(event = key, message_id = %envelope.message_id, "the node is stopping; event dropped");
+            }
         }
     }
 

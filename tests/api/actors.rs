@@ -2,7 +2,7 @@ use actix::prelude::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 use storefront::actors::otp::OtpActor;
@@ -301,4 +301,53 @@ async fn mailboxes_show_counts_latency_and_the_request_id() {
                 && traced["receivedAt"].is_string()
         );
     }
+}
+
+#[actix_web::test]
+async fn instances_serving_requests_run_on_the_http_workers() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.server.workers = 2;
+        settings.actors.set_instances(ActorKind::Product, 2);
+        settings.actors.set_instances(ActorKind::User, 3);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    // A fresh connection each time, so that the server hands them to both
+    // workers in turn.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for _ in 0..12 {
+        let response = client.get(app.url("/products")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let workers_of = |detail: &Value| -> Vec<Value> {
+        detail["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|instance| instance["worker"].clone())
+            .collect()
+    };
+    let products = actor(&app, &admin, "ProductActor").await;
+    assert_eq!(workers_of(&products), [json!(0), json!(1)]);
+    assert!(
+        products["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|instance| instance["handled"].as_u64().unwrap() > 0),
+        "each worker called its own instance: {products}"
+    );
+    let users = actor(&app, &admin, "UserActor").await;
+    assert_eq!(workers_of(&users), [json!(0), json!(1), json!(0)]);
+    // The mailer's work goes on after the last request: it stays on the
+    // node's own threads.
+    let mailer = actor(&app, &admin, "MailerActor").await;
+    assert!(workers_of(&mailer).iter().all(Value::is_null), "{mailer}");
 }

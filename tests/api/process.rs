@@ -153,7 +153,11 @@ impl Running {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "storefront did not stop");
+            assert!(
+                Instant::now() < deadline,
+                "storefront did not stop; it wrote:\n{}",
+                self.output.lock().unwrap().join("\n")
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         // The reader threads end with the pipes; give them a moment to drain.

@@ -38,7 +38,7 @@ pub struct RemoteCall {
     pub message: &'static str,
     /// The message as JSON.
     pub body: Vec<u8>,
-    pub correlation_id: Option<String>,
+    pub correlation_id: Option<crate::telemetry::RequestId>,
     pub timeout: Duration,
 }
 
@@ -96,6 +96,14 @@ impl<A: Actor<Context = Context<A>>> Address<A> {
                 route,
                 timeout,
             },
+        }
+    }
+
+    /// The local instances; `None` for a remote kind.
+    pub fn local_pool(&self) -> Option<&Arc<Pool<A>>> {
+        match &self.route {
+            Route::Local(pool) => Some(pool),
+            Route::Remote { .. } => None,
         }
     }
 

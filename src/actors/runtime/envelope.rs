@@ -4,11 +4,12 @@
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,9 @@ use tracing::{Instrument, Span};
 
 use super::pool::Incarnation;
 use super::stats::{MessageRecord, Outcome};
+use super::wire::WireMessage;
 use super::{ActorError, ActorKind, CallError};
+use crate::telemetry::RequestId;
 
 /// What a handler gives back: a future run on the instance's arbiter. Sync
 /// handlers return `Box::pin(async move { ... })` around their answer.
@@ -58,7 +61,7 @@ impl QueueTicket {
         }
     }
 
-    fn start(mut self, message_type: &'static str, correlation_id: Option<String>) -> InFlight {
+    fn start(mut self, message_type: &'static str, correlation_id: Option<RequestId>) -> InFlight {
         let incarnation = self.incarnation.take().expect("a ticket starts once");
         incarnation.stats.queued.fetch_sub(1, Ordering::Relaxed);
         incarnation.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -66,7 +69,6 @@ impl QueueTicket {
             incarnation: Some(incarnation),
             message_type,
             correlation_id,
-            received_at: Utc::now(),
             started: Instant::now(),
         }
     }
@@ -86,8 +88,7 @@ impl Drop for QueueTicket {
 struct InFlight {
     incarnation: Option<Arc<Incarnation>>,
     message_type: &'static str,
-    correlation_id: Option<String>,
-    received_at: DateTime<Utc>,
+    correlation_id: Option<RequestId>,
     started: Instant,
 }
 
@@ -108,7 +109,7 @@ impl InFlight {
                 message_type: self.message_type,
                 instance: stats.id(),
                 correlation_id: self.correlation_id.take(),
-                received_at: self.received_at,
+                received_at: super::stats::wall_time(self.started),
                 took_ms: took.as_secs_f64() * 1000.0,
                 outcome,
             },
@@ -129,8 +130,13 @@ impl Drop for InFlight {
 pub struct Envelope<M> {
     pub(super) msg: M,
     pub(super) span: Span,
-    pub(super) correlation_id: Option<String>,
+    pub(super) correlation_id: Option<RequestId>,
     pub(super) ticket: QueueTicket,
+    /// Set when the caller runs on the instance's own thread and so arms no
+    /// timer of its own: a handler still pending after its first poll must
+    /// answer within it, or the caller is told it timed out (the handler
+    /// carries on). Answers ready at once then cost no timer at all.
+    pub(super) answer_within: Option<std::time::Duration>,
 }
 
 impl<M> Message for Envelope<M>
@@ -141,67 +147,68 @@ where
     type Result = Result<M::Result, CallError>;
 }
 
-/// The last path segment of a type name: `VerifyOtp` rather than
-/// `storefront::actors::otp::VerifyOtp`.
-fn short_type_name<M>() -> &'static str {
-    let full = std::any::type_name::<M>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
 /// A future that is dropped with the tokio runtime entered. actix drops an
 /// actor's context (and the handler futures it holds) from its `LocalSet`,
 /// outside the runtime, when an arbiter stops; a handler dropped there in
 /// the middle of a query would drop a sqlx pool connection, which needs the
-/// runtime to hand itself back and panics without it.
-pub struct DropInRuntime<F> {
-    future: Option<Pin<Box<F>>>,
+/// runtime to hand itself back and panics without it. The future is boxed
+/// already (handlers answer a `Reply`), so it is held as it is.
+pub struct DropInRuntime<F: Unpin> {
+    future: Option<F>,
     runtime: tokio::runtime::Handle,
 }
 
-impl<F> DropInRuntime<F> {
+impl<F: Unpin> DropInRuntime<F> {
     /// Must be called on a tokio runtime (an actor's or a request's).
     pub fn new(future: F) -> DropInRuntime<F> {
         DropInRuntime {
-            future: Some(Box::pin(future)),
+            future: Some(future),
             runtime: tokio::runtime::Handle::current(),
         }
     }
 }
 
-impl<F: std::future::Future> std::future::Future for DropInRuntime<F> {
+impl<F: std::future::Future + Unpin> std::future::Future for DropInRuntime<F> {
     type Output = F::Output;
 
     fn poll(
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
-        self.future
-            .as_mut()
-            .expect("the future is there until dropped")
-            .as_mut()
-            .poll(cx)
+        Pin::new(
+            self.future
+                .as_mut()
+                .expect("the future is there until dropped"),
+        )
+        .poll(cx)
     }
 }
 
-impl<F> Drop for DropInRuntime<F> {
+impl<F: Unpin> Drop for DropInRuntime<F> {
     fn drop(&mut self) {
         let _entered = self.runtime.enter();
         self.future.take();
     }
 }
 
-/// What the instrumented handler answers: either a panic already caught, or
-/// the handler's future. Its own `MessageResponse` answers the caller
-/// before retiring a panicked instance.
-pub struct Delivery<A: Actor, T>(DeliveryState<A, T>);
+/// What the instrumented handler answers: the answer when the handler gave
+/// it at once (or panicked), or the handler's future still running. Its own
+/// `MessageResponse` retires a panicked instance before it answers, so that
+/// the caller's next call finds the fresh one.
+pub struct Delivery<A: Actor, T>(DeliveryState<T>, std::marker::PhantomData<fn(A)>);
 
 /// The handler's answer and whether it panicked.
-type Handled<A, T> = Pin<Box<dyn ActorFuture<A, Output = (Result<T, CallError>, bool)>>>;
+type Handled<T> = Pin<Box<dyn std::future::Future<Output = (Result<T, CallError>, bool)>>>;
 
-enum DeliveryState<A: Actor, T> {
-    Panicked(ActorKind, Arc<Incarnation>),
-    Running(Handled<A, T>, Arc<Incarnation>),
+enum DeliveryState<T> {
+    Answered(Result<T, CallError>, bool, Arc<Incarnation>),
+    Running(Handled<T>, Arc<Incarnation>, Option<std::time::Duration>),
+}
+
+impl<A: Actor, T> Delivery<A, T> {
+    fn new(state: DeliveryState<T>) -> Self {
+        Delivery(state, std::marker::PhantomData)
+    }
 }
 
 impl<A, M> MessageResponse<A, Envelope<M>> for Delivery<A, M::Result>
@@ -211,24 +218,49 @@ where
     M::Result: 'static,
 {
     fn handle(self, ctx: &mut Context<A>, tx: Option<OneshotSender<Result<M::Result, CallError>>>) {
-        let answer = |tx: Option<OneshotSender<_>>, result| {
+        let reply = |tx: Option<OneshotSender<_>>, result| {
             if let Some(tx) = tx {
                 // The caller may have given up (timeout); nothing to do then.
                 let _ = tx.send(result);
             }
         };
         match self.0 {
-            DeliveryState::Panicked(kind, incarnation) => {
-                answer(tx, Err(CallError::Panicked(kind)));
-                incarnation.retire(ctx);
+            DeliveryState::Answered(result, panicked, incarnation) => {
+                if panicked {
+                    incarnation.retire(ctx);
+                }
+                reply(tx, result);
             }
-            DeliveryState::Running(future, incarnation) => {
-                ctx.spawn(future.map(move |(result, panicked), _actor, ctx| {
-                    answer(tx, result);
-                    if panicked {
-                        incarnation.retire(ctx);
-                    }
-                }));
+            DeliveryState::Running(future, incarnation, None) => {
+                ctx.spawn(actix::fut::wrap_future::<_, A>(future).map(
+                    move |(result, panicked), _actor, ctx| {
+                        if panicked {
+                            incarnation.retire(ctx);
+                        }
+                        reply(tx, result);
+                    },
+                ));
+            }
+            DeliveryState::Running(future, incarnation, Some(limit)) => {
+                let kind = incarnation.stats.kind();
+                let waiting = Rc::new(RefCell::new(tx));
+                let timer = ctx.spawn(
+                    actix::fut::wrap_future::<_, A>(tokio::time::sleep(limit)).map({
+                        let waiting = waiting.clone();
+                        move |(), _actor, _ctx| {
+                            reply(waiting.take(), Err(CallError::Timeout(kind)));
+                        }
+                    }),
+                );
+                ctx.spawn(actix::fut::wrap_future::<_, A>(future).map(
+                    move |(result, panicked), _actor, ctx| {
+                        ctx.cancel_future(timer);
+                        if panicked {
+                            incarnation.retire(ctx);
+                        }
+                        reply(waiting.take(), result);
+                    },
+                ));
             }
         }
     }
@@ -243,25 +275,24 @@ pub fn deliver<A, M>(
 ) -> Delivery<A, M::Result>
 where
     A: Handles<M>,
-    M: Message + 'static,
-    M::Result: ReportsOutcome + 'static,
+    M: WireMessage,
 {
     let Envelope {
         msg,
         span,
         correlation_id,
         ticket,
+        answer_within,
     } = envelope;
     let incarnation = ticket
         .incarnation
         .clone()
         .expect("an unstarted ticket has its incarnation");
     let kind = incarnation.stats.kind();
-    let message_type = short_type_name::<M>();
+    let message_type = M::TYPE_NAME;
     let request_id = correlation_id.clone();
     let in_flight = ticket.start(message_type, correlation_id);
-    let handler_span =
-        tracing::info_span!(parent: &span, "actor", actor = kind.actor_name(), msg = message_type);
+    let handler_span = tracing::info_span!(parent: &span, "actor", actor = %kind.actor_name(), msg = %message_type);
 
     let started = handler_span.in_scope(|| {
         crate::telemetry::sync_with_request_id(request_id.clone(), || {
@@ -272,30 +303,43 @@ where
         Ok(reply) => reply,
         Err(_) => {
             handler_span.in_scope(|| record_panic(kind, in_flight));
-            return Delivery(DeliveryState::Panicked(kind, incarnation));
+            return Delivery::new(DeliveryState::Answered(
+                Err(CallError::Panicked(kind)),
+                true,
+                incarnation,
+            ));
         }
     };
-    let finished = DropInRuntime::new(
-        crate::telemetry::with_request_id(request_id, AssertUnwindSafe(reply).catch_unwind())
-            .instrument(handler_span.clone()),
+    let span = handler_span.clone();
+    let mut handled: Handled<M::Result> = Box::pin(
+        crate::telemetry::with_request_id(
+            request_id,
+            AssertUnwindSafe(DropInRuntime::new(reply)).catch_unwind(),
+        )
+        .instrument(span)
+        .map(move |result| match result {
+            Ok(answer) => {
+                in_flight.finish(answer.outcome());
+                (Ok(answer), false)
+            }
+            Err(_) => {
+                handler_span.in_scope(|| record_panic(kind, in_flight));
+                (Err(CallError::Panicked(kind)), true)
+            }
+        }),
     );
-    Delivery(DeliveryState::Running(
-        Box::pin(
-            finished
-                .into_actor(actor)
-                .map(move |result, _actor, _ctx| match result {
-                    Ok(answer) => {
-                        in_flight.finish(answer.outcome());
-                        (Ok(answer), false)
-                    }
-                    Err(_) => {
-                        handler_span.in_scope(|| record_panic(kind, in_flight));
-                        (Err(CallError::Panicked(kind)), true)
-                    }
-                }),
-        ),
-        incarnation,
-    ))
+    // Most answers are ready at once (a cache hit, a refusal): polled here,
+    // they are sent back without a task on the actor's context. A future
+    // still pending is polled again by the context, with its real waker.
+    let mut first_poll = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+    match handled.as_mut().poll(&mut first_poll) {
+        std::task::Poll::Ready((result, panicked)) => {
+            Delivery::new(DeliveryState::Answered(result, panicked, incarnation))
+        }
+        std::task::Poll::Pending => {
+            Delivery::new(DeliveryState::Running(handled, incarnation, answer_within))
+        }
+    }
 }
 
 fn record_panic(kind: ActorKind, in_flight: InFlight) {
@@ -313,8 +357,7 @@ macro_rules! instrumented_actor {
         impl<M> ::actix::Handler<$crate::actors::runtime::Envelope<M>> for $actor
         where
             Self: $crate::actors::runtime::Handles<M>,
-            M: ::actix::Message + 'static,
-            M::Result: $crate::actors::runtime::ReportsOutcome + 'static,
+            M: $crate::actors::runtime::WireMessage,
         {
             type Result = $crate::actors::runtime::Delivery<Self, M::Result>;
 

@@ -12,7 +12,7 @@ mod wire;
 pub use address::{Address, CallError, RemoteCall, RemoteRoute};
 pub use envelope::{deliver, Delivery, DropInRuntime, Envelope, Handles, Reply, ReportsOutcome};
 pub use pool::{Arbiters, Factory, Instance, Pool};
-pub use registry::{KindOf, Registry};
+pub use registry::{KindOf, Placement, Registry};
 pub use stats::{
     InstanceSnapshot, InstanceStats, KindSnapshot, KindStats, LatencyMs, MessageRecord, Outcome,
     RECENT_MESSAGES,

@@ -1,5 +1,14 @@
 //! A kind's instances, each on an arbiter of its own, behind one address.
 //!
+//! Instances start on the node's own arbiters. Kinds that answer requests
+//! then move onto the HTTP workers (`Registry::settle_on_worker`): instance
+//! `i` onto worker `i mod workers`, and a caller on a worker calls the
+//! instance on its own thread. A call that stays on its thread costs a queue
+//! push; one to another thread costs two wake-ups through the kernel, which
+//! is most of what a cache hit costs. The actor on the caller's thread cannot
+//! be busier than the caller itself, and the server already spreads
+//! connections over the workers, so staying put also spreads the load.
+//!
 //! A panic restarts one instance and fails only the message that panicked:
 //! a fresh incarnation takes the instance's slot at once, while the old one
 //! finishes the messages it already holds and only then stops. Nothing in
@@ -11,9 +20,10 @@ use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 use arc_swap::ArcSwap;
 use futures_util::FutureExt;
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tracing::Span;
 
@@ -72,17 +82,19 @@ impl Instance {
         F: std::future::Future<Output = ()> + 'static,
     {
         let incarnation = self.incarnation.clone();
-        actix::fut::wrap_future::<_, A>(DropInRuntime::new(AssertUnwindSafe(round).catch_unwind()))
-            .map(move |result, _actor, ctx| {
-                if result.is_err() {
-                    tracing::error!(
-                        actor = incarnation.stats.kind().actor_name(),
-                        "background round panicked; restarting its instance"
-                    );
-                    incarnation.stats.record_failure();
-                    incarnation.retire(ctx);
-                }
-            })
+        actix::fut::wrap_future::<_, A>(
+            AssertUnwindSafe(DropInRuntime::new(Box::pin(round))).catch_unwind(),
+        )
+        .map(move |result, _actor, ctx| {
+            if result.is_err() {
+                tracing::error!(
+                    actor = incarnation.stats.kind().actor_name(),
+                    "background round panicked; restarting its instance"
+                );
+                incarnation.stats.record_failure();
+                incarnation.retire(ctx);
+            }
+        })
     }
 }
 
@@ -95,22 +107,41 @@ struct Current<A: Actor> {
     incarnation: Arc<Incarnation>,
 }
 
+thread_local! {
+    /// The HTTP worker this thread is, if it is one.
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Where this thread's next pick starts looking, so that equally busy
+    /// instances take turns without a counter every core writes to.
+    static TURN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as HTTP worker `worker`: calls from it go to the
+/// instances that settled on it.
+pub(super) fn enter_worker(worker: usize) {
+    WORKER.with(|current| current.set(Some(worker)));
+}
+
 struct Slot<A: Actor> {
     stats: Arc<InstanceStats>,
-    arbiter: ArbiterHandle,
     factory: Factory<A>,
     current: ArcSwap<Current<A>>,
+    /// The node's own arbiter for this instance, where it starts and where
+    /// it goes back when its worker is gone.
+    home: ArbiterHandle,
+    /// Where the instance runs now; taken to start an incarnation.
+    arbiter: Mutex<ArbiterHandle>,
 }
 
 impl<A: Actor<Context = Context<A>>> Slot<A> {
-    fn new(stats: Arc<InstanceStats>, arbiter: ArbiterHandle, factory: Factory<A>) -> Arc<Slot<A>> {
+    fn new(stats: Arc<InstanceStats>, home: ArbiterHandle, factory: Factory<A>) -> Arc<Slot<A>> {
         Arc::new_cyclic(|slot: &Weak<Slot<A>>| {
-            let current = Self::launch(slot.clone(), &stats, &arbiter, &factory);
+            let current = Self::launch(slot.clone(), &stats, &home, &factory);
             Slot {
                 stats,
-                arbiter,
                 factory,
                 current: ArcSwap::from_pointee(current),
+                arbiter: Mutex::new(home.clone()),
+                home,
             }
         })
     }
@@ -141,13 +172,29 @@ impl<A: Actor<Context = Context<A>>> Slot<A> {
 
     fn restart(self: &Arc<Self>) {
         self.stats.record_restart();
-        let current = Self::launch(
-            Arc::downgrade(self),
-            &self.stats,
-            &self.arbiter,
-            &self.factory,
-        );
+        let mut arbiter = self.arbiter.lock().expect("no code panics holding it");
+        // A worker that died took its arbiter with it: the instance goes home.
+        if !arbiter.spawn(async {}) {
+            *arbiter = self.home.clone();
+            self.stats.set_worker(None);
+        }
+        self.relaunch(&arbiter);
+    }
+
+    /// Starts a fresh incarnation on `arbiter` in this slot. The previous one
+    /// loses its last address with it: it answers what it already holds,
+    /// then stops.
+    fn relaunch(self: &Arc<Self>, arbiter: &ArbiterHandle) {
+        let current = Self::launch(Arc::downgrade(self), &self.stats, arbiter, &self.factory);
         self.current.store(Arc::new(current));
+    }
+
+    /// Moves the instance to `arbiter`: HTTP worker `worker`'s, or home.
+    fn move_to(self: &Arc<Self>, arbiter: ArbiterHandle, worker: Option<usize>) {
+        let mut place = self.arbiter.lock().expect("no code panics holding it");
+        *place = arbiter;
+        self.stats.set_worker(worker);
+        self.relaunch(&place);
     }
 
     /// Restarts the slot if `stopped` is still its incarnation.
@@ -163,8 +210,8 @@ impl<A: Actor<Context = Context<A>>> Slot<A> {
     }
 }
 
-/// The threads instances run on: instance `i` of every kind lives on
-/// arbiter `i`. They stop when this is dropped. Only the application holds
+/// The node's own threads: instance `i` of every kind starts on arbiter
+/// `i`. They stop when this is dropped. Only the application holds
 /// it: actors hold the registry, which holds the pools, so pools holding
 /// their arbiters would keep every thread alive for ever.
 pub struct Arbiters {
@@ -203,7 +250,6 @@ impl Drop for Arbiters {
 pub struct Pool<A: Actor> {
     stats: Arc<KindStats>,
     slots: Vec<Arc<Slot<A>>>,
-    next: AtomicUsize,
     timeout: Duration,
 }
 
@@ -229,7 +275,6 @@ impl<A: Actor<Context = Context<A>>> Pool<A> {
         Pool {
             stats,
             slots,
-            next: AtomicUsize::new(0),
             timeout,
         }
     }
@@ -238,15 +283,56 @@ impl<A: Actor<Context = Context<A>>> Pool<A> {
         &self.stats
     }
 
-    /// The least busy instance, looking from the next one in turn so that
-    /// equally busy instances share the work.
-    fn pick(&self) -> &Arc<Slot<A>> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+    /// On an HTTP worker that hosts instances, the least busy of those;
+    /// elsewhere the least busy instance. Ties go to each in turn. Also
+    /// tells whether the instance runs on this thread.
+    fn pick(&self) -> (&Arc<Slot<A>>, bool) {
+        let start = TURN.with(|turn| {
+            let start = turn.get();
+            turn.set(start.wrapping_add(1));
+            start
+        });
         let count = self.slots.len();
-        (0..count)
-            .map(|offset| &self.slots[(start + offset) % count])
+        let in_turn = (0..count).map(|offset| &self.slots[(start + offset) % count]);
+        let here = WORKER.with(Cell::get);
+        if here.is_some() {
+            let local = in_turn
+                .clone()
+                .filter(|slot| slot.stats.worker() == here)
+                .min_by_key(|slot| slot.stats.load());
+            if let Some(slot) = local {
+                return (slot, true);
+            }
+        }
+        let slot = in_turn
             .min_by_key(|slot| slot.stats.load())
-            .expect("a pool has an instance")
+            .expect("a pool has an instance");
+        (slot, false)
+    }
+
+    /// Moves the instances that belong to HTTP worker `worker` of `workers`
+    /// (instance `i` to worker `i mod workers`) onto the current arbiter,
+    /// which is that worker's, and marks the current thread as the worker.
+    pub fn settle_on_worker(&self, worker: usize, workers: usize) {
+        let Some(arbiter) = actix_rt::Arbiter::try_current() else {
+            return;
+        };
+        enter_worker(worker);
+        for (index, slot) in self.slots.iter().enumerate() {
+            if index % workers.max(1) == worker {
+                slot.move_to(arbiter.clone(), Some(worker));
+            }
+        }
+    }
+
+    /// Moves every instance that runs on an HTTP worker back to the node's
+    /// own arbiters; the server stops its workers when it stops.
+    pub fn go_home(&self) {
+        for slot in &self.slots {
+            if slot.stats.worker().is_some() {
+                slot.move_to(slot.home.clone(), None);
+            }
+        }
     }
 
     /// Sends `msg` to one instance and waits for its answer, at most the
@@ -258,16 +344,26 @@ impl<A: Actor<Context = Context<A>>> Pool<A> {
         M: Message + Send + 'static,
         M::Result: Send,
     {
-        let slot = self.pick();
+        let (slot, here) = self.pick();
         let current = slot.current.load_full();
         let envelope = Envelope {
             msg,
             span: Span::current(),
             correlation_id: crate::telemetry::current_request_id(),
             ticket: QueueTicket::new(current.incarnation.clone()),
+            answer_within: here.then_some(self.timeout),
         };
         let kind = self.stats.kind();
-        match current.addr.send(envelope).timeout(self.timeout).await {
+        // On this thread the instance cannot be stuck while its caller
+        // runs: the instance itself times a handler that has to wait (see
+        // `Envelope::answer_within`). Across threads the caller does.
+        let sent = current.addr.send(envelope);
+        let answer = if here {
+            sent.await
+        } else {
+            sent.timeout(self.timeout).await
+        };
+        match answer {
             Ok(answer) => answer,
             Err(MailboxError::Timeout) => Err(CallError::Timeout(kind)),
             Err(MailboxError::Closed) => {
@@ -275,6 +371,22 @@ impl<A: Actor<Context = Context<A>>> Pool<A> {
                 Err(CallError::Unavailable(kind))
             }
         }
+    }
+}
+
+/// What the registry asks of a pool without knowing its actor type.
+pub(super) trait Placed: Send + Sync {
+    fn settle_on_worker(&self, worker: usize, workers: usize);
+    fn go_home(&self);
+}
+
+impl<A: Actor<Context = Context<A>>> Placed for Pool<A> {
+    fn settle_on_worker(&self, worker: usize, workers: usize) {
+        Pool::settle_on_worker(self, worker, workers);
+    }
+
+    fn go_home(&self) {
+        Pool::go_home(self);
     }
 }
 
@@ -325,6 +437,22 @@ mod tests {
         }
     }
 
+    /// Answers after the time it names.
+    #[derive(Message, serde::Serialize, serde::Deserialize)]
+    #[rtype(result = "Result<u32, ActorError>")]
+    struct Nap(u64);
+
+    crate::wire_name!(Nap => "test.nap");
+
+    impl Handles<Nap> for Probe {
+        fn handle(&mut self, msg: Nap, _: &mut Context<Self>) -> Reply<Result<u32, ActorError>> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(msg.0)).await;
+                Ok(0)
+            })
+        }
+    }
+
     impl Handles<PanicNow> for Probe {
         fn handle(&mut self, _: PanicNow, _: &mut Context<Self>) -> Reply<Result<u32, ActorError>> {
             panic!("now")
@@ -336,13 +464,22 @@ mod tests {
         arbiters: &Arbiters,
         panicking_round: bool,
     ) -> (Pool<Probe>, Arc<AtomicU32>) {
+        pool_timing_out_after(Duration::from_secs(5), instances, arbiters, panicking_round)
+    }
+
+    fn pool_timing_out_after(
+        timeout: Duration,
+        instances: usize,
+        arbiters: &Arbiters,
+        panicking_round: bool,
+    ) -> (Pool<Probe>, Arc<AtomicU32>) {
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
         let pool = Pool::start(
             KindStats::new(ActorKind::User),
             instances,
             arbiters,
-            Duration::from_secs(5),
+            timeout,
             Arc::new(move |instance| Probe {
                 instance,
                 starts: counted.clone(),
@@ -406,5 +543,68 @@ mod tests {
         let snapshot = pool.stats().snapshot();
         assert_eq!((snapshot.restarts, snapshot.failed), (1, 1));
         assert_eq!(pool.call(Ping(1)).await.unwrap().unwrap(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn instances_settle_on_a_worker_and_go_home_again() {
+        let arbiters = Arbiters::new(2);
+        let (pool, starts) = pool(2, &arbiters, false);
+        pool.settle_on_worker(0, 1);
+        let workers = |pool: &Pool<Probe>| {
+            pool.stats()
+                .snapshot()
+                .instances
+                .iter()
+                .map(|instance| instance.worker)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(workers(&pool), [Some(0), Some(0)]);
+        for n in 0..4 {
+            assert_eq!(pool.call(Ping(n)).await.unwrap().unwrap(), n);
+        }
+        pool.go_home();
+        assert_eq!(workers(&pool), [None, None]);
+        assert_eq!(pool.call(Ping(9)).await.unwrap().unwrap(), 9);
+        // Two starts, two moves there and two back; no restart counted.
+        assert_eq!(starts.load(Ordering::SeqCst), 6);
+        assert_eq!(pool.stats().snapshot().restarts, 0);
+    }
+
+    #[actix_rt::test]
+    async fn an_instance_whose_worker_died_restarts_at_home() {
+        let arbiters = Arbiters::new(1);
+        let (pool, _) = pool(1, &arbiters, false);
+        let worker = Arbiter::new();
+        pool.slots[0].move_to(worker.handle(), Some(0));
+        assert_eq!(pool.call(Ping(1)).await.unwrap().unwrap(), 1);
+        worker.stop();
+        worker.join().unwrap();
+        assert_eq!(
+            pool.call(Ping(2)).await.unwrap_err(),
+            CallError::Unavailable(ActorKind::User)
+        );
+        assert_eq!(pool.call(Ping(3)).await.unwrap().unwrap(), 3);
+        let snapshot = pool.stats().snapshot();
+        assert_eq!((snapshot.restarts, snapshot.instances[0].worker), (1, None));
+    }
+
+    #[actix_rt::test]
+    async fn a_slow_handler_times_out_on_either_side_of_a_thread_and_carries_on() {
+        let arbiters = Arbiters::new(1);
+        let (across, _) = pool_timing_out_after(Duration::from_millis(50), 1, &arbiters, false);
+        let (here, _) = pool_timing_out_after(Duration::from_millis(50), 1, &arbiters, false);
+        here.settle_on_worker(0, 1);
+        for pool in [&across, &here] {
+            assert_eq!(
+                pool.call(Nap(300)).await.unwrap_err(),
+                CallError::Timeout(ActorKind::User)
+            );
+            assert_eq!(pool.call(Nap(0)).await.unwrap().unwrap(), 0);
+            until("the slow handler finished", || {
+                pool.stats().snapshot().handled == 2
+            })
+            .await;
+            assert_eq!(pool.stats().snapshot().failed, 0);
+        }
     }
 }

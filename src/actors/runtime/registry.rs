@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use super::pool::{enter_worker, Placed};
 use super::stats::KindStats;
 use super::wire::{DispatchError, Hosted};
 use super::{ActorKind, Address};
@@ -26,6 +27,18 @@ struct Entry {
     address: Box<dyn Any + Send + Sync>,
     stats: Option<Arc<KindStats>>,
     dispatch: Dispatch,
+    /// The local pool, when its instances move onto the HTTP workers.
+    on_workers: Option<Arc<dyn Placed>>,
+}
+
+/// Where a hosted kind's instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On the HTTP workers, next to the requests that call them.
+    Workers,
+    /// On the node's own threads, for work off the request path that must
+    /// go on after the server's workers stop (mail still being sent).
+    Own,
 }
 
 #[derive(Clone)]
@@ -53,13 +66,20 @@ impl Registry {
     }
 
     /// Registers the address of `A`'s kind; a kind is registered once.
-    pub fn register<A: KindOf>(&self, address: Address<A>) {
+    pub fn register<A: KindOf>(&self, address: Address<A>, placement: Placement) {
         let stats = address.local_stats().cloned();
+        let on_workers = match placement {
+            Placement::Workers => address
+                .local_pool()
+                .map(|pool| pool.clone() as Arc<dyn Placed>),
+            Placement::Own => None,
+        };
         let dispatcher = address.clone();
         let entry = Entry {
             address: Box::new(address),
             stats,
             dispatch: Box::new(move |name, body| A::dispatch(&dispatcher, name, body)),
+            on_workers,
         };
         if self.inner.entries[A::KIND.index()].set(entry).is_err() {
             panic!("{} is registered twice", A::KIND);
@@ -89,6 +109,31 @@ impl Registry {
     /// node hosts it.
     pub fn stats(&self, kind: ActorKind) -> Option<&Arc<KindStats>> {
         self.entry(kind).stats.as_ref()
+    }
+
+    /// Called on HTTP worker `worker` of `workers` as it starts: the
+    /// instances placed on workers that belong to it move onto its thread,
+    /// and calls made on it go to them.
+    pub fn settle_on_worker(&self, worker: usize, workers: usize) {
+        enter_worker(worker);
+        for pool in self.placed_on_workers() {
+            pool.settle_on_worker(worker, workers);
+        }
+    }
+
+    /// Moves every instance back from the HTTP workers to the node's own
+    /// threads, once the server has stopped them.
+    pub fn go_home(&self) {
+        for pool in self.placed_on_workers() {
+            pool.go_home();
+        }
+    }
+
+    fn placed_on_workers(&self) -> impl Iterator<Item = &Arc<dyn Placed>> {
+        self.inner
+            .entries
+            .iter()
+            .filter_map(|entry| entry.get()?.on_workers.as_ref())
     }
 
     /// Answers a call that came from another node for `kind`, by message

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use utoipa::ToSchema;
 
 use super::ActorKind;
@@ -41,10 +41,30 @@ pub struct MessageRecord {
     pub message_type: &'static str,
     /// The instance that handled it.
     pub instance: usize,
-    pub correlation_id: Option<String>,
-    pub received_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>)]
+    pub correlation_id: Option<crate::telemetry::RequestId>,
+    #[serde(serialize_with = "as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: SystemTime,
     pub took_ms: f64,
     pub outcome: Outcome,
+}
+
+fn as_rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    DateTime::<Utc>::from(*time).serialize(serializer)
+}
+
+/// The wall-clock time of `instant`, from both clocks read once per
+/// process: a message's times then cost one clock read instead of two. A
+/// wall clock stepped later shows here as the time since start added to the
+/// time at start, which is what an operator comparing messages wants.
+pub(super) fn wall_time(instant: Instant) -> SystemTime {
+    static ANCHOR: std::sync::OnceLock<(Instant, SystemTime)> = std::sync::OnceLock::new();
+    let (at, wall) = ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
+    match instant.checked_duration_since(*at) {
+        Some(since) => *wall + since,
+        None => *wall - at.duration_since(instant),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
@@ -59,6 +79,9 @@ pub struct LatencyMs {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceSnapshot {
     pub id: usize,
+    /// The HTTP worker whose thread it runs on; `null` on the node's own
+    /// threads.
+    pub worker: Option<usize>,
     pub queued: u64,
     pub in_flight: u64,
     pub handled: u64,
@@ -132,7 +155,14 @@ pub struct InstanceStats {
     failed: AtomicU64,
     restarts: AtomicU64,
     latency_us: Mutex<Histogram<u64>>,
+    /// Its own last messages: one lock per instance, not one per kind that
+    /// every core would wait on.
+    recent: Mutex<VecDeque<MessageRecord>>,
+    worker: AtomicUsize,
 }
+
+/// `worker` of an instance on the node's own threads.
+const AT_HOME: usize = usize::MAX;
 
 impl InstanceStats {
     pub fn id(&self) -> usize {
@@ -146,6 +176,16 @@ impl InstanceStats {
     /// Messages waiting or running: how busy the instance is.
     pub fn load(&self) -> u64 {
         self.queued.load(Ordering::Relaxed) + self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The HTTP worker it runs on, if any.
+    pub fn worker(&self) -> Option<usize> {
+        Some(self.worker.load(Ordering::Relaxed)).filter(|worker| *worker != AT_HOME)
+    }
+
+    pub(super) fn set_worker(&self, worker: Option<usize>) {
+        self.worker
+            .store(worker.unwrap_or(AT_HOME), Ordering::Relaxed);
     }
 
     pub(super) fn record_restart(&self) {
@@ -164,12 +204,17 @@ impl InstanceStats {
         }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         lock(&self.latency_us).saturating_record(micros);
-        self.kind.remember(record);
+        let mut recent = lock(&self.recent);
+        if recent.len() == RECENT_MESSAGES {
+            recent.pop_front();
+        }
+        recent.push_back(record);
     }
 
     fn snapshot(&self) -> InstanceSnapshot {
         InstanceSnapshot {
             id: self.id,
+            worker: self.worker(),
             queued: self.queued.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             handled: self.handled.load(Ordering::Relaxed),
@@ -185,7 +230,6 @@ impl InstanceStats {
 pub struct KindStats {
     kind: ActorKind,
     instances: RwLock<Vec<Arc<InstanceStats>>>,
-    recent: Mutex<VecDeque<MessageRecord>>,
 }
 
 impl KindStats {
@@ -193,7 +237,6 @@ impl KindStats {
         Arc::new(KindStats {
             kind,
             instances: RwLock::new(Vec::new()),
-            recent: Mutex::new(VecDeque::with_capacity(RECENT_MESSAGES)),
         })
     }
 
@@ -216,22 +259,27 @@ impl KindStats {
             failed: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             latency_us: Mutex::new(new_histogram()),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_MESSAGES)),
+            worker: AtomicUsize::new(AT_HOME),
         });
         instances.push(stats.clone());
         stats
     }
 
-    fn remember(&self, record: MessageRecord) {
-        let mut recent = lock(&self.recent);
-        if recent.len() == RECENT_MESSAGES {
-            recent.pop_front();
-        }
-        recent.push_back(record);
-    }
-
-    /// The remembered messages, oldest first.
+    /// The last messages of all instances, oldest first.
     pub fn recent(&self) -> Vec<MessageRecord> {
-        lock(&self.recent).iter().cloned().collect()
+        let instances = self
+            .instances
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut recent: Vec<MessageRecord> = instances
+            .iter()
+            .flat_map(|instance| lock(&instance.recent).iter().cloned().collect::<Vec<_>>())
+            .collect();
+        recent.sort_by_key(|record| record.received_at);
+        let surplus = recent.len().saturating_sub(RECENT_MESSAGES);
+        recent.drain(..surplus);
+        recent
     }
 
     pub fn snapshot(&self) -> KindSnapshot {
@@ -257,7 +305,15 @@ impl KindStats {
             failed: sum(|s| s.failed),
             restarts: sum(|s| s.restarts),
             latency_ms: latency(&merged),
-            last_message_at: lock(&self.recent).back().map(|record| record.received_at),
+            last_message_at: instances
+                .iter()
+                .filter_map(|instance| {
+                    lock(&instance.recent)
+                        .back()
+                        .map(|record| record.received_at)
+                })
+                .max()
+                .map(DateTime::from),
             instances: snapshots,
         }
     }

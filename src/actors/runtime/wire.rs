@@ -30,6 +30,8 @@ pub trait WireMessage:
     type Reply: Serialize + DeserializeOwned + Send + 'static;
     /// Stable across versions: it is how nodes name the message to each other.
     const NAME: &'static str;
+    /// The type's own name (`GetProduct`), as operators see it.
+    const TYPE_NAME: &'static str;
 }
 
 /// Why a remote call could not be answered by the hosting node.
@@ -85,6 +87,7 @@ macro_rules! wire_name {
             type Reply =
                 <<$message as ::actix::Message>::Result as $crate::actors::runtime::ReplyOf>::Reply;
             const NAME: &'static str = $name;
+            const TYPE_NAME: &'static str = stringify!($message);
         }
     };
 }
