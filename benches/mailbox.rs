@@ -1,7 +1,9 @@
 //! What the runtime costs a message: a `call` round trip through an
-//! `Address` (a one-instance pool on an arbiter of its own) against a bare
-//! `Addr::send` to the same kind of actor on an arbiter of its own, in the
-//! same run. Both cross a thread, as every call from an HTTP worker does.
+//! `Address` (a one-instance pool) against a bare `Addr::send` to the same
+//! kind of actor, in the same run, twice: with the actor on another thread
+//! (a kind on the node's own threads, or a worker without an instance of
+//! its own), and on the caller's thread (an instance settled on the HTTP
+//! worker that calls it, the common case).
 
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -42,23 +44,41 @@ impl Handles<Ping> for Echo {
     }
 }
 
+fn pool(arbiters: &Arbiters) -> Pool<Echo> {
+    Pool::start(
+        KindStats::new(ActorKind::User),
+        1,
+        arbiters,
+        Duration::from_secs(5),
+        Arc::new(|_| Echo),
+    )
+}
+
 fn round_trip(c: &mut Criterion) {
     let system = actix::System::new();
-    let (_threads, addr, address) = system.block_on(async {
+    let (_threads, across, here) = system.block_on(async {
         let bare = Arbiter::new();
-        let addr = Echo::start_in_arbiter(&bare.handle(), |_| Echo);
         let arbiters = Arbiters::new(1);
-        let address = Address::local(Pool::start(
-            KindStats::new(ActorKind::User),
-            1,
-            &arbiters,
-            Duration::from_secs(5),
-            Arc::new(|_| Echo),
-        ));
-        ((bare, arbiters), addr, address)
+        let across = (
+            Echo::start_in_arbiter(&bare.handle(), |_| Echo),
+            Address::local(pool(&arbiters)),
+        );
+        let settled = pool(&arbiters);
+        settled.settle_on_worker(0, 1);
+        let here = (Echo::start(Echo), Address::local(settled));
+        ((bare, arbiters), across, here)
     });
+    compare(c, &system, "across threads", across);
+    compare(c, &system, "on the caller's thread", here);
+}
 
-    let mut group = c.benchmark_group("send round trip");
+fn compare(
+    c: &mut Criterion,
+    system: &actix::SystemRunner,
+    name: &str,
+    (addr, address): (Addr<Echo>, Address<Echo>),
+) {
+    let mut group = c.benchmark_group(format!("round trip {name}"));
     group.bench_function("bare Addr::send", |b| {
         b.iter_custom(|iters| {
             system.block_on(async {

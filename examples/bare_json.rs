@@ -1,35 +1,34 @@
-//! Baseline for `bench/catalogue.sh`: a bare actix-web server answering one
-//! product-sized JSON document, with no actors, cache, database or
-//! middleware. The catalogue benchmark reports storefront's numbers as ratios
-//! to this one, measured in the same run.
+//! The ceiling of an HTTP benchmark: a bare actix-web server that answers
+//! every GET with the very bytes storefront answered for the page being
+//! measured (captured by the benchmark script into a file), with no actors,
+//! cache, database or middleware. Benchmarks report storefront's throughput
+//! as a ratio to this one, measured in the same run.
+//!
+//!     cargo run --release --example bare_json -- PORT BODY_FILE
 
+use actix_web::web::Bytes;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use serde_json::json;
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args
+        .next()
         .and_then(|raw| raw.parse().ok())
-        .unwrap_or(8090);
-    let product = web::Data::new(json!({
-        "id": 1, "title": "Black linen maxi dress",
-        "description": "A maxi dress in linen, dyed black. Cut for an easy fit and made to last.",
-        "price": 8900, "currency": "USD", "discountPercentage": 15, "finalPrice": 7565,
-        "category": "dresses", "dressType": "maxi",
-        "relevantKeywords": ["summer", "breathable", "black", "linen"],
-        "imageUrl": ["https://images.storefront.example/dresses/maxi-dress-black.jpg"],
-        "faq": [{ "question": "How does it fit?", "answer": "True to size." }],
-        "variants": [{ "size": "S", "stock": 4 }, { "size": "M", "stock": 8 }],
-        "createdAt": "2026-11-25T00:00:00Z", "updatedAt": "2026-11-25T00:00:00Z"
-    }));
+        .expect("usage: bare_json PORT BODY_FILE");
+    let body = Bytes::from(std::fs::read(
+        args.next().expect("usage: bare_json PORT BODY_FILE"),
+    )?);
     HttpServer::new(move || {
-        App::new().app_data(product.clone()).route(
-            "/products/{id}",
-            web::get().to(|product: web::Data<serde_json::Value>| async move {
-                HttpResponse::Ok().json(&**product)
-            }),
-        )
+        let body = body.clone();
+        App::new().default_service(web::get().to(move || {
+            let body = body.clone();
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body)
+            }
+        }))
     })
     .bind(("127.0.0.1", port))?
     .run()

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Pages of storefront against their ceiling. For each page, storefront's
+# answer is captured; a bare actix-web server (examples/bare_json) then
+# answers those very bytes, and wrk measures both in the same run. The ratio
+# of requests per second is the number that means something; absolute
+# numbers move with the machine.
+#
+#   bench/http.sh [SECONDS_PER_RUN] [INSTANCES] [PAGE...]
+#
+# Each page is measured ROUNDS times (default 3), storefront and its ceiling
+# in turn, and the table shows the medians: on a shared machine one run of
+# either can be off by a fifth. SECONDS_PER_RUN defaults to 10. INSTANCES is actors.<kind>.instances for
+# every kind (0, the default, is one per core). PAGEs default to the health
+# check, one product, a category page and a search. storefront runs in its
+# default configuration (info logs, to a file) on a seeded SQLite catalogue;
+# set STOREFRONT__DATABASE__URL to a postgres:// URL to measure PostgreSQL
+# (the database must exist and may be emptied), and BENCH_PRODUCTS to seed
+# more products.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+seconds="${1:-10}"
+instances="${2:-0}"
+shift $(($# > 2 ? 2 : $#))
+pages=("$@")
+if [[ ${#pages[@]} -eq 0 ]]; then
+    pages=(/healthz /products/1 "/products?category=dresses&sort=price&limit=20" "/products?q=linen%20dress")
+fi
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
+
+cargo build --release --quiet --bin storefront --example bare_json
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+for name in $(compgen -e | grep '^STOREFRONT__' | grep -v '^STOREFRONT__DATABASE__URL$' || true); do
+    unset "$name"
+done
+export STOREFRONT__DATA_DIR="$work"
+export STOREFRONT__DATABASE__URL="${STOREFRONT__DATABASE__URL:-sqlite://$work/storefront.db}"
+export STOREFRONT__MAIL__OUTBOX_DIR="$work/outbox"
+export STOREFRONT__SERVER__PORT=18480
+for kind in otp user mailer product; do
+    export "STOREFRONT__ACTORS__${kind^^}__INSTANCES=$instances"
+done
+seed_args=(seed)
+if [[ -n "${BENCH_PRODUCTS:-}" ]]; then seed_args+=(--products "$BENCH_PRODUCTS"); fi
+(cd "$work" && "$root/target/release/storefront" "${seed_args[@]}" >/dev/null)
+(cd "$work" && exec "$root/target/release/storefront" >"$work/storefront.log" 2>&1) &
+for _ in $(seq 200); do
+    curl -sf -o /dev/null http://127.0.0.1:18480/healthz && break
+    sleep 0.1
+done
+
+# wrk prints "Requests/sec: N" and, with --latency, "99% Xms|us|s".
+measure() {
+    wrk -t2 -c64 -d"${seconds}s" --latency "$1" | awk '
+        /Requests\/sec/ { rps = $2 }
+        $1 == "99%" {
+            v = $2
+            if (v ~ /us$/) { sub("us", "", v); v /= 1000 }
+            else if (v ~ /ms$/) { sub("ms", "", v) }
+            else if (v ~ /s$/) { sub("s", "", v); v *= 1000 }
+            p99 = v
+        }
+        END { print rps, p99 }'
+}
+
+rounds="${ROUNDS:-3}"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+printf 'instances per kind: %s (0 = one per core; %s cores), median of %s rounds\n\n' "$instances" "$(nproc)" "$rounds"
+printf '| page | bytes | storefront req/s | ceiling req/s | ratio | p99 ms | ceiling p99 ms |\n'
+printf '|---|---|---|---|---|---|---|\n'
+for page in "${pages[@]}"; do
+    url="http://127.0.0.1:18480$page"
+    curl -sf "$url" >"$work/body"
+    bytes=$(wc -c <"$work/body")
+    target/release/examples/bare_json 18490 "$work/body" &
+    bare=$!
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null http://127.0.0.1:18490/ && break
+        sleep 0.1
+    done
+    : >"$work/rounds"
+    for _ in $(seq "$rounds"); do
+        read -r rps p99 < <(measure "$url")
+        read -r bare_rps bare_p99 < <(measure "http://127.0.0.1:18490$page")
+        echo "$rps $p99 $bare_rps $bare_p99" >>"$work/rounds"
+    done
+    kill "$bare"
+    wait "$bare" 2>/dev/null || true
+    column() { awk -v c="$1" '{ print $c }' "$work/rounds" | median; }
+    ratio=$(awk '{ print $1 / $3 }' "$work/rounds" | median)
+    awk -v page="$page" -v bytes="$bytes" -v r="$(column 1)" -v br="$(column 3)" -v ratio="$ratio" \
+        -v p="$(column 2)" -v bp="$(column 4)" \
+        'BEGIN { printf "| `%s` | %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n", page, bytes, r, br, ratio, p, bp }'
+done
