@@ -294,13 +294,30 @@ where
     let in_flight = ticket.start(message_type, correlation_id);
     let handler_span = tracing::info_span!(parent: &span, "actor", actor = %kind.actor_name(), msg = %message_type);
 
+    // Most answers are ready at once (a cache hit, a refusal): the handler's
+    // future is polled once here, under the caller's span and request id,
+    // and an answer goes back without another allocation or a task on the
+    // actor's context. A future still pending is wrapped and polled again by
+    // the context, with its real waker.
     let started = handler_span.in_scope(|| {
         crate::telemetry::sync_with_request_id(request_id.clone(), || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| Handles::handle(actor, msg, ctx)))
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut reply = Handles::handle(actor, msg, ctx);
+                let mut first_poll =
+                    std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+                match reply.as_mut().poll(&mut first_poll) {
+                    std::task::Poll::Ready(answer) => Ok(answer),
+                    std::task::Poll::Pending => Err(reply),
+                }
+            }))
         })
     });
     let reply = match started {
-        Ok(reply) => reply,
+        Ok(Ok(answer)) => {
+            in_flight.finish(answer.outcome());
+            return Delivery::new(DeliveryState::Answered(Ok(answer), false, incarnation));
+        }
+        Ok(Err(pending)) => pending,
         Err(_) => {
             handler_span.in_scope(|| record_panic(kind, in_flight));
             return Delivery::new(DeliveryState::Answered(
@@ -311,7 +328,7 @@ where
         }
     };
     let span = handler_span.clone();
-    let mut handled: Handled<M::Result> = Box::pin(
+    let handled: Handled<M::Result> = Box::pin(
         crate::telemetry::with_request_id(
             request_id,
             AssertUnwindSafe(DropInRuntime::new(reply)).catch_unwind(),
@@ -328,18 +345,7 @@ where
             }
         }),
     );
-    // Most answers are ready at once (a cache hit, a refusal): polled here,
-    // they are sent back without a task on the actor's context. A future
-    // still pending is polled again by the context, with its real waker.
-    let mut first_poll = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
-    match handled.as_mut().poll(&mut first_poll) {
-        std::task::Poll::Ready((result, panicked)) => {
-            Delivery::new(DeliveryState::Answered(result, panicked, incarnation))
-        }
-        std::task::Poll::Pending => {
-            Delivery::new(DeliveryState::Running(handled, incarnation, answer_within))
-        }
-    }
+    Delivery::new(DeliveryState::Running(handled, incarnation, answer_within))
 }
 
 fn record_panic(kind: ActorKind, in_flight: InFlight) {

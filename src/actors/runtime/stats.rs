@@ -154,11 +154,16 @@ pub struct InstanceStats {
     handled: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
-    latency_us: Mutex<Histogram<u64>>,
-    /// Its own last messages: one lock per instance, not one per kind that
-    /// every core would wait on.
-    recent: Mutex<VecDeque<MessageRecord>>,
+    /// One lock per instance, not one per kind that every core would wait
+    /// on, taken once per message.
+    history: Mutex<History>,
     worker: AtomicUsize,
+}
+
+/// What an instance remembers of the messages it handled.
+struct History {
+    latency_us: Histogram<u64>,
+    recent: VecDeque<MessageRecord>,
 }
 
 /// `worker` of an instance on the node's own threads.
@@ -203,12 +208,12 @@ impl InstanceStats {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
-        lock(&self.latency_us).saturating_record(micros);
-        let mut recent = lock(&self.recent);
-        if recent.len() == RECENT_MESSAGES {
-            recent.pop_front();
+        let mut history = lock(&self.history);
+        history.latency_us.saturating_record(micros);
+        if history.recent.len() == RECENT_MESSAGES {
+            history.recent.pop_front();
         }
-        recent.push_back(record);
+        history.recent.push_back(record);
     }
 
     fn snapshot(&self) -> InstanceSnapshot {
@@ -220,7 +225,7 @@ impl InstanceStats {
             handled: self.handled.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
-            latency_ms: latency(&lock(&self.latency_us)),
+            latency_ms: latency(&lock(&self.history).latency_us),
         }
     }
 }
@@ -258,8 +263,10 @@ impl KindStats {
             handled: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
-            latency_us: Mutex::new(new_histogram()),
-            recent: Mutex::new(VecDeque::with_capacity(RECENT_MESSAGES)),
+            history: Mutex::new(History {
+                latency_us: new_histogram(),
+                recent: VecDeque::with_capacity(RECENT_MESSAGES),
+            }),
             worker: AtomicUsize::new(AT_HOME),
         });
         instances.push(stats.clone());
@@ -274,7 +281,13 @@ impl KindStats {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut recent: Vec<MessageRecord> = instances
             .iter()
-            .flat_map(|instance| lock(&instance.recent).iter().cloned().collect::<Vec<_>>())
+            .flat_map(|instance| {
+                lock(&instance.history)
+                    .recent
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect();
         recent.sort_by_key(|record| record.received_at);
         let surplus = recent.len().saturating_sub(RECENT_MESSAGES);
@@ -290,7 +303,7 @@ impl KindStats {
         let mut merged = new_histogram();
         for instance in instances.iter() {
             // Same bounds on both sides: adding cannot fail.
-            let _ = merged.add(&*lock(&instance.latency_us));
+            let _ = merged.add(&lock(&instance.history).latency_us);
         }
         let snapshots: Vec<InstanceSnapshot> = instances
             .iter()
@@ -308,7 +321,8 @@ impl KindStats {
             last_message_at: instances
                 .iter()
                 .filter_map(|instance| {
-                    lock(&instance.recent)
+                    lock(&instance.history)
+                        .recent
                         .back()
                         .map(|record| record.received_at)
                 })
