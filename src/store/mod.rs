@@ -284,34 +284,19 @@ pub trait OtpStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ProductSort {
-    /// Best text match first (newest first without a text search).
-    Relevance,
-    Newest,
-    PriceAscending,
-    PriceDescending,
+/// Every live product, and the catalogue clock's tick they are as of.
+#[derive(Debug)]
+pub struct CatalogueRead {
+    pub tick: i64,
+    pub products: Vec<Product>,
 }
 
-/// A catalogue query, already checked.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProductFilter {
-    /// Plain words (see `domain::search_terms`); all must match, as prefixes.
-    pub terms: Vec<String>,
-    pub category: Option<String>,
-    pub size: Option<Size>,
-    pub min_price: Option<i64>,
-    pub max_price: Option<i64>,
-    pub in_stock: bool,
-    pub sort: ProductSort,
-    pub limit: u32,
-    pub offset: u64,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ProductPage {
-    pub items: Vec<Product>,
-    pub total: u64,
+/// The products written (created, changed or deleted) after a tick, and
+/// the tick now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CatalogueChanges {
+    pub tick: i64,
+    pub ids: Vec<i64>,
 }
 
 /// Whether a product write replaces its variants or leaves them as they are
@@ -350,9 +335,21 @@ pub trait ProductStore: Send + Sync {
         size: Size,
         stock: Stock,
     ) -> Result<Option<Product>, StoreError>;
-    async fn search(&self, filter: &ProductFilter) -> Result<ProductPage, StoreError>;
-    /// The id of the live product with exactly this title, for idempotent seeding.
-    async fn product_id_by_title(&self, title: &str) -> Result<Option<i64>, StoreError>;
+    /// Adds products in one transaction (the seed).
+    async fn create_products(
+        &self,
+        products: &[NewProduct],
+        currency: &str,
+    ) -> Result<(), StoreError>;
+    /// The live products among `ids`, by id.
+    async fn products(&self, ids: &[i64]) -> Result<Vec<Product>, StoreError>;
+    /// Every live product with the tick it is as of: what a node's read
+    /// model starts from.
+    async fn catalogue(&self) -> Result<CatalogueRead, StoreError>;
+    /// Which products were written after `tick`, on any node.
+    async fn changed_since(&self, tick: i64) -> Result<CatalogueChanges, StoreError>;
+    /// The titles of the live products, for idempotent seeding.
+    async fn live_titles(&self) -> Result<Vec<String>, StoreError>;
 }
 
 #[cfg(test)]

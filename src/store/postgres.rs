@@ -18,8 +18,6 @@ pub use sql::SqlStore as PgStore;
 
 /// What PostgreSQL says differently.
 mod dialect {
-    use sqlx::QueryBuilder;
-
     use super::Db;
 
     pub async fn begin_write(
@@ -43,25 +41,6 @@ mod dialect {
 
     /// Rows another node is claiming are skipped rather than waited for.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
-
-    /// The generated `tsvector` column with its GIN index: `word:*` for each
-    /// term joined with `&`, so every word must match, as a prefix. Terms are
-    /// letters and digits only, so this is a valid tsquery.
-    pub fn push_text_match(query: &mut QueryBuilder<'_, Db>, terms: &[String]) {
-        let matched = terms
-            .iter()
-            .map(|term| format!("{term}:*"))
-            .collect::<Vec<_>>()
-            .join(" & ");
-        query
-            .push(" JOIN to_tsquery('english', ")
-            .push_bind(matched)
-            .push(") AS query ON p.search @@ query");
-    }
-
-    /// Weights of D, C (description), B (keywords), A (title).
-    pub const RELEVANCE_ORDER: &str =
-        " ORDER BY ts_rank('{0.05, 0.1, 0.4, 1.0}', p.search, query) DESC, p.id DESC";
 }
 
 impl PgStore {

@@ -137,12 +137,9 @@ impl QueuedRow {
 pub(super) const QUEUE_COLUMNS: &str = "id, kind, sender, recipients, subject, raw, attempts, \
      last_error, next_attempt_at, dead, expires_at, created_at";
 
-pub(super) const PRODUCT_COLUMNS: &str = "p.id, p.title, p.description, p.price, p.currency, \
-     p.discount_percentage, p.final_price, p.category, p.dress_type, p.keywords, p.image_urls, \
-     p.faq, p.version, p.created_at, p.updated_at";
-
+/// A product's columns with one of its variants, or none (`LEFT JOIN`).
 #[derive(FromRow)]
-pub(super) struct ProductRow {
+pub(super) struct ProductVariantRow {
     pub id: i64,
     pub title: String,
     pub description: String,
@@ -158,13 +155,8 @@ pub(super) struct ProductRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-#[derive(FromRow)]
-pub(super) struct VariantRow {
-    pub product_id: i64,
-    pub size: String,
-    pub stock: i64,
+    pub size: Option<String>,
+    pub stock: Option<i64>,
 }
 
 fn json<T: serde::de::DeserializeOwned>(id: i64, column: &str, raw: &str) -> Result<T, StoreError> {
@@ -176,31 +168,23 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
-/// Joins rows with their variants (rows ordered as the caller wants them).
-pub(super) fn assemble(
-    rows: Vec<ProductRow>,
-    variants: Vec<VariantRow>,
-) -> Result<Vec<Product>, StoreError> {
-    rows.into_iter()
-        .map(|row| {
-            let mut own: Vec<Variant> = variants
-                .iter()
-                .filter(|variant| variant.product_id == row.id)
-                .map(|variant| {
-                    let size = Size::parse(&variant.size).map_err(|_| {
-                        StoreError::Corrupt(format!(
-                            "product {} has size {:?}",
-                            row.id, variant.size
-                        ))
-                    })?;
-                    Ok(Variant {
-                        size,
-                        stock: variant.stock,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            own.sort_by_key(|variant| variant.size);
-            Ok(Product {
+/// Folds rows ordered by product into products: the rows of one product
+/// follow each other, one per variant, in size order.
+pub(super) fn group_variants(rows: Vec<ProductVariantRow>) -> Result<Vec<Product>, StoreError> {
+    let mut products: Vec<Product> = Vec::new();
+    for row in rows {
+        let variant = match (&row.size, row.stock) {
+            (Some(size), Some(stock)) => Some(Variant {
+                size: Size::parse(size).map_err(|_| {
+                    StoreError::Corrupt(format!("product {} has size {size:?}", row.id))
+                })?,
+                stock,
+            }),
+            _ => None,
+        };
+        match products.last_mut() {
+            Some(last) if last.id == row.id => last.variants.extend(variant),
+            _ => products.push(Product {
                 relevant_keywords: json(row.id, "keywords", &row.keywords)?,
                 image_url: json(row.id, "image_urls", &row.image_urls)?,
                 faq: json::<Vec<Faq>>(row.id, "faq", &row.faq)?,
@@ -213,11 +197,15 @@ pub(super) fn assemble(
                 final_price: row.final_price,
                 category: row.category,
                 dress_type: row.dress_type,
-                variants: own,
+                variants: variant.into_iter().collect(),
                 version: row.version,
                 created_at: row.created_at,
                 updated_at: row.updated_at,
-            })
-        })
-        .collect()
+            }),
+        }
+    }
+    for product in &mut products {
+        product.variants.sort_by_key(|variant| variant.size);
+    }
+    Ok(products)
 }

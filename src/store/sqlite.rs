@@ -19,8 +19,6 @@ pub use sql::SqlStore as SqliteStore;
 
 /// What SQLite says differently.
 mod dialect {
-    use sqlx::QueryBuilder;
-
     use super::Db;
 
     /// SQLite has one writer at a time; a transaction that reads before it
@@ -42,22 +40,6 @@ mod dialect {
 
     /// No row locks: the claiming `UPDATE` holds the write lock.
     pub const SKIP_LOCKED: &str = "";
-
-    /// FTS5 (porter stemming), kept in step with `products` by triggers:
-    /// `"word"*` for each term, so every word must match, as a prefix.
-    pub fn push_text_match(query: &mut QueryBuilder<'_, Db>, terms: &[String]) {
-        let matched = terms
-            .iter()
-            .map(|term| format!("\"{term}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        query
-            .push(" JOIN products_fts ON products_fts.rowid = p.id AND products_fts MATCH ")
-            .push_bind(matched);
-    }
-
-    /// bm25 is lower for better matches; weights: title, description, keywords.
-    pub const RELEVANCE_ORDER: &str = " ORDER BY bm25(products_fts, 10.0, 1.0, 4.0), p.id DESC";
 }
 
 impl SqliteStore {

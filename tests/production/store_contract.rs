@@ -342,6 +342,87 @@ async fn product_store_contract(store: &dyn ProductStore) {
         store.delete_product(created.id, None).await.unwrap(),
         Written::Missing
     );
+
+    catalogue_clock_contract(store, created.id).await;
+}
+
+/// Every write moves the catalogue clock and names its product after the
+/// tick a reader had; refused writes move nothing; reads come with their
+/// variants.
+async fn catalogue_clock_contract(store: &dyn ProductStore, deleted: i64) {
+    let before = store.catalogue().await.unwrap();
+    assert!(
+        before.products.is_empty(),
+        "the deleted product is not read"
+    );
+    assert_eq!(
+        store.changed_since(before.tick).await.unwrap().ids,
+        Vec::<i64>::new()
+    );
+
+    store
+        .create_products(&[product("Silk scarf"), product("Wool coat")], "USD")
+        .await
+        .unwrap();
+    let read = store.catalogue().await.unwrap();
+    let titles: Vec<&str> = read.products.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, ["Silk scarf", "Wool coat"]);
+    assert_eq!(
+        read.products[1].variants,
+        [Variant {
+            size: Size::M,
+            stock: 3
+        }]
+    );
+    let (scarf, coat) = (read.products[0].id, read.products[1].id);
+    assert_eq!(
+        store.changed_since(before.tick).await.unwrap(),
+        storefront::store::CatalogueChanges {
+            tick: read.tick,
+            ids: vec![scarf, coat],
+        }
+    );
+
+    // A stale write changes nothing and moves no product past the tick.
+    assert_eq!(
+        store.delete_product(coat, Some(99)).await.unwrap(),
+        Written::Stale
+    );
+    assert!(store.changed_since(read.tick).await.unwrap().ids.is_empty());
+    store
+        .set_stock(scarf, Size::L, Stock::parse(2).unwrap())
+        .await
+        .unwrap();
+    store.delete_product(coat, None).await.unwrap();
+    let changes = store.changed_since(read.tick).await.unwrap();
+    assert_eq!(changes.ids, [scarf, coat], "a deletion is a change too");
+    assert!(changes.tick > read.tick);
+    assert!(store
+        .changed_since(changes.tick)
+        .await
+        .unwrap()
+        .ids
+        .is_empty());
+
+    let live = store.products(&[scarf, coat, deleted]).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(
+        live[0].variants,
+        [
+            Variant {
+                size: Size::M,
+                stock: 3
+            },
+            Variant {
+                size: Size::L,
+                stock: 2
+            }
+        ],
+        "variants in size order"
+    );
+    let mut titles = store.live_titles().await.unwrap();
+    titles.sort();
+    assert_eq!(titles, ["Silk scarf"]);
 }
 
 async fn otp_store_contract(store: &dyn OtpStore) {

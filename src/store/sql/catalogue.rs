@@ -2,29 +2,32 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row};
 
-use super::{dialect, Db, SqlStore};
+use super::{Db, SqlStore};
 use crate::domain::{NewProduct, Product, Size, Stock};
-use crate::store::rows::{assemble, to_json, ProductRow, VariantRow, PRODUCT_COLUMNS};
+use crate::store::rows::{group_variants, to_json, ProductVariantRow};
 use crate::store::{
-    ProductFilter, ProductPage, ProductSort, ProductStore, StoreError, VariantsWrite, Written,
+    CatalogueChanges, CatalogueRead, ProductStore, StoreError, VariantsWrite, Written,
 };
 
+/// A product's columns and one of its variants (none for a product
+/// without variants): products and variants come in one round trip.
+const PRODUCT_WITH_VARIANTS: &str = "SELECT p.id, p.title, p.description, p.price, p.currency, \
+     p.discount_percentage, p.final_price, p.category, p.dress_type, p.keywords, p.image_urls, \
+     p.faq, p.version, p.created_at, p.updated_at, v.size, v.stock \
+     FROM products p LEFT JOIN product_variants v ON v.product_id = p.id";
+
 impl SqlStore {
-    /// The products of `rows` with their variants, in the order of `rows`.
-    async fn with_variants(&self, rows: Vec<ProductRow>) -> Result<Vec<Product>, StoreError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT product_id, size, stock FROM product_variants WHERE product_id IN (",
-        );
-        let mut list = query.separated(", ");
-        for row in &rows {
-            list.push_bind(row.id);
-        }
-        query.push(")");
-        let variants: Vec<VariantRow> = query.build_query_as().fetch_all(&self.pool).await?;
-        assemble(rows, variants)
+    /// The live products that `condition` (on `p`) selects, by id.
+    async fn live_products(
+        &self,
+        condition: impl FnOnce(&mut QueryBuilder<'_, Db>),
+    ) -> Result<Vec<Product>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new(PRODUCT_WITH_VARIANTS);
+        query.push(" WHERE p.deleted_at IS NULL AND ");
+        condition(&mut query);
+        query.push(" ORDER BY p.id, v.size");
+        let rows: Vec<ProductVariantRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        group_variants(rows)
     }
 
     /// Whether a live product has this id: tells a stale write from a missing one.
@@ -38,11 +41,21 @@ impl SqlStore {
     }
 }
 
+/// The catalogue clock's next tick, taken inside a writing transaction: the
+/// product the transaction writes is marked with it.
+async fn tick(tx: &mut sqlx::Transaction<'static, Db>) -> Result<i64, StoreError> {
+    let (tick,): (i64,) =
+        sqlx::query_as("UPDATE catalogue_clock SET tick = tick + 1 WHERE id = 1 RETURNING tick")
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(tick)
+}
+
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 
-/// Binds what every write of a product sets, as `$1` to `$11`: title,
+/// Binds what every write of a product sets, as `$1` to `$10`: title,
 /// description, price, discount, final price, category, dress type,
-/// keywords (JSON and text), image URLs and FAQ.
+/// keywords, image URLs and FAQ.
 fn bind_product<'q>(query: Query<'q>, product: &'q NewProduct) -> Query<'q> {
     query
         .bind(product.title())
@@ -53,7 +66,6 @@ fn bind_product<'q>(query: Query<'q>, product: &'q NewProduct) -> Query<'q> {
         .bind(product.category())
         .bind(product.dress_type())
         .bind(to_json(&product.relevant_keywords()))
-        .bind(product.relevant_keywords().join(" "))
         .bind(to_json(&product.image_url()))
         .bind(to_json(&product.faq()))
 }
@@ -78,34 +90,30 @@ async fn write_variants(
     Ok(())
 }
 
-fn push_filters(query: &mut QueryBuilder<'_, Db>, filter: &ProductFilter) {
-    query.push(" FROM products p");
-    if !filter.terms.is_empty() {
-        dialect::push_text_match(query, &filter.terms);
-    }
-    query.push(" WHERE p.deleted_at IS NULL");
-    if let Some(category) = &filter.category {
-        query
-            .push(" AND lower(p.category) = lower(")
-            .push_bind(category.clone())
-            .push(")");
-    }
-    if let Some(min) = filter.min_price {
-        query.push(" AND p.final_price >= ").push_bind(min);
-    }
-    if let Some(max) = filter.max_price {
-        query.push(" AND p.final_price <= ").push_bind(max);
-    }
-    if filter.size.is_some() || filter.in_stock {
-        query.push(" AND EXISTS (SELECT 1 FROM product_variants v WHERE v.product_id = p.id");
-        if let Some(size) = filter.size {
-            query.push(" AND v.size = ").push_bind(size.as_str());
-        }
-        if filter.in_stock {
-            query.push(" AND v.stock > 0");
-        }
-        query.push(")");
-    }
+async fn insert_product(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    product: &NewProduct,
+    currency: &str,
+) -> Result<i64, StoreError> {
+    let tick = tick(tx).await?;
+    let inserted = bind_product(
+        sqlx::query(
+            "INSERT INTO products (title, description, price, discount_percentage, final_price,
+                                   category, dress_type, keywords, image_urls, faq, currency,
+                                   version, created_at, updated_at, changed_at_tick)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13)
+             RETURNING id",
+        ),
+        product,
+    )
+    .bind(currency)
+    .bind(Utc::now())
+    .bind(tick)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = inserted.try_get("id")?;
+    write_variants(tx, id, product).await?;
+    Ok(id)
 }
 
 #[async_trait]
@@ -115,38 +123,82 @@ impl ProductStore for SqlStore {
         product: &NewProduct,
         currency: &str,
     ) -> Result<Product, StoreError> {
-        let now = Utc::now();
         let mut tx = self.begin_write().await?;
-        let inserted = bind_product(
-            sqlx::query(
-                "INSERT INTO products (title, description, price, discount_percentage, final_price,
-                                       category, dress_type, keywords, keywords_text, image_urls,
-                                       faq, currency, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13)
-                 RETURNING id",
-            ),
-            product,
-        )
-        .bind(currency)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = inserted.try_get("id")?;
-        write_variants(&mut tx, id, product).await?;
+        let id = insert_product(&mut tx, product, currency).await?;
         tx.commit().await?;
         self.product(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("product {id} vanished after its creation")))
     }
 
+    async fn create_products(
+        &self,
+        products: &[NewProduct],
+        currency: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for product in products {
+            insert_product(&mut tx, product, currency).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn product(&self, id: i64) -> Result<Option<Product>, StoreError> {
-        let rows: Vec<ProductRow> = sqlx::query_as(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = $1 AND p.deleted_at IS NULL"
+        Ok(self.products(&[id]).await?.pop())
+    }
+
+    async fn products(&self, ids: &[i64]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.live_products(|query| {
+            query.push("p.id IN (");
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            query.push(")");
+        })
+        .await
+    }
+
+    async fn catalogue(&self) -> Result<CatalogueRead, StoreError> {
+        // One transaction, so the tick and the products are of one moment.
+        let mut tx = self.pool.begin().await?;
+        let (tick,): (i64,) = sqlx::query_as("SELECT tick FROM catalogue_clock WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows: Vec<ProductVariantRow> = sqlx::query_as(&format!(
+            "{PRODUCT_WITH_VARIANTS} WHERE p.deleted_at IS NULL ORDER BY p.id, v.size"
         ))
-        .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(self.with_variants(rows).await?.pop())
+        tx.commit().await?;
+        Ok(CatalogueRead {
+            tick,
+            products: group_variants(rows)?,
+        })
+    }
+
+    async fn changed_since(&self, tick: i64) -> Result<CatalogueChanges, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (now,): (i64,) = sqlx::query_as("SELECT tick FROM catalogue_clock WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let ids: Vec<(i64,)> = if now == tick {
+            Vec::new()
+        } else {
+            sqlx::query_as("SELECT id FROM products WHERE changed_at_tick > $1 ORDER BY id")
+                .bind(tick)
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        tx.commit().await?;
+        Ok(CatalogueChanges {
+            tick: now,
+            ids: ids.into_iter().map(|(id,)| id).collect(),
+        })
     }
 
     async fn replace_product(
@@ -157,18 +209,20 @@ impl ProductStore for SqlStore {
         expected_version: Option<i64>,
     ) -> Result<Written<Product>, StoreError> {
         let mut tx = self.begin_write().await?;
+        let tick = tick(&mut tx).await?;
         let updated = bind_product(
             sqlx::query(
                 "UPDATE products SET title = $1, description = $2, price = $3,
                                      discount_percentage = $4, final_price = $5, category = $6,
-                                     dress_type = $7, keywords = $8, keywords_text = $9,
-                                     image_urls = $10, faq = $11, updated_at = $12,
+                                     dress_type = $7, keywords = $8, image_urls = $9, faq = $10,
+                                     updated_at = $11, changed_at_tick = $12,
                                      version = version + 1
                  WHERE id = $13 AND deleted_at IS NULL AND ($14 IS NULL OR version = $14)",
             ),
             product,
         )
         .bind(Utc::now())
+        .bind(tick)
         .bind(id)
         .bind(expected_version)
         .execute(&mut *tx)
@@ -197,19 +251,25 @@ impl ProductStore for SqlStore {
         id: i64,
         expected_version: Option<i64>,
     ) -> Result<Written<()>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let tick = tick(&mut tx).await?;
         let deleted = sqlx::query(
-            "UPDATE products SET deleted_at = $2, version = version + 1
-             WHERE id = $1 AND deleted_at IS NULL AND ($3 IS NULL OR version = $3)",
+            "UPDATE products SET deleted_at = $2, changed_at_tick = $3, version = version + 1
+             WHERE id = $1 AND deleted_at IS NULL AND ($4 IS NULL OR version = $4)",
         )
         .bind(id)
         .bind(Utc::now())
+        .bind(tick)
         .bind(expected_version)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        Ok(if deleted == 1 {
-            Written::Done(())
-        } else if self.live(id).await? {
+        if deleted == 1 {
+            tx.commit().await?;
+            return Ok(Written::Done(()));
+        }
+        tx.rollback().await?;
+        Ok(if self.live(id).await? {
             Written::Stale
         } else {
             Written::Missing
@@ -223,16 +283,19 @@ impl ProductStore for SqlStore {
         stock: Stock,
     ) -> Result<Option<Product>, StoreError> {
         let mut tx = self.begin_write().await?;
+        let tick = tick(&mut tx).await?;
         let touched = sqlx::query(
-            "UPDATE products SET updated_at = $2, version = version + 1
+            "UPDATE products SET updated_at = $2, changed_at_tick = $3, version = version + 1
              WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(id)
         .bind(Utc::now())
+        .bind(tick)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if touched == 0 {
+            tx.rollback().await?;
             return Ok(None);
         }
         sqlx::query(
@@ -248,38 +311,11 @@ impl ProductStore for SqlStore {
         self.product(id).await
     }
 
-    async fn search(&self, filter: &ProductFilter) -> Result<ProductPage, StoreError> {
-        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*)");
-        push_filters(&mut count, filter);
-        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
-
-        let mut page = QueryBuilder::<Db>::new(format!("SELECT {PRODUCT_COLUMNS}"));
-        push_filters(&mut page, filter);
-        page.push(match filter.sort {
-            ProductSort::Relevance if !filter.terms.is_empty() => dialect::RELEVANCE_ORDER,
-            ProductSort::Relevance | ProductSort::Newest => {
-                " ORDER BY p.created_at DESC, p.id DESC"
-            }
-            ProductSort::PriceAscending => " ORDER BY p.final_price ASC, p.id ASC",
-            ProductSort::PriceDescending => " ORDER BY p.final_price DESC, p.id DESC",
-        });
-        page.push(" LIMIT ").push_bind(i64::from(filter.limit));
-        page.push(" OFFSET ")
-            .push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
-        let rows: Vec<ProductRow> = page.build_query_as().fetch_all(&self.pool).await?;
-        Ok(ProductPage {
-            items: self.with_variants(rows).await?,
-            total: u64::try_from(total).unwrap_or_default(),
-        })
-    }
-
-    async fn product_id_by_title(&self, title: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM products WHERE title = $1 AND deleted_at IS NULL LIMIT 1",
-        )
-        .bind(title)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(id,)| id))
+    async fn live_titles(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT title FROM products WHERE deleted_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(title,)| title).collect())
     }
 }

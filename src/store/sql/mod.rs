@@ -1,7 +1,7 @@
 //! The storage traits in SQL that SQLite and PostgreSQL both run. This module
 //! is compiled twice, inside `store::sqlite` and inside `store::postgres`
 //! (with `#[path]`), where `Db` names the driver and `dialect` holds the few
-//! statements that differ: row locks, `SKIP LOCKED`, text search, and how a
+//! statements that differ: row locks, `SKIP LOCKED`, and how a
 //! writing transaction begins.
 
 mod catalogue;
