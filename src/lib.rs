@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod bus;
+pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod files;

@@ -1,17 +1,19 @@
 //! The root of the actor tree: builds the stores and transports chosen by
 //! configuration, then starts every actor under its supervisor.
 
+use futures_util::FutureExt;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
-use crate::actors::product::{ProductActor, ProductCache, ProductParts};
+use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool};
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
+use crate::catalogue::Catalogue;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
 use crate::domain::{AdminList, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
@@ -41,6 +43,8 @@ pub enum StartupError {
     SecretTooShort { path: PathBuf },
     #[error("cannot open the database")]
     Database(#[from] StoreError),
+    #[error("cannot load the catalogue")]
+    Catalogue(#[source] crate::catalogue::CatalogueError),
     #[error("cannot set up mail")]
     Mail(#[from] MailError),
     #[error("cannot listen on {address}")]
@@ -65,6 +69,27 @@ pub struct Services {
     pub background: tokio_util::task::TaskTracker,
     /// The threads the actors run on; dropping this stops them.
     pub arbiters: Arbiters,
+}
+
+/// Polls the store for products other nodes wrote, every `interval`, on the
+/// node's first own thread (it stops with them). A round that fails or
+/// panics is logged, and the next one tries again.
+fn keep_up(catalogue: &Arc<Catalogue>, interval: std::time::Duration, arbiters: &Arbiters) {
+    let catalogue = catalogue.clone();
+    arbiters.handle(0).spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let round = std::panic::AssertUnwindSafe(catalogue.catch_up()).catch_unwind();
+            match round.await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(changed)) => tracing::debug!(changed, "catalogue caught up with other nodes"),
+                Ok(Err(err)) => tracing::warn!(error = %crate::telemetry::error_chain(&err), "catalogue poll failed"),
+                Err(_) => tracing::error!("catalogue poll panicked; polling again at the next round"),
+            }
+        }
+    });
 }
 
 /// Starts the instances of `A` this node hosts and registers their address.
@@ -206,14 +231,16 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         Arc::new(move |_| OtpActor::new(otp_parts.clone())),
     );
 
+    let catalogue = Catalogue::load(database.catalogue.clone())
+        .await
+        .map_err(StartupError::Catalogue)?;
+    keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
     let product_parts = ProductParts {
         store: database.catalogue,
+        catalogue,
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
-        cache: ProductCache::new(
-            settings.catalogue.cache_capacity,
-            std::time::Duration::from_secs(settings.catalogue.cache_ttl_secs.get()),
-        ),
+        node_id: node_id.clone(),
     };
     let product = host::<ProductActor>(
         settings,

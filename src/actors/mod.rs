@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub use runtime::{Address, CallError, Handles, Instance, Registry, Reply};
 
+use crate::catalogue::CatalogueError;
 use crate::domain::ValidationError;
 use crate::mail::MailError;
 use crate::store::StoreError;
@@ -137,6 +138,17 @@ impl From<StoreError> for ActorError {
     }
 }
 
+impl From<CatalogueError> for ActorError {
+    fn from(err: CatalogueError) -> ActorError {
+        match err {
+            CatalogueError::Store(err) => err.into(),
+            CatalogueError::Text(_) | CatalogueError::Task(_) => {
+                ActorError::Internal(error_chain(&err))
+            }
+        }
+    }
+}
+
 impl From<MailError> for ActorError {
     fn from(err: MailError) -> ActorError {
         if err.is_temporary() {
@@ -210,11 +222,11 @@ mod tests {
     use super::runtime::{Hosted, WireMessage};
     use super::*;
     use crate::bus::{DeliverEvent, Event, EventEnvelope, ProductChanged};
+    use crate::catalogue::{ProductFilter, ProductPage, ProductSort};
     use crate::domain::{
         AddressChanges, AddressDraft, ClientKey, Email, NewAddress, NewProduct, OtpCode,
         PhoneNumber, Product, ProductDraft, ProfileChanges, Role, Size, Stock, User,
     };
-    use crate::store::{ProductFilter, ProductPage, ProductSort};
 
     #[test]
     fn parses_kind_names() {
@@ -514,7 +526,7 @@ mod tests {
                     },
                 },
                 Ok(ProductPage {
-                    items: vec![product],
+                    items: vec![std::sync::Arc::new(product)],
                     total: 1,
                 }),
             ),

@@ -1,20 +1,18 @@
-//! ProductActor: the catalogue, its stock levels and search. Reads of one
-//! product come from a bounded, TTL'd cache, one per node and shared by
-//! every instance, that every write on this node empties at once;
-//! `product.changed` tells other nodes to do the same.
+//! ProductActor: the catalogue, its stock levels and search. Reads come
+//! from the node's in-memory catalogue (`crate::catalogue`), shared by every
+//! instance; writes go to the store, then refresh the catalogue before they
+//! answer, and tell other nodes with `product.changed`.
 
 use actix::prelude::*;
-use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::runtime::{Handles, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
+use crate::catalogue::{Catalogue, ProductFilter, ProductPage};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
-use crate::store::{ProductFilter, ProductPage, ProductStore, VariantsWrite, Written};
+use crate::store::{ProductStore, VariantsWrite, Written};
 
 /// How often a PATCH is re-applied to a product that another write changed
 /// under it before giving up.
@@ -29,46 +27,22 @@ fn written<T>(outcome: Written<T>) -> Result<T, ActorError> {
     }
 }
 
-/// The node's cache and a count of writes. A read that started before a
-/// write must not put what it read into the cache after the write emptied
-/// it, so reads only fill the cache when no write happened while they ran.
-#[derive(Clone)]
-pub struct ProductCache {
-    entries: Cache<i64, Arc<Product>>,
-    writes: Arc<AtomicU64>,
-}
-
-impl ProductCache {
-    pub fn new(capacity: u64, ttl: Duration) -> ProductCache {
-        ProductCache {
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            writes: Arc::new(AtomicU64::new(0)),
-        }
-    }
-
-    fn invalidate(&self, id: i64) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.entries.invalidate(&id);
-    }
-}
-
 pub struct ProductActor {
     store: Arc<dyn ProductStore>,
-    cache: ProductCache,
+    catalogue: Arc<Catalogue>,
     bus: EventBus,
     currency: Currency,
+    node_id: String,
 }
 
-/// What every instance shares, the cache included.
+/// What every instance shares, the catalogue included.
 #[derive(Clone)]
 pub struct ProductParts {
     pub store: Arc<dyn ProductStore>,
+    pub catalogue: Arc<Catalogue>,
     pub bus: EventBus,
     pub currency: Currency,
-    pub cache: ProductCache,
+    pub node_id: String,
 }
 
 impl ProductActor {
@@ -77,33 +51,36 @@ impl ProductActor {
     pub fn new(parts: ProductParts) -> Self {
         ProductActor {
             store: parts.store,
-            cache: parts.cache,
+            catalogue: parts.catalogue,
             bus: parts.bus,
             currency: parts.currency,
+            node_id: parts.node_id,
         }
     }
 
-    /// Runs a write, then empties the product's cache entry and tells the
-    /// other nodes.
+    /// Runs a write, then brings this node's catalogue up to date with the
+    /// product before answering (a failed write may still have changed it:
+    /// it is read again either way), and tells the other nodes. A refresh
+    /// that fails does not undo the write, so it does not fail the answer:
+    /// the catalogue's poll reads the product at its next round.
     fn write<T: 'static>(
         &self,
         id: Option<i64>,
         work: impl std::future::Future<Output = Result<T, ActorError>> + 'static,
         id_of: impl Fn(&T) -> i64 + 'static,
     ) -> Reply<Result<T, ActorError>> {
-        let cache = self.cache.clone();
+        let catalogue = self.catalogue.clone();
         let bus = self.bus.clone();
         Box::pin(async move {
-            if let Some(id) = id {
-                cache.invalidate(id);
-            }
             let result = work.await;
             let changed = match &result {
                 Ok(value) => Some(id_of(value)),
                 Err(_) => id,
             };
             if let Some(product_id) = changed {
-                cache.invalidate(product_id);
+                if let Err(err) = catalogue.refresh(&[product_id]).await {
+                    tracing::warn!(product_id, error = %crate::telemetry::error_chain(&err), "the catalogue could not read a product it wrote; its poll will");
+                }
                 bus.publish(Event::ProductChanged(ProductChanged { product_id }));
             }
             result
@@ -320,19 +297,8 @@ impl Handles<GetProduct> for ProductActor {
         msg: GetProduct,
         _: &mut Context<Self>,
     ) -> Reply<Result<Arc<Product>, ActorError>> {
-        if let Some(product) = self.cache.entries.get(&msg.id) {
-            return Box::pin(async move { Ok(product) });
-        }
-        let store = self.store.clone();
-        let cache = self.cache.clone();
-        Box::pin(async move {
-            let writes_before = cache.writes.load(Ordering::SeqCst);
-            let product = Arc::new(store.product(msg.id).await?.ok_or(ActorError::NotFound)?);
-            if cache.writes.load(Ordering::SeqCst) == writes_before {
-                cache.entries.insert(msg.id, product.clone());
-            }
-            Ok(product)
-        })
+        let product = self.catalogue.product(msg.id).ok_or(ActorError::NotFound);
+        Box::pin(async move { product })
     }
 }
 
@@ -342,20 +308,28 @@ impl Handles<SearchProducts> for ProductActor {
         msg: SearchProducts,
         _: &mut Context<Self>,
     ) -> Reply<Result<ProductPage, ActorError>> {
-        let store = self.store.clone();
-        Box::pin(async move { Ok(store.search(&msg.filter).await?) })
+        let page = self.catalogue.search(&msg.filter).map_err(ActorError::from);
+        Box::pin(async move { page })
     }
 }
 
+/// Another node wrote a product: read it again. This node's own writes
+/// refreshed it already.
 impl Handles<DeliverEvent> for ProductActor {
     fn handle(
         &mut self,
         msg: DeliverEvent,
         _: &mut Context<Self>,
     ) -> Reply<Result<(), ActorError>> {
-        if let Event::ProductChanged(changed) = &msg.0.event {
-            self.cache.invalidate(changed.product_id);
-        }
-        Box::pin(async { Ok(()) })
+        let catalogue = self.catalogue.clone();
+        let from_elsewhere = msg.0.origin_node != self.node_id;
+        Box::pin(async move {
+            if let Event::ProductChanged(changed) = &msg.0.event {
+                if from_elsewhere {
+                    catalogue.refresh(&[changed.product_id]).await?;
+                }
+            }
+            Ok(())
+        })
     }
 }

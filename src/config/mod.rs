@@ -404,16 +404,21 @@ impl ActorSettings {
 pub struct CatalogueSettings {
     #[serde(deserialize_with = "values::currency")]
     pub currency: Currency,
-    pub cache_capacity: u64,
-    pub cache_ttl_secs: NonZeroU64,
+    /// How often the node asks the store which products other nodes wrote.
+    pub refresh_secs: NonZeroU64,
+}
+
+impl CatalogueSettings {
+    pub fn refresh_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.refresh_secs.get())
+    }
 }
 
 impl Default for CatalogueSettings {
     fn default() -> Self {
         CatalogueSettings {
             currency: Currency::parse("USD").expect("a valid currency"),
-            cache_capacity: 10_000,
-            cache_ttl_secs: NonZeroU64::new(60).expect("nonzero"),
+            refresh_secs: NonZeroU64::new(2).expect("nonzero"),
         }
     }
 }

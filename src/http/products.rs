@@ -15,11 +15,11 @@ use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
 };
+use crate::catalogue::{ProductFilter, ProductSort};
 use crate::domain::{
     category_name, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
     ValidationError, Variant,
 };
-use crate::store::{ProductFilter, ProductSort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -402,7 +402,11 @@ pub async fn list_products(
     )
     .await?;
     Ok(HttpResponse::Ok().json(ProductList {
-        items: page.items.iter().map(ProductBody::from).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|product| ProductBody::from(&**product))
+            .collect(),
         total: page.total,
         limit,
         offset,

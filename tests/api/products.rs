@@ -1,7 +1,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app, TestApp, ADMIN_EMAIL};
+use crate::helpers::{
+    assert_problem, nonzero64, spawn_app, spawn_app_with, start, TestApp, ADMIN_EMAIL,
+};
 
 fn dress() -> Value {
     json!({
@@ -61,7 +63,7 @@ async fn admins_write_and_a_read_after_a_write_is_fresh() {
     );
     assert_eq!(created["faq"][0]["answer"], "No.");
 
-    // Read twice (the second from the cache), then write and read again.
+    // Read twice, then write and read again.
     for _ in 0..2 {
         let fetched: Value = app.get(&location, None).await.json().await.unwrap();
         assert_eq!(fetched, created);
@@ -82,10 +84,7 @@ async fn admins_write_and_a_read_after_a_write_is_fresh() {
         (Some(2500), Some("Linen summer dress"))
     );
     let fetched: Value = app.get(&location, None).await.json().await.unwrap();
-    assert_eq!(
-        fetched["finalPrice"], 2500,
-        "the cache was emptied by the write"
-    );
+    assert_eq!(fetched["finalPrice"], 2500, "a read after a write sees it");
 
     let response = app
         .send_json(
@@ -514,4 +513,153 @@ async fn text_search_finds_and_ranks() {
         titles(&list(&app, "q=silk*%22").await),
         ["Silk scarf", "Evening gown"]
     );
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: &Value) -> Value {
+    let response = app.send_json(method.clone(), path, Some(token), body).await;
+    assert_eq!(response.status(), StatusCode::OK, "{method} {path} {body}");
+    response.json().await.unwrap()
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// Every kind of write shows at once, on the node that made it, in the
+/// lists, the filters and the search (the catalogue is read from memory).
+#[actix_web::test]
+async fn every_write_shows_at_once_in_lists_filters_and_search() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    seed(&app, &admin).await;
+
+    let mut blazer = dress();
+    blazer["title"] = json!("Amber corduroy blazer");
+    blazer["category"] = json!("jackets");
+    blazer["price"] = json!(12000);
+    blazer["discountPercentage"] = json!(0);
+    blazer["variants"] = json!([{ "size": "L", "stock": 2 }]);
+    let created = create(&app, &admin, &blazer).await;
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/products/{id}");
+    assert_eq!(ids(&list(&app, "q=corduroy").await), [id]);
+    assert!(ids(&list(&app, "category=jackets").await).contains(&id));
+    assert_eq!(ids(&list(&app, "sort=-price&limit=1").await), [id]);
+    assert!(ids(&list(&app, "size=L&inStock=true").await).contains(&id));
+
+    // Replace: the old words go, the new ones come.
+    blazer["title"] = json!("Amber moleskin blazer");
+    send(&app, Method::PUT, &path, &admin, &blazer).await;
+    assert_eq!(list(&app, "q=corduroy").await["total"], 0);
+    assert_eq!(ids(&list(&app, "q=moleskin").await), [id]);
+
+    // Patch: a price that moves it in the price order and out of a range.
+    send(&app, Method::PATCH, &path, &admin, &json!({ "price": 100 })).await;
+    assert_eq!(ids(&list(&app, "sort=price&limit=1").await), [id]);
+    assert!(!ids(&list(&app, "minPrice=8000").await).contains(&id));
+    assert!(ids(&list(&app, "q=moleskin&maxPrice=100").await).contains(&id));
+
+    // Stock: sold out leaves the in-stock filter; back in stock returns.
+    send(
+        &app,
+        Method::PUT,
+        &format!("{path}/variants/L"),
+        &admin,
+        &json!({ "stock": 0 }),
+    )
+    .await;
+    assert!(!ids(&list(&app, "inStock=true&limit=100").await).contains(&id));
+    assert_eq!(list(&app, "q=moleskin&inStock=true").await["total"], 0);
+    send(
+        &app,
+        Method::PUT,
+        &format!("{path}/variants/S"),
+        &admin,
+        &json!({ "stock": 4 }),
+    )
+    .await;
+    assert_eq!(
+        ids(&list(&app, "q=moleskin&size=S&inStock=true").await),
+        [id]
+    );
+
+    // Delete: gone from every list and from search.
+    let response = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(list(&app, "q=moleskin").await["total"], 0);
+    assert!(!ids(&list(&app, "category=jackets").await).contains(&id));
+    assert_eq!(list(&app, "").await["total"], 5);
+}
+
+/// Another node's write reaches this node's catalogue by the poll of the
+/// store's catalogue clock (the two apps share a database and nothing else:
+/// no bus between them).
+#[actix_web::test]
+async fn a_write_on_another_node_shows_within_the_refresh_interval() {
+    let Some(first) = spawn_app_with(|settings| {
+        settings.catalogue.refresh_secs = nonzero64(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let second = start(first.settings.clone(), first.resources.clone()).await;
+    let admin = first.login(ADMIN_EMAIL).await.token;
+    assert_eq!(list(&second, "").await["total"], 0);
+
+    let created = create(&first, &admin, &dress()).await;
+    let id = created["id"].as_i64().unwrap();
+    let seen = |query: &'static str, wanted: Box<dyn Fn(&Value) -> bool>| {
+        let second = &second;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let page = list(second, query).await;
+                if wanted(&page) {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the other node's write did not arrive: {query} gave {page}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    seen("q=linen", Box::new(move |page| ids(page) == [id])).await;
+
+    let path = format!("/products/{id}");
+    send(
+        &first,
+        Method::PUT,
+        &format!("{path}/variants/M"),
+        &admin,
+        &json!({ "stock": 0 }),
+    )
+    .await;
+    seen("inStock=true", Box::new(|page| page["total"] == 0)).await;
+    let fetched: Value = second.get(&path, None).await.json().await.unwrap();
+    assert_eq!(fetched["variants"][1], json!({ "size": "M", "stock": 0 }));
+
+    let response = first
+        .client
+        .delete(first.url(&path))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    seen("", Box::new(|page| page["total"] == 0)).await;
+    assert_problem(second.get(&path, None).await, StatusCode::NOT_FOUND).await;
 }

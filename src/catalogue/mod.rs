@@ -1,0 +1,349 @@
+//! The catalogue as this node reads it: every live product in memory, with
+//! its orders, categories and a full-text index, one per node and shared by
+//! every ProductActor instance. Readers take the current snapshot (an
+//! `ArcSwap` load) and never wait; a write builds the next snapshot and
+//! swaps it in.
+//!
+//! The store stays the source of truth. A write on this node refreshes the
+//! products it wrote before it answers, so this node reads its own writes;
+//! writes on other nodes arrive as `product.changed` and, whatever the bus
+//! does, by polling the store's catalogue clock every
+//! `catalogue.refresh_secs`.
+
+mod text;
+
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{Product, Size};
+use crate::store::{ProductStore, StoreError};
+use text::{TextIndex, TextIndexError, TextSearch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ProductSort {
+    /// Best text match first (newest first without a text search).
+    Relevance,
+    Newest,
+    PriceAscending,
+    PriceDescending,
+}
+
+/// A catalogue query, already checked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProductFilter {
+    /// Plain words (see `domain::search_terms`); all must match, as prefixes.
+    pub terms: Vec<String>,
+    pub category: Option<String>,
+    pub size: Option<Size>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub in_stock: bool,
+    pub sort: ProductSort,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ProductPage {
+    pub items: Vec<Arc<Product>>,
+    pub total: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Text(#[from] TextIndexError),
+    #[error("the catalogue's update task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Products in the two orders lists use; `PriceDescending` and newest-last
+/// are these read backwards.
+#[derive(Default)]
+struct Orders {
+    /// Newest first (`created_at` then id, descending).
+    newest: Vec<Arc<Product>>,
+    /// Cheapest first (final price then id, ascending).
+    cheapest: Vec<Arc<Product>>,
+}
+
+impl Orders {
+    fn of(products: Vec<Arc<Product>>) -> Orders {
+        let mut newest = products.clone();
+        newest.sort_unstable_by_key(|product| std::cmp::Reverse((product.created_at, product.id)));
+        let mut cheapest = products;
+        cheapest.sort_unstable_by_key(|product| (product.final_price, product.id));
+        Orders { newest, cheapest }
+    }
+}
+
+/// The catalogue at one moment. Never changed: the next write makes another.
+struct Snapshot {
+    products: HashMap<i64, Arc<Product>>,
+    all: Orders,
+    /// By lower-cased category.
+    categories: HashMap<String, Orders>,
+    searcher: tantivy::Searcher,
+    /// The searcher's documents as products, by segment and number.
+    documents: Vec<Vec<Option<Arc<Product>>>>,
+    /// The store's catalogue clock this snapshot has caught up with.
+    tick: i64,
+}
+
+impl Snapshot {
+    fn build(
+        products: HashMap<i64, Arc<Product>>,
+        index: &TextIndex,
+        tick: i64,
+    ) -> Result<Snapshot, TextIndexError> {
+        let searcher = index.searcher();
+        let documents = index
+            .ids(&searcher)?
+            .into_iter()
+            .map(|segment| {
+                segment
+                    .into_iter()
+                    .map(|id| id.and_then(|id| products.get(&id).cloned()))
+                    .collect()
+            })
+            .collect();
+        let mut by_category: HashMap<String, Vec<Arc<Product>>> = HashMap::new();
+        for product in products.values() {
+            by_category
+                .entry(product.category.to_lowercase())
+                .or_default()
+                .push(product.clone());
+        }
+        Ok(Snapshot {
+            all: Orders::of(products.values().cloned().collect()),
+            categories: by_category
+                .into_iter()
+                .map(|(category, products)| (category, Orders::of(products)))
+                .collect(),
+            products,
+            searcher,
+            documents,
+            tick,
+        })
+    }
+}
+
+pub struct Catalogue {
+    current: ArcSwap<Snapshot>,
+    /// Taken by a write only, never by a read.
+    index: Mutex<TextIndex>,
+    text: TextSearch,
+    /// Orders refreshes: a store read and the swap it leads to happen under
+    /// it, so an older read never replaces a newer one.
+    refreshing: tokio::sync::Mutex<()>,
+    store: Arc<dyn ProductStore>,
+}
+
+impl Catalogue {
+    /// Reads every live product from the store and indexes it.
+    pub async fn load(store: Arc<dyn ProductStore>) -> Result<Arc<Catalogue>, CatalogueError> {
+        let read = store.catalogue().await?;
+        let (index, text, snapshot) = tokio::task::spawn_blocking(move || {
+            let (mut index, text) = TextIndex::new()?;
+            index.write(&read.products, [])?;
+            let products = read
+                .products
+                .into_iter()
+                .map(|product| (product.id, Arc::new(product)))
+                .collect();
+            let snapshot = Snapshot::build(products, &index, read.tick)?;
+            Ok::<_, CatalogueError>((index, text, snapshot))
+        })
+        .await??;
+        Ok(Arc::new(Catalogue {
+            current: ArcSwap::from_pointee(snapshot),
+            index: Mutex::new(index),
+            text,
+            refreshing: tokio::sync::Mutex::new(()),
+            store,
+        }))
+    }
+
+    pub fn product(&self, id: i64) -> Option<Arc<Product>> {
+        self.current.load().products.get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.current.load().products.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A page of the products `filter` selects, in its order.
+    pub fn search(&self, filter: &ProductFilter) -> Result<ProductPage, CatalogueError> {
+        let snapshot = self.current.load();
+        let category = filter.category.as_deref().map(str::to_lowercase);
+        let orders = match &category {
+            Some(category) => match snapshot.categories.get(category) {
+                Some(orders) => orders,
+                None => {
+                    return Ok(ProductPage {
+                        items: Vec::new(),
+                        total: 0,
+                    })
+                }
+            },
+            None => &snapshot.all,
+        };
+        let keeps = |product: &Product| selected(product, filter);
+        if filter.terms.is_empty() {
+            let ordered: Box<dyn Iterator<Item = &Arc<Product>>> = match filter.sort {
+                ProductSort::Relevance | ProductSort::Newest => Box::new(orders.newest.iter()),
+                ProductSort::PriceAscending => Box::new(orders.cheapest.iter()),
+                ProductSort::PriceDescending => Box::new(orders.cheapest.iter().rev()),
+            };
+            return Ok(page(ordered.filter(|product| keeps(product)), filter));
+        }
+
+        let matches = self.text.matches(&filter.terms, &snapshot.searcher)?;
+        let mut found: Vec<(&Arc<Product>, f32)> = matches
+            .into_iter()
+            .filter_map(|(segment, doc, score)| {
+                let product = snapshot
+                    .documents
+                    .get(segment as usize)?
+                    .get(doc as usize)?
+                    .as_ref()?;
+                Some((product, score))
+            })
+            .filter(|(product, _)| {
+                category
+                    .as_deref()
+                    .is_none_or(|category| product.category.to_lowercase() == category)
+                    && keeps(product)
+            })
+            .collect();
+        let total = found.len() as u64;
+        let order =
+            |(a, a_score): &(&Arc<Product>, f32), (b, b_score): &(&Arc<Product>, f32)| match filter
+                .sort
+            {
+                ProductSort::Relevance => b_score.total_cmp(a_score).then(b.id.cmp(&a.id)),
+                ProductSort::Newest => (b.created_at, b.id).cmp(&(a.created_at, a.id)),
+                ProductSort::PriceAscending => (a.final_price, a.id).cmp(&(b.final_price, b.id)),
+                ProductSort::PriceDescending => (b.final_price, b.id).cmp(&(a.final_price, a.id)),
+            };
+        // Only the page and what comes before it need an order.
+        let offset = usize::try_from(filter.offset).unwrap_or(usize::MAX);
+        let end = offset
+            .saturating_add(filter.limit as usize)
+            .min(found.len());
+        if offset >= found.len() {
+            return Ok(ProductPage {
+                items: Vec::new(),
+                total,
+            });
+        }
+        if end < found.len() {
+            found.select_nth_unstable_by(end, order);
+            found.truncate(end);
+        }
+        found.sort_unstable_by(order);
+        Ok(ProductPage {
+            items: found[offset..]
+                .iter()
+                .map(|(product, _)| Arc::clone(product))
+                .collect(),
+            total,
+        })
+    }
+
+    /// Reads `ids` from the store again and puts what it finds in the next
+    /// snapshot: the live ones as they are now, the others out.
+    pub async fn refresh(self: &Arc<Self>, ids: &[i64]) -> Result<(), CatalogueError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let live = self.store.products(ids).await?;
+        let tick = self.current.load().tick;
+        self.apply(ids.to_vec(), live, tick).await
+    }
+
+    /// Asks the store which products changed since the snapshot's tick (on
+    /// any node) and refreshes those.
+    pub async fn catch_up(self: &Arc<Self>) -> Result<usize, CatalogueError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let since = self.current.load().tick;
+        let changes = self.store.changed_since(since).await?;
+        if changes.tick == since {
+            return Ok(0);
+        }
+        let live = self.store.products(&changes.ids).await?;
+        let count = changes.ids.len();
+        self.apply(changes.ids, live, changes.tick).await?;
+        Ok(count)
+    }
+
+    /// Builds and swaps in the snapshot where `ids` are as `live` says.
+    async fn apply(
+        self: &Arc<Self>,
+        ids: Vec<i64>,
+        live: Vec<Product>,
+        tick: i64,
+    ) -> Result<(), CatalogueError> {
+        let catalogue = self.clone();
+        // Indexing and sorting take milliseconds at shop scale: off the
+        // actor's thread, which serves requests meanwhile.
+        tokio::task::spawn_blocking(move || {
+            let mut index = catalogue
+                .index
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let live: Vec<Arc<Product>> = live.into_iter().map(Arc::new).collect();
+            let mut products = catalogue.current.load().products.clone();
+            for id in &ids {
+                products.remove(id);
+            }
+            for product in &live {
+                products.insert(product.id, product.clone());
+            }
+            index.write(live.iter().map(|product| &**product), ids.iter().copied())?;
+            let next = Snapshot::build(products, &index, tick)?;
+            catalogue.current.store(Arc::new(next));
+            Ok(())
+        })
+        .await?
+    }
+}
+
+/// Whether `product` passes the filter's non-text conditions (the category
+/// is the caller's).
+fn selected(product: &Product, filter: &ProductFilter) -> bool {
+    filter
+        .min_price
+        .is_none_or(|min| product.final_price >= min)
+        && filter
+            .max_price
+            .is_none_or(|max| product.final_price <= max)
+        && (filter.size.is_none() && !filter.in_stock
+            || product.variants.iter().any(|variant| {
+                filter.size.is_none_or(|size| variant.size == size)
+                    && (!filter.in_stock || variant.stock > 0)
+            }))
+}
+
+fn page<'a>(
+    ordered: impl Iterator<Item = &'a Arc<Product>>,
+    filter: &ProductFilter,
+) -> ProductPage {
+    let offset = usize::try_from(filter.offset).unwrap_or(usize::MAX);
+    let limit = filter.limit as usize;
+    let mut total = 0u64;
+    let mut items = Vec::with_capacity(limit.min(100));
+    for product in ordered {
+        let position = total as usize;
+        if position >= offset && items.len() < limit {
+            items.push(product.clone());
+        }
+        total += 1;
+    }
+    ProductPage { items, total }
+}
