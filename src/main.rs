@@ -22,8 +22,13 @@ struct Cli {
 enum Command {
     /// Serve HTTP (what runs without a command).
     Serve,
-    /// Load the demo catalogue (a few hundred products); running it again adds nothing.
-    Seed,
+    /// Load the demo catalogue; running it again adds nothing.
+    Seed {
+        /// How many products: the 288 hand-written ones first, then generated
+        /// ones, the same on every run.
+        #[arg(long, default_value_t = 288, value_name = "N")]
+        products: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,16 +47,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = Settings::load(cli.config.as_deref(), &env).context("configuration")?;
     let _log_writer = storefront::telemetry::init(&settings.log);
-    if let Some(Command::Seed) = cli.command {
+    if let Some(Command::Seed { products }) = cli.command {
         storefront::files::create_private_dir(&settings.data_dir)
             .context("creating the data folder")?;
         let databases = storefront::system::open_database(&settings)
             .await
             .context("opening the database")?;
-        let added =
-            storefront::seed::seed(&*databases.catalogue, settings.catalogue.currency.as_str())
-                .await
-                .context("seeding the catalogue")?;
+        let added = storefront::seed::seed(
+            &*databases.catalogue,
+            settings.catalogue.currency.as_str(),
+            products,
+        )
+        .await
+        .context("seeding the catalogue")?;
         println!("seeded {added} products");
         return Ok(());
     }
