@@ -46,6 +46,7 @@ seed_args=(seed)
 if [[ -n "${BENCH_PRODUCTS:-}" ]]; then seed_args+=(--products "$BENCH_PRODUCTS"); fi
 (cd "$work" && "$root/target/release/storefront" "${seed_args[@]}" >/dev/null)
 (cd "$work" && exec "$root/target/release/storefront" >"$work/storefront.log" 2>&1) &
+server=$!
 for _ in $(seq 200); do
     curl -sf -o /dev/null http://127.0.0.1:18480/healthz && break
     sleep 0.1
@@ -95,3 +96,5 @@ for page in "${pages[@]}"; do
         -v p="$(column 2)" -v bp="$(column 4)" \
         'BEGIN { printf "| `%s` | %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n", page, bytes, r, br, ratio, p, bp }'
 done
+
+awk -v products="${BENCH_PRODUCTS:-288}" '/^VmRSS/ { printf "\nstorefront resident memory after the runs: %.0f MB (%d products)\n", $2 / 1024, products }' "/proc/$server/status"
