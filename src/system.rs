@@ -231,9 +231,12 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         Arc::new(move |_| OtpActor::new(otp_parts.clone())),
     );
 
-    let catalogue = Catalogue::load(database.catalogue.clone())
-        .await
-        .map_err(StartupError::Catalogue)?;
+    let catalogue = Catalogue::load(
+        database.catalogue.clone(),
+        crate::http::products::render_product,
+    )
+    .await
+    .map_err(StartupError::Catalogue)?;
     keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
     let product_parts = ProductParts {
         store: database.catalogue,

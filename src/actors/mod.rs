@@ -222,7 +222,7 @@ mod tests {
     use super::runtime::{Hosted, WireMessage};
     use super::*;
     use crate::bus::{DeliverEvent, Event, EventEnvelope, ProductChanged};
-    use crate::catalogue::{ProductFilter, ProductPage, ProductSort};
+    use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
     use crate::domain::{
         AddressChanges, AddressDraft, ClientKey, Email, NewAddress, NewProduct, OtpCode,
         PhoneNumber, Product, ProductDraft, ProfileChanges, Role, Size, Stock, User,
@@ -507,7 +507,12 @@ mod tests {
         );
         message(
             product::GetProduct::NAME,
-            &round_trip(product::GetProduct { id: 1 }, Ok(Arc::new(product.clone()))),
+            &round_trip(
+                product::GetProduct { id: 1 },
+                Ok(Arc::new(Listed::rendered(product.clone(), |_| {
+                    bytes::Bytes::new()
+                }))),
+            ),
         );
         message(
             product::SearchProducts::NAME,
@@ -526,7 +531,7 @@ mod tests {
                     },
                 },
                 Ok(ProductPage {
-                    items: vec![std::sync::Arc::new(product)],
+                    items: vec![Arc::new(Listed::rendered(product, |_| bytes::Bytes::new()))],
                     total: 1,
                 }),
             ),

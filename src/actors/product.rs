@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::runtime::{Handles, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
-use crate::catalogue::{Catalogue, ProductFilter, ProductPage};
+use crate::catalogue::{Catalogue, Listed, ProductFilter, ProductPage};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
 use crate::store::{ProductStore, VariantsWrite, Written};
 
@@ -148,7 +148,7 @@ pub struct SetStock {
 }
 
 #[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Arc<Product>, ActorError>")]
+#[rtype(result = "Result<Arc<Listed>, ActorError>")]
 pub struct GetProduct {
     pub id: i64,
 }
@@ -296,7 +296,7 @@ impl Handles<GetProduct> for ProductActor {
         &mut self,
         msg: GetProduct,
         _: &mut Context<Self>,
-    ) -> Reply<Result<Arc<Product>, ActorError>> {
+    ) -> Reply<Result<Arc<Listed>, ActorError>> {
         let product = self.catalogue.product(msg.id).ok_or(ActorError::NotFound);
         Box::pin(async move { product })
     }

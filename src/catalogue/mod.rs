@@ -13,6 +13,7 @@
 mod text;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -44,9 +45,46 @@ pub struct ProductFilter {
     pub offset: u64,
 }
 
+/// Renders a product as clients receive it.
+pub type Render = fn(&Product) -> Bytes;
+
+/// A product as the read model holds it: the product, and its client JSON
+/// rendered once for its version, so that a list is copied out, not
+/// serialised, on every request (the page a shop serves most).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Listed {
+    product: Product,
+    /// `None` for a product that came over the wire from another node: its
+    /// reader renders it.
+    #[serde(skip)]
+    json: Option<Bytes>,
+}
+
+impl Listed {
+    pub fn rendered(product: Product, render: Render) -> Listed {
+        Listed {
+            json: Some(render(&product)),
+            product,
+        }
+    }
+
+    pub fn json(&self) -> Option<&Bytes> {
+        self.json.as_ref()
+    }
+}
+
+impl std::ops::Deref for Listed {
+    type Target = Product;
+
+    fn deref(&self) -> &Product {
+        &self.product
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProductPage {
-    pub items: Vec<Arc<Product>>,
+    pub items: Vec<Arc<Listed>>,
     pub total: u64,
 }
 
@@ -65,13 +103,13 @@ pub enum CatalogueError {
 #[derive(Default)]
 struct Orders {
     /// Newest first (`created_at` then id, descending).
-    newest: Vec<Arc<Product>>,
+    newest: Vec<Arc<Listed>>,
     /// Cheapest first (final price then id, ascending).
-    cheapest: Vec<Arc<Product>>,
+    cheapest: Vec<Arc<Listed>>,
 }
 
 impl Orders {
-    fn of(products: Vec<Arc<Product>>) -> Orders {
+    fn of(products: Vec<Arc<Listed>>) -> Orders {
         let mut newest = products.clone();
         newest.sort_unstable_by_key(|product| std::cmp::Reverse((product.created_at, product.id)));
         let mut cheapest = products;
@@ -82,20 +120,20 @@ impl Orders {
 
 /// The catalogue at one moment. Never changed: the next write makes another.
 struct Snapshot {
-    products: HashMap<i64, Arc<Product>>,
+    products: HashMap<i64, Arc<Listed>>,
     all: Orders,
     /// By lower-cased category.
     categories: HashMap<String, Orders>,
     searcher: tantivy::Searcher,
     /// The searcher's documents as products, by segment and number.
-    documents: Vec<Vec<Option<Arc<Product>>>>,
+    documents: Vec<Vec<Option<Arc<Listed>>>>,
     /// The store's catalogue clock this snapshot has caught up with.
     tick: i64,
 }
 
 impl Snapshot {
     fn build(
-        products: HashMap<i64, Arc<Product>>,
+        products: HashMap<i64, Arc<Listed>>,
         index: &TextIndex,
         tick: i64,
     ) -> Result<Snapshot, TextIndexError> {
@@ -110,7 +148,7 @@ impl Snapshot {
                     .collect()
             })
             .collect();
-        let mut by_category: HashMap<String, Vec<Arc<Product>>> = HashMap::new();
+        let mut by_category: HashMap<String, Vec<Arc<Listed>>> = HashMap::new();
         for product in products.values() {
             by_category
                 .entry(product.category.to_lowercase())
@@ -140,11 +178,15 @@ pub struct Catalogue {
     /// it, so an older read never replaces a newer one.
     refreshing: tokio::sync::Mutex<()>,
     store: Arc<dyn ProductStore>,
+    render: Render,
 }
 
 impl Catalogue {
     /// Reads every live product from the store and indexes it.
-    pub async fn load(store: Arc<dyn ProductStore>) -> Result<Arc<Catalogue>, CatalogueError> {
+    pub async fn load(
+        store: Arc<dyn ProductStore>,
+        render: Render,
+    ) -> Result<Arc<Catalogue>, CatalogueError> {
         let read = store.catalogue().await?;
         let (index, text, snapshot) = tokio::task::spawn_blocking(move || {
             let (mut index, text) = TextIndex::new()?;
@@ -152,7 +194,7 @@ impl Catalogue {
             let products = read
                 .products
                 .into_iter()
-                .map(|product| (product.id, Arc::new(product)))
+                .map(|product| (product.id, Arc::new(Listed::rendered(product, render))))
                 .collect();
             let snapshot = Snapshot::build(products, &index, read.tick)?;
             Ok::<_, CatalogueError>((index, text, snapshot))
@@ -164,10 +206,11 @@ impl Catalogue {
             text,
             refreshing: tokio::sync::Mutex::new(()),
             store,
+            render,
         }))
     }
 
-    pub fn product(&self, id: i64) -> Option<Arc<Product>> {
+    pub fn product(&self, id: i64) -> Option<Arc<Listed>> {
         self.current.load().products.get(&id).cloned()
     }
 
@@ -197,7 +240,7 @@ impl Catalogue {
         };
         let keeps = |product: &Product| selected(product, filter);
         if filter.terms.is_empty() {
-            let ordered: Box<dyn Iterator<Item = &Arc<Product>>> = match filter.sort {
+            let ordered: Box<dyn Iterator<Item = &Arc<Listed>>> = match filter.sort {
                 ProductSort::Relevance | ProductSort::Newest => Box::new(orders.newest.iter()),
                 ProductSort::PriceAscending => Box::new(orders.cheapest.iter()),
                 ProductSort::PriceDescending => Box::new(orders.cheapest.iter().rev()),
@@ -206,7 +249,7 @@ impl Catalogue {
         }
 
         let matches = self.text.matches(&filter.terms, &snapshot.searcher)?;
-        let mut found: Vec<(&Arc<Product>, f32)> = matches
+        let mut found: Vec<(&Arc<Listed>, f32)> = matches
             .into_iter()
             .filter_map(|(segment, doc, score)| {
                 let product = snapshot
@@ -225,7 +268,7 @@ impl Catalogue {
             .collect();
         let total = found.len() as u64;
         let order =
-            |(a, a_score): &(&Arc<Product>, f32), (b, b_score): &(&Arc<Product>, f32)| match filter
+            |(a, a_score): &(&Arc<Listed>, f32), (b, b_score): &(&Arc<Listed>, f32)| match filter
                 .sort
             {
                 ProductSort::Relevance => b_score.total_cmp(a_score).then(b.id.cmp(&a.id)),
@@ -297,7 +340,11 @@ impl Catalogue {
                 .index
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let live: Vec<Arc<Product>> = live.into_iter().map(Arc::new).collect();
+            let render = catalogue.render;
+            let live: Vec<Arc<Listed>> = live
+                .into_iter()
+                .map(|product| Arc::new(Listed::rendered(product, render)))
+                .collect();
             let mut products = catalogue.current.load().products.clone();
             for id in &ids {
                 products.remove(id);
@@ -305,7 +352,7 @@ impl Catalogue {
             for product in &live {
                 products.insert(product.id, product.clone());
             }
-            index.write(live.iter().map(|product| &**product), ids.iter().copied())?;
+            index.write(live.iter().map(|listed| &***listed), ids.iter().copied())?;
             let next = Snapshot::build(products, &index, tick)?;
             catalogue.current.store(Arc::new(next));
             Ok(())
@@ -330,10 +377,7 @@ fn selected(product: &Product, filter: &ProductFilter) -> bool {
             }))
 }
 
-fn page<'a>(
-    ordered: impl Iterator<Item = &'a Arc<Product>>,
-    filter: &ProductFilter,
-) -> ProductPage {
+fn page<'a>(ordered: impl Iterator<Item = &'a Arc<Listed>>, filter: &ProductFilter) -> ProductPage {
     let offset = usize::try_from(filter.offset).unwrap_or(usize::MAX);
     let limit = filter.limit as usize;
     let mut total = 0u64;

@@ -1,7 +1,8 @@
 //! The catalogue: anyone reads, admins write.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{mime, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +16,7 @@ use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
     SetStock,
 };
-use crate::catalogue::{ProductFilter, ProductSort};
+use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
 use crate::domain::{
     category_name, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
     ValidationError, Variant,
@@ -362,6 +363,58 @@ fn product_response(
         .json(ProductBody::from(product))
 }
 
+/// The same answer for a product of the catalogue, from its rendered JSON.
+fn listed_response(listed: &Listed) -> HttpResponse {
+    match listed.json() {
+        Some(json) => HttpResponse::Ok()
+            .insert_header((header::ETAG, format!("\"{}\"", listed.version)))
+            .content_type(mime::APPLICATION_JSON)
+            .body(json.clone()),
+        None => product_response(HttpResponse::Ok(), listed),
+    }
+}
+
+/// A product as clients receive it; the catalogue keeps every product
+/// rendered by this, once per version.
+pub fn render_product(product: &Product) -> Bytes {
+    Bytes::from(serde_json::to_vec(&ProductBody::from(product)).expect("plain data serialises"))
+}
+
+/// A `ProductList` written from the items' rendered JSON: the same bytes
+/// serde would write, copied instead of serialised.
+fn list_body(page: &ProductPage, limit: u32, offset: u64) -> Bytes {
+    let rendered: Option<Vec<&Bytes>> = page.items.iter().map(|item| item.json()).collect();
+    let Some(rendered) = rendered else {
+        let list = ProductList {
+            items: page
+                .items
+                .iter()
+                .map(|item| ProductBody::from(&***item))
+                .collect(),
+            total: page.total,
+            limit,
+            offset,
+        };
+        return Bytes::from(serde_json::to_vec(&list).expect("plain data serialises"));
+    };
+    let tail = format!(
+        "],\"total\":{},\"limit\":{limit},\"offset\":{offset}}}",
+        page.total
+    );
+    let mut body = Vec::with_capacity(
+        rendered.iter().map(|json| json.len() + 1).sum::<usize>() + tail.len() + 10,
+    );
+    body.extend_from_slice(b"{\"items\":[");
+    for (position, json) in rendered.iter().enumerate() {
+        if position > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(json);
+    }
+    body.extend_from_slice(tail.as_bytes());
+    Bytes::from(body)
+}
+
 /// The version an `If-Match` header names: `None` without one (or with `*`).
 fn expected_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
@@ -401,16 +454,9 @@ pub async fn list_products(
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(ProductList {
-        items: page
-            .items
-            .iter()
-            .map(|product| ProductBody::from(&**product))
-            .collect(),
-        total: page.total,
-        limit,
-        offset,
-    }))
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(list_body(&page, limit, offset)))
 }
 
 /// One product.
@@ -432,7 +478,7 @@ pub async fn get_product(
         "product",
     )
     .await?;
-    Ok(product_response(HttpResponse::Ok(), &product))
+    Ok(listed_response(&product))
 }
 
 /// Adds a product (admins).
@@ -570,4 +616,72 @@ pub async fn set_stock(
     )
     .await?;
     Ok(product_response(HttpResponse::Ok(), &product))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Faq, Size, Variant};
+    use std::sync::Arc;
+
+    fn product(id: i64, title: &str) -> Product {
+        Product {
+            id,
+            title: title.into(),
+            description: "With \"quotes\" and a newline\n".into(),
+            price: 4900,
+            currency: "USD".into(),
+            discount_percentage: 10,
+            final_price: 4410,
+            category: "dresses".into(),
+            dress_type: None,
+            relevant_keywords: vec!["linen".into()],
+            image_url: vec![],
+            faq: vec![Faq {
+                question: "Lined?".into(),
+                answer: "No.".into(),
+            }],
+            variants: vec![Variant {
+                size: Size::M,
+                stock: 2,
+            }],
+            version: 3,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// The copied list is byte for byte what serde writes, for rendered
+    /// items and for items from another node that carry no rendering.
+    #[test]
+    fn a_list_from_rendered_products_is_what_serde_writes() {
+        let products = [product(1, "Linen dress"), product(2, "Ünïcode tee")];
+        let expected = serde_json::to_vec(&ProductList {
+            items: products.iter().map(ProductBody::from).collect(),
+            total: 7,
+            limit: 2,
+            offset: 4,
+        })
+        .unwrap();
+        let rendered = ProductPage {
+            items: products
+                .iter()
+                .map(|product| Arc::new(Listed::rendered(product.clone(), render_product)))
+                .collect(),
+            total: 7,
+        };
+        assert_eq!(list_body(&rendered, 2, 4), expected);
+        let from_another_node: ProductPage =
+            serde_json::from_slice(&serde_json::to_vec(&rendered).unwrap()).unwrap();
+        assert!(from_another_node.items[0].json().is_none());
+        assert_eq!(list_body(&from_another_node, 2, 4), expected);
+        let empty = ProductPage {
+            items: Vec::new(),
+            total: 0,
+        };
+        assert_eq!(
+            list_body(&empty, 20, 0),
+            br#"{"items":[],"total":0,"limit":20,"offset":0}"#.as_slice()
+        );
+    }
 }
