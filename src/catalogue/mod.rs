@@ -214,14 +214,6 @@ impl Catalogue {
         self.current.load().products.get(&id).cloned()
     }
 
-    pub fn len(&self) -> usize {
-        self.current.load().products.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// A page of the products `filter` selects, in its order.
     pub fn search(&self, filter: &ProductFilter) -> Result<ProductPage, CatalogueError> {
         let snapshot = self.current.load();
@@ -260,10 +252,13 @@ impl Catalogue {
                 Some((product, score))
             })
             .filter(|(product, _)| {
-                category
-                    .as_deref()
-                    .is_none_or(|category| product.category.to_lowercase() == category)
-                    && keeps(product)
+                category.as_deref().is_none_or(|category| {
+                    product
+                        .category
+                        .chars()
+                        .flat_map(char::to_lowercase)
+                        .eq(category.chars())
+                }) && keeps(product)
             })
             .collect();
         let total = found.len() as u64;
