@@ -8,6 +8,7 @@ mod client;
 mod email;
 mod money;
 mod notification;
+mod order;
 mod otp;
 mod product;
 pub mod rules;
@@ -19,6 +20,10 @@ pub use client::ClientKey;
 pub use email::Email;
 pub use money::Currency;
 pub use notification::{render, MailContent, MailKind};
+pub use order::{
+    price_cart, Cart, CartItem, CartOwner, IdempotencyKey, OnSale, Order, OrderLine, OrderStatus,
+    PricedLine, Quantity, Shortage,
+};
 pub use otp::{OtpCode, OtpHasher};
 pub use product::{
     category_name, final_price, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,

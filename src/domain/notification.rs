@@ -10,15 +10,24 @@ use serde::{Deserialize, Serialize};
 pub enum MailKind {
     SignInCode,
     Welcome,
+    OrderPlaced,
+    OrderCancelled,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 2] = [MailKind::SignInCode, MailKind::Welcome];
+    pub const ALL: [MailKind; 4] = [
+        MailKind::SignInCode,
+        MailKind::Welcome,
+        MailKind::OrderPlaced,
+        MailKind::OrderCancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MailKind::SignInCode => "sign_in_code",
             MailKind::Welcome => "welcome",
+            MailKind::OrderPlaced => "order_placed",
+            MailKind::OrderCancelled => "order_cancelled",
         }
     }
 
@@ -84,6 +93,50 @@ pub mod render {
                 "<!doctype html><html><body style=\"font-family:sans-serif\">\
                  <p>Welcome!</p><p>Your account {email} is ready. \
                  Sign in any time with a code sent to this address.</p></body></html>"
+            ),
+        }
+    }
+
+    /// `total` minor units as `49.00 USD`.
+    fn money(total: i64, currency: &str) -> String {
+        format!(
+            "{}{}.{:02} {}",
+            if total < 0 { "-" } else { "" },
+            total.abs() / 100,
+            total.abs() % 100,
+            html_escape(currency)
+        )
+    }
+
+    pub fn order_placed(order_id: i64, total: i64, currency: &str) -> MailContent {
+        let total = money(total, currency);
+        MailContent {
+            kind: MailKind::OrderPlaced,
+            expires_at: None,
+            subject: format!("Your storefront order {order_id}"),
+            text: format!(
+                "Thank you for your order!\n\nOrder {order_id} is placed: {total}. \
+                 We will write again when it ships.\n"
+            ),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family:sans-serif\">\
+                 <p>Thank you for your order!</p><p>Order {order_id} is placed: {total}. \
+                 We will write again when it ships.</p></body></html>"
+            ),
+        }
+    }
+
+    pub fn order_cancelled(order_id: i64) -> MailContent {
+        MailContent {
+            kind: MailKind::OrderCancelled,
+            expires_at: None,
+            subject: format!("Your storefront order {order_id} is cancelled"),
+            text: format!(
+                "Order {order_id} is cancelled. Nothing will be charged for it.\n"
+            ),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family:sans-serif\">\
+                 <p>Order {order_id} is cancelled. Nothing will be charged for it.</p></body></html>"
             ),
         }
     }

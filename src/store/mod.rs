@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use crate::bus::Event;
 use crate::domain::{
-    Address, AddressChanges, MailKind, NewAddress, NewProduct, Product, ProfileChanges, Role, Size,
-    Stock, User,
+    Address, AddressChanges, CartItem, CartOwner, IdempotencyKey, MailKind, NewAddress, NewProduct,
+    Order, OrderStatus, Product, ProfileChanges, Quantity, Role, Shortage, Size, Stock, User,
 };
 
 pub use limits::{ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget};
@@ -350,6 +351,141 @@ pub trait ProductStore: Send + Sync {
     async fn changed_since(&self, tick: i64) -> Result<CatalogueChanges, StoreError>;
     /// The titles of the live products, for idempotent seeding.
     async fn live_titles(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// A cart as stored: its id (none before its first item) and its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCart {
+    pub id: Option<String>,
+    pub items: Vec<CartItem>,
+}
+
+/// A line to add: the caller has checked that the product and size exist.
+#[derive(Debug, Clone)]
+pub struct NewCartLine {
+    pub product_id: i64,
+    pub size: Size,
+    pub quantity: Quantity,
+    pub title: String,
+}
+
+/// What adding to a cart did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Added,
+    /// The line would hold more than `available` (stock, or the cap of 99).
+    TooMany {
+        available: i64,
+    },
+}
+
+/// Carts of users and guests. A guest's cart is only ever found by its id
+/// *and* by having no user, so a guessed or stolen id of a user's cart
+/// opens nothing.
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    async fn cart(&self, owner: &CartOwner) -> Result<StoredCart, StoreError>;
+    /// Adds to the line of the same product and size, or starts one (and
+    /// the cart); refuses past `available` in total.
+    async fn add_to_cart(
+        &self,
+        owner: &CartOwner,
+        line: &NewCartLine,
+        available: i64,
+    ) -> Result<Added, StoreError>;
+    /// The line `item_id` of the owner's cart; `None` when it has none.
+    async fn cart_item(
+        &self,
+        owner: &CartOwner,
+        item_id: i64,
+    ) -> Result<Option<CartItem>, StoreError>;
+    /// `false` when the owner's cart has no such line.
+    async fn set_cart_quantity(
+        &self,
+        owner: &CartOwner,
+        item_id: i64,
+        quantity: Quantity,
+    ) -> Result<bool, StoreError>;
+    async fn remove_cart_item(&self, owner: &CartOwner, item_id: i64) -> Result<bool, StoreError>;
+    async fn clear_cart(&self, owner: &CartOwner) -> Result<(), StoreError>;
+    /// Moves the guest cart's lines into the user's cart, in one
+    /// transaction: quantities add up, capped at the stock of the size (and
+    /// 99); the guest cart is gone after. A second merge of the same guest
+    /// cart finds nothing. Returns how many lines were merged.
+    async fn merge_guest_cart(&self, guest: &str, user_id: i64) -> Result<usize, StoreError>;
+}
+
+/// A checkout as the order store is asked for it.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub user_id: i64,
+    pub email: String,
+    pub address_id: i64,
+    pub currency: String,
+    /// With the fingerprint of what the request asked for.
+    pub idempotency: Option<(IdempotencyKey, String)>,
+}
+
+/// What a checkout did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutOutcome {
+    /// Placed now: the products whose stock it took.
+    Placed {
+        order: Order,
+        products: Vec<i64>,
+    },
+    /// The key was used before for the same request: that order.
+    Replayed(Order),
+    /// The key was used before for another request.
+    KeyReused,
+    NoSuchAddress,
+    EmptyCart,
+    /// Nothing changed: these lines cannot be had.
+    Short(Vec<Shortage>),
+}
+
+/// What a status change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Done: the order now, and the products whose stock came back.
+    Done {
+        order: Box<Order>,
+        products: Vec<i64>,
+    },
+    /// The order is not in a state that allows it.
+    NotAllowed(OrderStatus),
+    Missing,
+}
+
+/// Orders and the outbox of the events they cause. Every change writes its
+/// event in the same transaction.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Takes the stock of every line of the user's cart with a conditional
+    /// update, writes the order with a snapshot of each line and of the
+    /// address, writes `order.placed` to the outbox and empties the cart,
+    /// all in one transaction; or changes nothing.
+    async fn place_order(&self, checkout: &Checkout) -> Result<CheckoutOutcome, StoreError>;
+    /// Orders newest first: a user's own, or everyone's (`None`), with a
+    /// status or any.
+    async fn orders(
+        &self,
+        user_id: Option<i64>,
+        status: Option<OrderStatus>,
+    ) -> Result<Vec<Order>, StoreError>;
+    async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
+    /// `placed` to `cancelled`, with the stock back and `order.cancelled`
+    /// in the outbox, in one transaction. `owner`: only that user's order.
+    async fn cancel_order(&self, id: i64, owner: Option<i64>) -> Result<Transition, StoreError>;
+    /// `placed` to `fulfilled`.
+    async fn fulfil_order(&self, id: i64) -> Result<Transition, StoreError>;
+    /// Hands the outbox's events to `publish`, oldest first, and deletes
+    /// them, in batches; returns how many. Rows another relay holds are
+    /// skipped, so nodes relaying together send each event once.
+    async fn relay_outbox(
+        &self,
+        publish: &(dyn Fn(Event) + Send + Sync),
+    ) -> Result<usize, StoreError>;
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{QueuedMail, QueuedMailSummary, StoreError, StoredMail};
-use crate::domain::{Address, Faq, MailKind, Product, Role, Size, User, Variant};
+use crate::domain::{
+    Address, CartItem, Faq, MailKind, Product, Quantity, Role, Size, User, Variant,
+};
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -137,6 +139,35 @@ impl QueuedRow {
 pub(super) const QUEUE_COLUMNS: &str = "id, kind, sender, recipients, subject, raw, attempts, \
      last_error, next_attempt_at, dead, expires_at, created_at";
 
+/// An order with one of its lines, or none (`LEFT JOIN`).
+#[derive(FromRow)]
+pub(super) struct OrderLineRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub email: String,
+    pub status: String,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping_address: String,
+    pub created_at: DateTime<Utc>,
+    pub product_id: Option<i64>,
+    pub title: Option<String>,
+    pub size: Option<String>,
+    pub quantity: Option<i32>,
+    pub unit_price: Option<i64>,
+}
+
+/// A cart with one of its lines, or none (`LEFT JOIN`).
+#[derive(FromRow)]
+pub(super) struct CartItemRow {
+    pub cart_id: String,
+    pub id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub size: Option<String>,
+    pub quantity: Option<i32>,
+    pub title: Option<String>,
+}
+
 /// A product's columns with one of its variants, or none (`LEFT JOIN`).
 #[derive(FromRow)]
 pub(super) struct ProductVariantRow {
@@ -208,4 +239,28 @@ pub(super) fn group_variants(rows: Vec<ProductVariantRow>) -> Result<Vec<Product
         product.variants.sort_by_key(|variant| variant.size);
     }
     Ok(products)
+}
+
+impl CartItemRow {
+    /// The line of a joined cart row; `None` for a cart without lines.
+    pub(super) fn into_item(self) -> Result<Option<CartItem>, StoreError> {
+        let (Some(id), Some(product_id), Some(size), Some(quantity), Some(title)) = (
+            self.id,
+            self.product_id,
+            self.size,
+            self.quantity,
+            self.title,
+        ) else {
+            return Ok(None);
+        };
+        let corrupt = |what: String| StoreError::Corrupt(format!("cart line {id} has {what}"));
+        Ok(Some(CartItem {
+            id,
+            product_id,
+            size: Size::parse(&size).map_err(|_| corrupt(format!("size {size:?}")))?,
+            quantity: Quantity::parse(i64::from(quantity))
+                .map_err(|_| corrupt(format!("quantity {quantity}")))?,
+            title,
+        }))
+    }
 }

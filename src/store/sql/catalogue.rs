@@ -43,7 +43,7 @@ impl SqlStore {
 
 /// The catalogue clock's next tick, taken inside a writing transaction: the
 /// product the transaction writes is marked with it.
-async fn tick(tx: &mut sqlx::Transaction<'static, Db>) -> Result<i64, StoreError> {
+pub(super) async fn tick(tx: &mut sqlx::Transaction<'static, Db>) -> Result<i64, StoreError> {
     let (tick,): (i64,) =
         sqlx::query_as("UPDATE catalogue_clock SET tick = tick + 1 WHERE id = 1 RETURNING tick")
             .fetch_one(&mut **tx)

@@ -4,8 +4,10 @@
 //! statements that differ: row locks, `SKIP LOCKED`, and how a
 //! writing transaction begins.
 
+mod carts;
 mod catalogue;
 mod mail_queue;
+mod orders;
 mod revocations;
 mod users;
 
