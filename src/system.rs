@@ -6,7 +6,9 @@ use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::actors::cart::{CartActor, CartParts};
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
+use crate::actors::order::{OrderActor, OrderParts};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool};
@@ -18,9 +20,9 @@ use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
 use crate::domain::{AdminList, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
 use crate::store::{
-    ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue, MemoryOtpStore,
-    OtpStore, PgStore, ProductStore, RedisStore, RevocationStore, SqliteStore, StoreError,
-    UserStore,
+    CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
+    MemoryOtpStore, OrderStore, OtpStore, PgStore, ProductStore, RedisStore, RevocationStore,
+    SqliteStore, StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +242,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
     let product_parts = ProductParts {
         store: database.catalogue,
-        catalogue,
+        catalogue: catalogue.clone(),
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
         node_id: node_id.clone(),
@@ -253,6 +255,35 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         Arc::new(move |_| ProductActor::new(product_parts.clone())),
     );
     bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
+
+    let cart_parts = CartParts {
+        store: database.carts,
+        catalogue: catalogue.clone(),
+        currency: settings.catalogue.currency.clone(),
+    };
+    host::<CartActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Placement::Workers,
+        Arc::new(move |_| CartActor::new(cart_parts.clone())),
+    );
+    let order_parts = OrderParts {
+        store: database.orders,
+        catalogue,
+        bus: bus.clone(),
+        currency: settings.catalogue.currency.clone(),
+    };
+    // Events a crash left between commit and relay go out now, to the
+    // consumers subscribed above.
+    order_parts.relay().await;
+    host::<OrderActor>(
+        settings,
+        &registry,
+        &arbiters,
+        Placement::Workers,
+        Arc::new(move |_| OrderActor::new(order_parts.clone())),
+    );
 
     Ok(Services {
         registry,
@@ -270,6 +301,8 @@ pub struct Databases {
     pub mail_queue: Arc<dyn MailQueue>,
     pub catalogue: Arc<dyn ProductStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub carts: Arc<dyn CartStore>,
+    pub orders: Arc<dyn OrderStore>,
 }
 
 /// Connects to `database.url` (SQLite or PostgreSQL) and migrates it.
@@ -281,7 +314,9 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 users: store.clone(),
                 mail_queue: store.clone(),
                 catalogue: store.clone(),
-                revocations: store,
+                revocations: store.clone(),
+                carts: store.clone(),
+                orders: store,
             }
         }
         DatabaseUrl::Postgres(_) => {
@@ -290,7 +325,9 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 users: store.clone(),
                 mail_queue: store.clone(),
                 catalogue: store.clone(),
-                revocations: store,
+                revocations: store.clone(),
+                carts: store.clone(),
+                orders: store,
             }
         }
     })

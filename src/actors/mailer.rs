@@ -89,7 +89,12 @@ pub struct MailerActor {
 
 impl MailerActor {
     /// The routing keys this actor consumes.
-    pub const SUBSCRIBES_TO: &'static [&'static str] = &[Event::OTP_ISSUED, Event::USER_CREATED];
+    pub const SUBSCRIBES_TO: &'static [&'static str] = &[
+        Event::OTP_ISSUED,
+        Event::USER_CREATED,
+        Event::ORDER_PLACED,
+        Event::ORDER_CANCELLED,
+    ];
 
     pub fn new(parts: Arc<MailerParts>, instance: Instance) -> Self {
         MailerActor {
@@ -207,6 +212,11 @@ impl Handles<DeliverEvent> for MailerActor {
         let (to, content) = match &msg.0.event {
             Event::OtpIssued(otp) => (&otp.email, render::otp(&otp.otp, otp.expires_at)),
             Event::UserCreated(user) => (&user.email, render::welcome(&user.email)),
+            Event::OrderPlaced(order) => (
+                &order.email,
+                render::order_placed(order.order_id, order.total, &order.currency),
+            ),
+            Event::OrderCancelled(order) => (&order.email, render::order_cancelled(order.order_id)),
             Event::ProductChanged(_) => return Box::pin(async { Ok(()) }),
         };
         let mail = compose(&self.parts.from, to, content);

@@ -1,7 +1,9 @@
 //! Every service is an actor. Each file holds one actor with its messages and
 //! handlers; `runtime` is what they run on.
 
+pub mod cart;
 pub mod mailer;
+pub mod order;
 pub mod otp;
 pub mod product;
 pub mod runtime;
@@ -49,6 +51,13 @@ macro_rules! actor_kinds {
             pub fn index(self) -> usize {
                 self as usize
             }
+
+            /// The names of the messages the kind answers.
+            pub fn messages(self) -> &'static [&'static str] {
+                match self {
+                    $(ActorKind::$variant => <$module::$actor as runtime::Hosted>::MESSAGES),*
+                }
+            }
         }
 
         $(
@@ -64,6 +73,8 @@ actor_kinds! {
     User => user::UserActor, "user";
     Mailer => mailer::MailerActor, "mailer";
     Product => product::ProductActor, "product";
+    Cart => cart::CartActor, "cart";
+    Order => order::OrderActor, "order";
 }
 
 impl ActorKind {
@@ -100,6 +111,9 @@ pub enum ActorError {
     Refused(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Well-formed, but cannot be done as asked (a key reused for another request).
+    #[error("cannot be processed: {0}")]
+    Unprocessable(String),
     /// A write named a version that is no longer current.
     #[error("it changed since the version named")]
     Stale,
@@ -219,13 +233,14 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::runtime::{Hosted, WireMessage};
+    use super::runtime::WireMessage;
     use super::*;
     use crate::bus::{DeliverEvent, Event, EventEnvelope, ProductChanged};
     use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
     use crate::domain::{
-        AddressChanges, AddressDraft, ClientKey, Email, NewAddress, NewProduct, OtpCode,
-        PhoneNumber, Product, ProductDraft, ProfileChanges, Role, Size, Stock, User,
+        AddressChanges, AddressDraft, Cart, CartOwner, ClientKey, Email, IdempotencyKey,
+        NewAddress, NewProduct, Order, OrderLine, OrderStatus, OtpCode, PhoneNumber, PricedLine,
+        Product, ProductDraft, ProfileChanges, Quantity, Role, Size, Stock, User,
     };
 
     #[test]
@@ -424,7 +439,7 @@ mod tests {
                     address_id: 3,
                     changes: AddressChanges::parse(draft).unwrap(),
                 },
-                Ok(address),
+                Ok(address.clone()),
             ),
         );
         message(
@@ -560,15 +575,146 @@ mod tests {
         );
         same(&ActorError::Conflict("x".into()));
 
-        let answered: BTreeSet<&str> = [
-            otp::OtpActor::MESSAGES,
-            user::UserActor::MESSAGES,
-            mailer::MailerActor::MESSAGES,
-            product::ProductActor::MESSAGES,
-        ]
-        .concat()
-        .into_iter()
-        .collect();
+        let guest = CartOwner::Guest("0b9c7a52-6f0e-4f55-9d1b-7a4a6b7f2e10".into());
+        let cart = Cart {
+            id: Some("0b9c7a52-6f0e-4f55-9d1b-7a4a6b7f2e10".into()),
+            items: vec![PricedLine {
+                id: 4,
+                product_id: 1,
+                title: "Linen dress".into(),
+                size: Size::M,
+                quantity: Quantity::parse(2).unwrap(),
+                unit_price: 4900,
+                line_total: 9800,
+                available: true,
+            }],
+            subtotal: 9800,
+            currency: "USD".into(),
+        };
+        message(
+            cart::GetCart::NAME,
+            &round_trip(
+                cart::GetCart {
+                    owner: guest.clone(),
+                },
+                Ok(cart.clone()),
+            ),
+        );
+        message(
+            cart::AddToCart::NAME,
+            &round_trip(
+                cart::AddToCart {
+                    owner: CartOwner::User(7),
+                    product_id: 1,
+                    size: Size::M,
+                    quantity: Quantity::parse(2).unwrap(),
+                },
+                Ok(cart.clone()),
+            ),
+        );
+        message(
+            cart::SetCartQuantity::NAME,
+            &round_trip(
+                cart::SetCartQuantity {
+                    owner: guest.clone(),
+                    item_id: 4,
+                    quantity: None,
+                },
+                Ok(cart.clone()),
+            ),
+        );
+        message(
+            cart::RemoveCartItem::NAME,
+            &round_trip(
+                cart::RemoveCartItem {
+                    owner: guest.clone(),
+                    item_id: 4,
+                },
+                Err(ActorError::NotFound),
+            ),
+        );
+        message(
+            cart::ClearCart::NAME,
+            &round_trip(cart::ClearCart { owner: guest }, Ok(cart)),
+        );
+        message(
+            cart::MergeGuestCart::NAME,
+            &round_trip(
+                cart::MergeGuestCart {
+                    guest: "0b9c7a52-6f0e-4f55-9d1b-7a4a6b7f2e10".into(),
+                    user_id: 7,
+                },
+                Ok(2),
+            ),
+        );
+        let order = Order {
+            id: 9,
+            user_id: 7,
+            email: "ana@example.com".into(),
+            status: OrderStatus::Placed,
+            items: vec![OrderLine {
+                product_id: 1,
+                title: "Linen dress".into(),
+                size: Size::M,
+                quantity: 2,
+                unit_price: 4900,
+            }],
+            subtotal: 9800,
+            currency: "USD".into(),
+            shipping_address: address.clone(),
+            created_at: Utc::now(),
+        };
+        message(
+            order::PlaceOrder::NAME,
+            &round_trip(
+                order::PlaceOrder {
+                    user_id: 7,
+                    email: "ana@example.com".into(),
+                    address_id: 3,
+                    idempotency_key: Some(IdempotencyKey::parse("checkout-1").unwrap()),
+                },
+                Ok(order::Placed {
+                    order: order.clone(),
+                    replayed: false,
+                }),
+            ),
+        );
+        message(
+            order::ListOrders::NAME,
+            &round_trip(
+                order::ListOrders {
+                    user_id: None,
+                    status: Some(OrderStatus::Placed),
+                },
+                Ok(vec![order.clone()]),
+            ),
+        );
+        message(
+            order::GetOrder::NAME,
+            &round_trip(
+                order::GetOrder {
+                    id: 9,
+                    user_id: Some(7),
+                },
+                Ok(order.clone()),
+            ),
+        );
+        message(
+            order::CancelOrder::NAME,
+            &round_trip(
+                order::CancelOrder { id: 9, owner: None },
+                Err(ActorError::Unprocessable("x".into())),
+            ),
+        );
+        message(
+            order::FulfilOrder::NAME,
+            &round_trip(order::FulfilOrder { id: 9 }, Ok(order)),
+        );
+
+        let answered: BTreeSet<&str> = ActorKind::ALL
+            .iter()
+            .flat_map(|kind| kind.messages().iter().copied())
+            .collect();
         assert_eq!(
             names, answered,
             "every message a kind answers has an example here"

@@ -12,6 +12,10 @@ pub enum Event {
     UserCreated(UserCreated),
     #[serde(rename = "product.changed")]
     ProductChanged(ProductChanged),
+    #[serde(rename = "order.placed")]
+    OrderPlaced(OrderPlaced),
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled(OrderCancelled),
 }
 
 impl Event {
@@ -20,12 +24,16 @@ impl Event {
             Event::OtpIssued(_) => Event::OTP_ISSUED,
             Event::UserCreated(_) => Event::USER_CREATED,
             Event::ProductChanged(_) => Event::PRODUCT_CHANGED,
+            Event::OrderPlaced(_) => Event::ORDER_PLACED,
+            Event::OrderCancelled(_) => Event::ORDER_CANCELLED,
         }
     }
 
     pub const OTP_ISSUED: &'static str = "notification.otp";
     pub const USER_CREATED: &'static str = "user.created";
     pub const PRODUCT_CHANGED: &'static str = "product.changed";
+    pub const ORDER_PLACED: &'static str = "order.placed";
+    pub const ORDER_CANCELLED: &'static str = "order.cancelled";
 }
 
 /// The only place a code travels in clear: to the mailer.
@@ -60,6 +68,29 @@ pub struct UserCreated {
 #[serde(rename_all = "camelCase")]
 pub struct ProductChanged {
     pub product_id: i64,
+}
+
+/// An order was placed: the mailer confirms it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPlaced {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub email: String,
+    /// Minor units of `currency`.
+    pub total: i64,
+    pub currency: String,
+}
+
+/// An order was cancelled: the mailer tells its owner. (`email` goes beyond
+/// API.md's `{orderId, userId}`: the mailer needs it, and a consumer that
+/// does not know the field ignores it.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelled {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub email: String,
 }
 
 #[cfg(test)]

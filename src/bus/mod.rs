@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
 
-pub use events::{Event, OtpIssued, ProductChanged, UserCreated};
+pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
 
 use crate::actors::runtime::{Address, Envelope, Handles};
 use crate::actors::ActorError;

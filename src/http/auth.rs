@@ -1,17 +1,19 @@
 //! Passwordless sign-in: request a code by email, verify it for a session.
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::cart::CART_COOKIE;
 use super::client::Client;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::{Authenticated, SESSION_COOKIE};
 use super::users::{PhoneInput, UserBody};
 use super::{ask, schemas, AppState};
+use crate::actors::cart::{CartActor, MergeGuestCart};
 use crate::actors::otp::OtpActor;
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
 use crate::domain::{Email, OtpCode, PhoneNumber, ValidationError};
@@ -120,6 +122,7 @@ pub async fn request_otp(
 pub async fn verify_otp(
     state: web::Data<AppState>,
     client: Client,
+    req: HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: VerifyRequest = body.read().await?;
@@ -145,7 +148,39 @@ pub async fn verify_otp(
         .max_age(max_age)
         .secure(state.cookie_secure)
         .finish();
-    Ok(HttpResponse::Ok().cookie(cookie).json(SessionBody {
+    let mut response = HttpResponse::Ok();
+    response.cookie(cookie);
+    if let Some(guest) = req.cookie(CART_COOKIE) {
+        // The guest's cart becomes the user's; a merge that fails leaves the
+        // cookie, so the next sign-in tries again.
+        let merged = state
+            .registry
+            .get::<CartActor>()
+            .call(MergeGuestCart {
+                guest: guest.value().to_owned(),
+                user_id: session.user.id,
+            })
+            .await;
+        match merged {
+            Ok(Ok(_)) => {
+                let mut removal = Cookie::build(CART_COOKIE, "")
+                    .http_only(true)
+                    .same_site(SameSite::Lax)
+                    .path("/")
+                    .secure(state.cookie_secure)
+                    .finish();
+                removal.make_removal();
+                response.cookie(removal);
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the guest cart could not be merged at sign-in")
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the guest cart could not be merged at sign-in")
+            }
+        }
+    }
+    Ok(response.json(SessionBody {
         user: UserBody::from(&session.user),
         token: &session.token,
         expires_at: session.expires_at,

@@ -28,6 +28,8 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("the {0} changed since the version named in If-Match")]
     PreconditionFailed(&'static str),
     #[error("the request body did not arrive in time")]
@@ -95,6 +97,7 @@ impl ApiError {
                 ApiError::BadRequest(format!("the {subject} was refused: {reason}"))
             }
             ActorError::Conflict(reason) => ApiError::Conflict(reason),
+            ActorError::Unprocessable(reason) => ApiError::Unprocessable(reason),
             ActorError::Stale => ApiError::PreconditionFailed(subject),
             ActorError::InvalidCode => {
                 ApiError::Unauthorized("the code is wrong, expired or already used")
@@ -123,6 +126,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

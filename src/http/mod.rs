@@ -4,12 +4,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cart;
 pub mod client;
 pub mod error;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
 pub mod products;
 pub mod schemas;
 pub mod session;
@@ -57,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(ops::routes)
         .configure(products::routes)
         .configure(auth::routes)
+        .configure(cart::routes)
+        .configure(orders::routes)
         .configure(users::routes)
         .configure(admin::routes)
         .configure(openapi::routes);

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
-use super::{admin, auth, error, ops, products, users};
+use super::{admin, auth, cart, error, ops, orders, products, users};
 use crate::domain::Size;
 
 #[derive(OpenApi)]
@@ -33,6 +33,9 @@ use crate::domain::Size;
         products::list_products, products::get_product, products::create_product,
         products::replace_product, products::patch_product, products::delete_product,
         products::set_stock,
+        cart::get_cart, cart::add_item, cart::set_quantity, cart::remove_item, cart::clear_cart,
+        orders::place_order, orders::list_orders, orders::get_order, orders::cancel_order,
+        orders::fulfil_order, orders::list_all_orders,
         ops::healthz, ops::readyz, ops::metrics,
         admin::list_actors, admin::get_actor,
         admin::list_queued_mail, admin::retry_queued_mail,
@@ -43,7 +46,7 @@ use crate::domain::Size;
 pub struct ApiDoc;
 
 /// Operations only an admin may call: a customer gets 403.
-const ADMIN_ONLY: [(&str, &str); 9] = [
+const ADMIN_ONLY: [(&str, &str); 11] = [
     ("post", "/products"),
     ("put", "/products/{id}"),
     ("patch", "/products/{id}"),
@@ -53,6 +56,8 @@ const ADMIN_ONLY: [(&str, &str); 9] = [
     ("get", "/admin/actors/{name}"),
     ("get", "/admin/mail"),
     ("post", "/admin/mail/{id}/retry"),
+    ("post", "/orders/{id}/fulfil"),
+    ("get", "/admin/orders"),
 ];
 
 /// Operations under a per-client limit.

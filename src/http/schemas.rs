@@ -160,6 +160,8 @@ field_schemas! {
     question => line(rules::QUESTION_MAX, false);
     answer => lines(rules::ANSWER_MAX, false);
     stock => whole(0, rules::STOCK_MAX, false);
+    quantity => whole(1, crate::domain::Quantity::MAX, false);
+    quantity_or_zero => whole(0, crate::domain::Quantity::MAX, false);
 }
 
 /// `schema` with `fields` required, each with its (non-null) schema: the

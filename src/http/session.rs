@@ -24,6 +24,7 @@ pub const SESSION_COOKIE: &str = "access_token";
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user_id: i64,
+    pub email: String,
     pub role: Role,
     pub jti: String,
     pub expires_at: DateTime<Utc>,
@@ -48,6 +49,11 @@ fn token_of(req: &HttpRequest) -> Option<String> {
         req.cookie(SESSION_COOKIE)
             .map(|cookie| cookie.value().to_owned())
     })
+}
+
+/// Whether the request carries a session token at all (valid or not).
+pub fn has_token(req: &HttpRequest) -> bool {
+    token_of(req).is_some()
 }
 
 impl FromRequest for Authenticated {
@@ -90,6 +96,7 @@ impl FromRequest for Authenticated {
             Ok(Authenticated {
                 user_id,
                 role: state.admins.role_for(&user.email),
+                email: user.email,
                 expires_at: claims.expires_at(),
                 jti: claims.jti,
             })

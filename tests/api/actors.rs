@@ -125,6 +125,8 @@ async fn a_panicking_actor_is_restarted_and_counted() {
             ("UserActor".to_owned(), 1),
             ("MailerActor".to_owned(), 0),
             ("ProductActor".to_owned(), 0),
+            ("CartActor".to_owned(), 0),
+            ("OrderActor".to_owned(), 0),
         ]
     );
 }
@@ -255,6 +257,11 @@ async fn mailboxes_show_counts_latency_and_the_request_id() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.next_code("traced@example.com").await;
     assert_eq!(app.get("/products", None).await.status(), StatusCode::OK);
+    assert_eq!(app.get("/cart", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/orders", Some(&admin)).await.status(),
+        StatusCode::OK
+    );
 
     let list: Vec<Value> = app
         .get("/admin/actors", Some(&admin))

@@ -13,6 +13,7 @@ mod bad_input;
 mod hardening;
 mod helpers;
 mod ops;
+mod orders;
 mod process;
 mod products;
 // Only the production suite stops and resumes its SMTP server.

@@ -19,6 +19,8 @@ mod hardening;
 mod helpers;
 #[path = "../api/ops.rs"]
 mod ops;
+#[path = "../api/orders.rs"]
+mod orders;
 #[path = "../api/products.rs"]
 mod products;
 #[path = "../support/smtp_server.rs"]

@@ -1,0 +1,257 @@
+//! OrderActor: checkout, the orders and their states. Every change is one
+//! transaction in the store with its event in the outbox; after the commit
+//! the actor relays the outbox to the bus and brings the node's catalogue
+//! up to date with the stock it changed.
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::runtime::{Handles, Reply};
+use super::ActorError;
+use crate::bus::{Event, EventBus, ProductChanged};
+use crate::catalogue::Catalogue;
+use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus};
+use crate::store::{Checkout, CheckoutOutcome, OrderStore, Transition};
+use crate::telemetry::error_chain;
+
+pub struct OrderActor {
+    parts: OrderParts,
+}
+
+/// What every instance shares.
+#[derive(Clone)]
+pub struct OrderParts {
+    pub store: Arc<dyn OrderStore>,
+    pub catalogue: Arc<Catalogue>,
+    pub bus: EventBus,
+    pub currency: Currency,
+}
+
+impl OrderActor {
+    pub fn new(parts: OrderParts) -> Self {
+        OrderActor { parts }
+    }
+}
+
+impl OrderParts {
+    /// Sends what the outbox holds. A failure leaves the events there for
+    /// the next relay (after the next change, or at the next start).
+    pub async fn relay(&self) {
+        let bus = self.bus.clone();
+        if let Err(err) = self
+            .store
+            .relay_outbox(&move |event| bus.publish(event))
+            .await
+        {
+            tracing::warn!(error = %error_chain(&err), "the outbox could not be relayed now; it will be later");
+        }
+    }
+
+    /// After a change of stock: this node's catalogue reads the products
+    /// again, other nodes hear of them.
+    async fn stock_changed(&self, products: &[i64]) {
+        if products.is_empty() {
+            return;
+        }
+        if let Err(err) = self.catalogue.refresh(products).await {
+            tracing::warn!(error = %error_chain(&err), "the catalogue could not read the stock an order changed; its poll will");
+        }
+        for product_id in products {
+            self.bus.publish(Event::ProductChanged(ProductChanged {
+                product_id: *product_id,
+            }));
+        }
+    }
+
+    async fn after_transition(&self, transition: Transition) -> Result<Order, ActorError> {
+        match transition {
+            Transition::Done { order, products } => {
+                self.relay().await;
+                self.stock_changed(&products).await;
+                Ok(*order)
+            }
+            Transition::NotAllowed(status) => Err(ActorError::Conflict(format!(
+                "the order is {}; only a placed order can change",
+                status.as_str()
+            ))),
+            Transition::Missing => Err(ActorError::NotFound),
+        }
+    }
+}
+
+impl Actor for OrderActor {
+    type Context = Context<Self>;
+}
+
+crate::instrumented_actor!(OrderActor);
+
+crate::hosted_messages!(OrderActor: [
+    PlaceOrder,
+    ListOrders,
+    GetOrder,
+    CancelOrder,
+    FulfilOrder,
+]);
+
+/// Checks out the user's cart to the address.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<Placed, ActorError>")]
+pub struct PlaceOrder {
+    pub user_id: i64,
+    pub email: String,
+    pub address_id: i64,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// An order and whether this call placed it (or an earlier call with the
+/// same key did).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Placed {
+    pub order: Order,
+    pub replayed: bool,
+}
+
+/// Orders newest first: one user's, or everyone's (`user_id: None`).
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<Vec<Order>, ActorError>")]
+pub struct ListOrders {
+    pub user_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+}
+
+/// One order; with `user_id`, only if it is theirs (another's is not found).
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<Order, ActorError>")]
+pub struct GetOrder {
+    pub id: i64,
+    pub user_id: Option<i64>,
+}
+
+/// Cancels a placed order and puts its stock back; `owner: None` for an admin.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<Order, ActorError>")]
+pub struct CancelOrder {
+    pub id: i64,
+    pub owner: Option<i64>,
+}
+
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<Order, ActorError>")]
+pub struct FulfilOrder {
+    pub id: i64,
+}
+
+crate::wire_name!(PlaceOrder => "order.place");
+crate::wire_name!(ListOrders => "order.list");
+crate::wire_name!(GetOrder => "order.get");
+crate::wire_name!(CancelOrder => "order.cancel");
+crate::wire_name!(FulfilOrder => "order.fulfil");
+
+/// What a retried checkout must match: the same address. (The cart is not
+/// part of it: a replay finds the cart already emptied by the first try.)
+fn fingerprint(msg: &PlaceOrder) -> String {
+    format!("address:{}", msg.address_id)
+}
+
+impl Handles<PlaceOrder> for OrderActor {
+    fn handle(
+        &mut self,
+        msg: PlaceOrder,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Placed, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let checkout = Checkout {
+                user_id: msg.user_id,
+                email: msg.email.clone(),
+                address_id: msg.address_id,
+                currency: parts.currency.as_str().to_owned(),
+                idempotency: msg
+                    .idempotency_key
+                    .clone()
+                    .map(|key| (key, fingerprint(&msg))),
+            };
+            match parts.store.place_order(&checkout).await? {
+                CheckoutOutcome::Placed { order, products } => {
+                    parts.relay().await;
+                    parts.stock_changed(&products).await;
+                    Ok(Placed {
+                        order,
+                        replayed: false,
+                    })
+                }
+                CheckoutOutcome::Replayed(order) => Ok(Placed {
+                    order,
+                    replayed: true,
+                }),
+                CheckoutOutcome::KeyReused => Err(ActorError::Unprocessable(
+                    "this Idempotency-Key was used for another checkout".into(),
+                )),
+                CheckoutOutcome::NoSuchAddress => Err(ActorError::NotFound),
+                CheckoutOutcome::EmptyCart => Err(ActorError::Conflict("the cart is empty".into())),
+                CheckoutOutcome::Short(shortages) => Err(ActorError::Conflict(format!(
+                    "not every line can be had: {}",
+                    shortages
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))),
+            }
+        })
+    }
+}
+
+impl Handles<ListOrders> for OrderActor {
+    fn handle(
+        &mut self,
+        msg: ListOrders,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Vec<Order>, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move { Ok(parts.store.orders(msg.user_id, msg.status).await?) })
+    }
+}
+
+impl Handles<GetOrder> for OrderActor {
+    fn handle(&mut self, msg: GetOrder, _: &mut Context<Self>) -> Reply<Result<Order, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            parts
+                .store
+                .order(msg.id)
+                .await?
+                .filter(|order| msg.user_id.is_none_or(|user_id| order.user_id == user_id))
+                .ok_or(ActorError::NotFound)
+        })
+    }
+}
+
+impl Handles<CancelOrder> for OrderActor {
+    fn handle(
+        &mut self,
+        msg: CancelOrder,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Order, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let transition = parts.store.cancel_order(msg.id, msg.owner).await?;
+            parts.after_transition(transition).await
+        })
+    }
+}
+
+impl Handles<FulfilOrder> for OrderActor {
+    fn handle(
+        &mut self,
+        msg: FulfilOrder,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Order, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let transition = parts.store.fulfil_order(msg.id).await?;
+            parts.after_transition(transition).await
+        })
+    }
+}

@@ -1,0 +1,293 @@
+//! `/cart`: the signed-in user's cart, or a guest's, found by the `cart_id`
+//! cookie set on the guest's first change.
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::json::JsonBody;
+use super::session::{has_token, Authenticated};
+use super::{ask, schemas, AppState};
+use crate::actors::cart::{
+    AddToCart, CartActor, ClearCart, GetCart, RemoveCartItem, SetCartQuantity,
+};
+use crate::domain::{Cart, CartOwner, PricedLine, Quantity, Size};
+
+pub const CART_COOKIE: &str = "cart_id";
+
+/// How long a guest's cart cookie lasts.
+const GUEST_CART_DAYS: i64 = 30;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/cart")
+            .route(web::get().to(get_cart))
+            .route(web::delete().to(clear_cart)),
+    )
+    .service(super::resource("/cart/items").route(web::post().to(add_item)))
+    .service(
+        super::resource("/cart/items/{itemId}")
+            .route(web::patch().to(set_quantity))
+            .route(web::delete().to(remove_item)),
+    );
+}
+
+/// A cart line as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CartItem)]
+pub struct CartLineBody<'a> {
+    pub id: i64,
+    pub product_id: i64,
+    pub title: &'a str,
+    pub size: Size,
+    pub quantity: i64,
+    /// The product's final price now, minor units.
+    pub unit_price: i64,
+    pub line_total: i64,
+    /// Whether the product is still sold with this many of this size.
+    pub available: bool,
+}
+
+/// A cart as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Cart)]
+pub struct CartBody<'a> {
+    /// `null` until the first item is added.
+    pub id: Option<&'a str>,
+    pub items: Vec<CartLineBody<'a>>,
+    /// The available lines' totals, minor units.
+    pub subtotal: i64,
+    pub currency: &'a str,
+}
+
+impl<'a> From<&'a PricedLine> for CartLineBody<'a> {
+    fn from(line: &'a PricedLine) -> Self {
+        CartLineBody {
+            id: line.id,
+            product_id: line.product_id,
+            title: &line.title,
+            size: line.size,
+            quantity: line.quantity.get(),
+            unit_price: line.unit_price,
+            line_total: line.line_total,
+            available: line.available,
+        }
+    }
+}
+
+impl<'a> From<&'a Cart> for CartBody<'a> {
+    fn from(cart: &'a Cart) -> Self {
+        CartBody {
+            id: cart.id.as_deref(),
+            items: cart.items.iter().map(CartLineBody::from).collect(),
+            subtotal: cart.subtotal,
+            currency: &cart.currency,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddItemRequest {
+    #[serde(deserialize_with = "super::json::integer")]
+    pub product_id: i64,
+    pub size: Size,
+    #[serde(deserialize_with = "super::json::integer")]
+    #[schema(schema_with = schemas::quantity)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantityRequest {
+    /// 0 removes the line.
+    #[serde(deserialize_with = "super::json::integer")]
+    #[schema(schema_with = schemas::quantity_or_zero)]
+    pub quantity: i64,
+}
+
+/// Whose cart a request is about, and the guest cookie to set when a guest
+/// without one changes a cart.
+struct CartCaller {
+    owner: CartOwner,
+    new_guest: bool,
+}
+
+impl CartCaller {
+    /// A request with a session token is that user's (an invalid token is a
+    /// 401, not a silent guest); without one, the guest's of its cookie, or
+    /// a new guest's.
+    async fn of(req: &HttpRequest) -> Result<CartCaller, ApiError> {
+        if has_token(req) {
+            let caller = Authenticated::from_request(req, &mut Payload::None).await?;
+            return Ok(CartCaller {
+                owner: CartOwner::User(caller.user_id),
+                new_guest: false,
+            });
+        }
+        let known = req
+            .cookie(CART_COOKIE)
+            .and_then(|cookie| uuid::Uuid::parse_str(cookie.value()).ok());
+        Ok(match known {
+            Some(id) => CartCaller {
+                owner: CartOwner::Guest(id.to_string()),
+                new_guest: false,
+            },
+            None => CartCaller {
+                owner: CartOwner::Guest(uuid::Uuid::new_v4().to_string()),
+                new_guest: true,
+            },
+        })
+    }
+
+    /// The answer with the cart, and the guest's cookie when it is new.
+    fn answer(&self, state: &AppState, cart: &Cart) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        if let (true, CartOwner::Guest(id), Some(_)) = (self.new_guest, &self.owner, &cart.id) {
+            response.cookie(
+                Cookie::build(CART_COOKIE, id.clone())
+                    .http_only(true)
+                    .same_site(SameSite::Lax)
+                    .path("/")
+                    .max_age(time::Duration::days(GUEST_CART_DAYS))
+                    .secure(state.cookie_secure)
+                    .finish(),
+            );
+        }
+        response.json(CartBody::from(cart))
+    }
+}
+
+fn quantity(raw: i64) -> Result<Quantity, ApiError> {
+    Quantity::parse(raw).map_err(ApiError::field)
+}
+
+/// The caller's cart, priced now.
+#[utoipa::path(get, path = "/cart", tag = "cart",
+    responses((status = 200, description = "The cart; empty (id null) before the first item", body = CartBody)))]
+pub async fn get_cart(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let caller = CartCaller::of(&req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        GetCart {
+            owner: caller.owner.clone(),
+        },
+        "cart",
+    )
+    .await?;
+    Ok(caller.answer(&state, &cart))
+}
+
+/// Adds a product in a size; the same product and size add to their line.
+#[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = AddItemRequest,
+    responses(
+        (status = 200, description = "The cart after the change; a guest's first change sets the cart_id cookie", body = CartBody),
+        (status = 404, description = "No such product or size", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than the stock", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_item(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let body: AddItemRequest = body.read().await?;
+    let quantity = quantity(body.quantity)?;
+    let caller = CartCaller::of(&req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        AddToCart {
+            owner: caller.owner.clone(),
+            product_id: body.product_id,
+            size: body.size,
+            quantity,
+        },
+        "product",
+    )
+    .await?;
+    Ok(caller.answer(&state, &cart))
+}
+
+/// Sets a line's quantity; 0 removes it.
+#[utoipa::path(patch, path = "/cart/items/{itemId}", tag = "cart", request_body = QuantityRequest,
+    params(("itemId" = i64, Path, description = "Cart line id")),
+    responses(
+        (status = 200, description = "The cart after the change", body = CartBody),
+        (status = 404, description = "No such line in the caller's cart", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than the stock", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_quantity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    item_id: web::Path<i64>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let body: QuantityRequest = body.read().await?;
+    let quantity = match body.quantity {
+        0 => None,
+        raw => Some(quantity(raw)?),
+    };
+    let caller = CartCaller::of(&req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        SetCartQuantity {
+            owner: caller.owner.clone(),
+            item_id: item_id.into_inner(),
+            quantity,
+        },
+        "cart line",
+    )
+    .await?;
+    Ok(caller.answer(&state, &cart))
+}
+
+/// Removes a line.
+#[utoipa::path(delete, path = "/cart/items/{itemId}", tag = "cart",
+    params(("itemId" = i64, Path, description = "Cart line id")),
+    responses(
+        (status = 200, description = "The cart after the change", body = CartBody),
+        (status = 404, description = "No such line in the caller's cart", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_item(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    item_id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = CartCaller::of(&req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        RemoveCartItem {
+            owner: caller.owner.clone(),
+            item_id: item_id.into_inner(),
+        },
+        "cart line",
+    )
+    .await?;
+    Ok(caller.answer(&state, &cart))
+}
+
+/// Empties the cart.
+#[utoipa::path(delete, path = "/cart", tag = "cart",
+    responses((status = 200, description = "The emptied cart", body = CartBody)))]
+pub async fn clear_cart(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let caller = CartCaller::of(&req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        ClearCart {
+            owner: caller.owner.clone(),
+        },
+        "cart",
+    )
+    .await?;
+    Ok(caller.answer(&state, &cart))
+}

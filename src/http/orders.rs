@@ -1,0 +1,293 @@
+//! `/orders`: checkout and the caller's orders; `/admin/orders` for admins.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Problem};
+use super::json::JsonBody;
+use super::session::{Admin, Authenticated};
+use super::users::AddressBody;
+use super::{ask, AppState};
+use crate::actors::order::{
+    CancelOrder, FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceOrder,
+};
+use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Role, Size};
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/orders")
+            .route(web::get().to(list_orders))
+            .route(web::post().to(place_order)),
+    )
+    .service(super::resource("/orders/{id}").route(web::get().to(get_order)))
+    .service(super::resource("/orders/{id}/cancel").route(web::post().to(cancel_order)))
+    .service(super::resource("/orders/{id}/fulfil").route(web::post().to(fulfil_order)))
+    .service(super::resource("/admin/orders").route(web::get().to(list_all_orders)));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OrderItem)]
+pub struct OrderLineBody<'a> {
+    pub product_id: i64,
+    /// The title when the order was placed.
+    pub title: &'a str,
+    pub size: Size,
+    pub quantity: i64,
+    /// The price it was bought at, minor units.
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = OrderStatus)]
+pub enum StatusBody {
+    Placed,
+    Cancelled,
+    Fulfilled,
+}
+
+impl From<OrderStatus> for StatusBody {
+    fn from(status: OrderStatus) -> Self {
+        match status {
+            OrderStatus::Placed => StatusBody::Placed,
+            OrderStatus::Cancelled => StatusBody::Cancelled,
+            OrderStatus::Fulfilled => StatusBody::Fulfilled,
+        }
+    }
+}
+
+impl From<StatusBody> for OrderStatus {
+    fn from(status: StatusBody) -> Self {
+        match status {
+            StatusBody::Placed => OrderStatus::Placed,
+            StatusBody::Cancelled => OrderStatus::Cancelled,
+            StatusBody::Fulfilled => OrderStatus::Fulfilled,
+        }
+    }
+}
+
+/// An order as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Order)]
+pub struct OrderBody<'a> {
+    pub id: i64,
+    pub status: StatusBody,
+    pub items: Vec<OrderLineBody<'a>>,
+    /// Minor units.
+    pub subtotal: i64,
+    pub currency: &'a str,
+    /// The address as it was when the order was placed.
+    pub shipping_address: AddressBody<'a>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a OrderLine> for OrderLineBody<'a> {
+    fn from(line: &'a OrderLine) -> Self {
+        OrderLineBody {
+            product_id: line.product_id,
+            title: &line.title,
+            size: line.size,
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            line_total: line.total(),
+        }
+    }
+}
+
+impl<'a> From<&'a Order> for OrderBody<'a> {
+    fn from(order: &'a Order) -> Self {
+        OrderBody {
+            id: order.id,
+            status: order.status.into(),
+            items: order.items.iter().map(OrderLineBody::from).collect(),
+            subtotal: order.subtotal,
+            currency: &order.currency,
+            shipping_address: AddressBody::from(&order.shipping_address),
+            created_at: order.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// One of the caller's addresses.
+    #[serde(deserialize_with = "super::json::integer")]
+    pub address_id: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Only orders in this state.
+    pub status: Option<StatusBody>,
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    req.headers()
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            IdempotencyKey::parse(value.to_str().unwrap_or_default()).map_err(ApiError::field)
+        })
+        .transpose()
+}
+
+/// Checks out the caller's cart: takes the stock of every line or nothing.
+#[utoipa::path(post, path = "/orders", tag = "orders", security(("session" = [])), request_body = CheckoutRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key gives the first order again instead of a second")),
+    responses(
+        (status = 201, description = "Placed; Location names it", body = OrderBody),
+        (status = 200, description = "Placed before with this Idempotency-Key", body = OrderBody),
+        (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cart is empty, or lines cannot be had (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another checkout", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn place_order(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let body: CheckoutRequest = body.read().await?;
+    let placed = ask(
+        state.registry.get::<OrderActor>(),
+        PlaceOrder {
+            user_id: caller.user_id,
+            email: caller.email,
+            address_id: body.address_id,
+            idempotency_key: key,
+        },
+        "address",
+    )
+    .await?;
+    let mut response = if placed.replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response
+        .insert_header((header::LOCATION, format!("/orders/{}", placed.order.id)))
+        .json(OrderBody::from(&placed.order)))
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("session" = [])),
+    responses((status = 200, description = "The caller's orders", body = [OrderBody])))]
+pub async fn list_orders(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let orders = ask(
+        state.registry.get::<OrderActor>(),
+        ListOrders {
+            user_id: Some(caller.user_id),
+            status: None,
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+}
+
+/// Every order, newest first, optionally in one state (admins).
+#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("session" = [])), params(StatusQuery),
+    responses((status = 200, description = "The orders", body = [OrderBody])))]
+pub async fn list_all_orders(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let orders = ask(
+        state.registry.get::<OrderActor>(),
+        ListOrders {
+            user_id: None,
+            status: query.into_inner().status.map(OrderStatus::from),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+}
+
+/// One of the caller's orders (an admin sees any).
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("session" = [])),
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 404, description = "No such order of the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_order(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = ask(
+        state.registry.get::<OrderActor>(),
+        GetOrder {
+            id: id.into_inner(),
+            user_id: (caller.role != Role::Admin).then_some(caller.user_id),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
+
+/// Cancels a placed order and puts its stock back (the owner or an admin).
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("session" = [])),
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The cancelled order", body = OrderBody),
+        (status = 404, description = "No such order of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer placed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_order(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = ask(
+        state.registry.get::<OrderActor>(),
+        CancelOrder {
+            id: id.into_inner(),
+            owner: (caller.role != Role::Admin).then_some(caller.user_id),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
+
+/// Marks a placed order fulfilled (admins).
+#[utoipa::path(post, path = "/orders/{id}/fulfil", tag = "orders", security(("session" = [])),
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The fulfilled order", body = OrderBody),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer placed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn fulfil_order(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = ask(
+        state.registry.get::<OrderActor>(),
+        FulfilOrder {
+            id: id.into_inner(),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
