@@ -132,6 +132,16 @@ pub struct StatusQuery {
     pub status: Option<StatusBody>,
 }
 
+/// The headers of a checkout, as the API document states them.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct CheckoutHeaders {
+    /// The same key gives the first order again instead of a second.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(pattern = "^[!-~]{1,200}$", min_length = 1, max_length = 200)]
+    pub idempotency_key: Option<String>,
+}
+
 fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     req.headers()
         .get(IDEMPOTENCY_KEY)
@@ -143,7 +153,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
 
 /// Checks out the caller's cart: takes the stock of every line or nothing.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("session" = [])), request_body = CheckoutRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key gives the first order again instead of a second")),
+    params(CheckoutHeaders),
     responses(
         (status = 201, description = "Placed; Location names it", body = OrderBody),
         (status = 200, description = "Placed before with this Idempotency-Key", body = OrderBody),

@@ -631,3 +631,70 @@ async fn bad_cart_and_order_input_is_refused() {
     );
     assert_eq!(forged.json::<Value>().await.unwrap()["id"], Value::Null);
 }
+
+/// An event committed with its order but not relayed (the node died in
+/// between) goes out when a node starts.
+#[actix_web::test]
+async fn events_left_in_the_outbox_go_out_at_the_next_start() {
+    let Some(app) = spawn_app().await else { return };
+    let event = r#"{"type":"order.placed","body":{"orderId":77,"userId":1,"email":"late@example.com","total":4200,"currency":"USD"}}"#;
+    app.execute_sql(&format!(
+        "INSERT INTO outbox (event, created_at) VALUES ('{event}', '2026-11-26T00:00:00Z')"
+    ))
+    .await;
+    let restarted = crate::helpers::start(app.settings.clone(), app.resources.clone()).await;
+    let mail = restarted
+        .next_mail("late@example.com", "Your storefront order 77")
+        .await;
+    assert!(mail.contains("42.00 USD"), "{mail}");
+}
+
+/// Two sign-ins racing with the same guest cookie (two people on one
+/// device) merge the cart once: into one of the two carts, not both.
+#[actix_web::test]
+async fn a_guest_cart_merges_once_when_two_sign_ins_race() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let dress = product(&app, &admin, "Racing dress", 5000, 9).await;
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .json(&json!({ "productId": dress, "size": "M", "quantity": 3 }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cart_cookie(&response).unwrap();
+    let emails = ["first@example.com", "second@example.com"];
+    let mut codes = Vec::new();
+    for email in emails {
+        app.request_otp(email).await;
+        codes.push(app.next_code(email).await);
+    }
+    let sign_ins = emails.iter().zip(&codes).map(|(email, code)| {
+        let request = app
+            .client
+            .post(app.url("/auth/otp/verify"))
+            .header("cookie", format!("cart_id={cookie}"))
+            .json(&json!({ "email": email, "otp": code }));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    });
+    let tokens = join_all(sign_ins).await;
+    let mut merged = 0;
+    for token in &tokens {
+        let cart: Value = app.get("/cart", Some(token)).await.json().await.unwrap();
+        merged += cart["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| line["quantity"].as_i64().unwrap())
+            .sum::<i64>();
+    }
+    assert_eq!(merged, 3, "the guest's 3 went to one cart");
+}
