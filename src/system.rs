@@ -14,6 +14,7 @@ use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool};
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
+use crate::bus::bridge::Bridge;
 use crate::bus::EventBus;
 use crate::catalogue::Catalogue;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
@@ -21,8 +22,8 @@ use crate::domain::{AdminList, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
 use crate::store::{
     CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
-    MemoryOtpStore, OrderStore, OtpStore, PgStore, ProductStore, RedisStore, RevocationStore,
-    SqliteStore, StoreError, UserStore,
+    MemoryOtpStore, MessageLog, OrderStore, OtpStore, PgStore, ProductStore, RedisStore,
+    RevocationStore, SqliteStore, StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +56,16 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot connect to RabbitMQ at {url}")]
+    Bridge {
+        url: String,
+        #[source]
+        source: crate::bus::bridge::BridgeError,
+    },
     #[error(
-        "bus.url is set, but this build of storefront carries no message over RabbitMQ yet; leave bus.url empty"
+        "node.roles leaves {kinds} to other nodes; calls to actors on other nodes are not carried over RabbitMQ yet, so this node must host every kind"
     )]
-    NoBridge,
+    NoRemoteActors { kinds: String },
 }
 
 /// Everything the HTTP layer needs from the running system.
@@ -152,8 +159,11 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
     };
 
-    if settings.bus.url.is_some() {
-        return Err(StartupError::NoBridge);
+    let unhosted = settings.unhosted_kinds();
+    if !unhosted.is_empty() {
+        return Err(StartupError::NoRemoteActors {
+            kinds: unhosted.join(", "),
+        });
     }
     let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
     let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
@@ -274,8 +284,25 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
     };
+    if let Some(url) = &settings.bus.url {
+        let bridge = Bridge::connect(
+            url.expose_secret(),
+            &settings.bus.namespace,
+            &node_id,
+            database.messages.clone(),
+        )
+        .await;
+        let attached = match bridge {
+            Ok(bridge) => bus.attach(Arc::new(bridge)).await,
+            Err(err) => Err(err),
+        };
+        attached.map_err(|source| StartupError::Bridge {
+            url: url.to_string(),
+            source,
+        })?;
+    }
     // Events a crash left between commit and relay go out now, to the
-    // consumers subscribed above.
+    // consumers subscribed above (through RabbitMQ, with `bus.url`).
     order_parts.relay().await;
     host::<OrderActor>(
         settings,
@@ -303,6 +330,7 @@ pub struct Databases {
     pub revocations: Arc<dyn RevocationStore>,
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
+    pub messages: Arc<dyn MessageLog>,
 }
 
 /// Connects to `database.url` (SQLite or PostgreSQL) and migrates it.
@@ -316,7 +344,8 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 catalogue: store.clone(),
                 revocations: store.clone(),
                 carts: store.clone(),
-                orders: store,
+                orders: store.clone(),
+                messages: store,
             }
         }
         DatabaseUrl::Postgres(_) => {
@@ -327,7 +356,8 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 catalogue: store.clone(),
                 revocations: store.clone(),
                 carts: store.clone(),
-                orders: store,
+                orders: store.clone(),
+                messages: store,
             }
         }
     })

@@ -3,6 +3,7 @@
 //! what the embedded mode and a single node use; the RabbitMQ bridge extends
 //! the same `publish`/`subscribe` surface across nodes.
 
+pub mod bridge;
 mod events;
 
 use actix::prelude::*;
@@ -11,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -19,8 +20,10 @@ use uuid::Uuid;
 
 pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
 
+use crate::actors::runtime::KindOf;
 use crate::actors::runtime::{Address, Envelope, Handles};
-use crate::actors::ActorError;
+use crate::actors::{ActorError, ActorKind};
+use bridge::{Bridge, BridgeError, Consumer};
 
 /// An event with what every transport needs to route and de-duplicate it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +47,7 @@ type Deliver = Arc<
 >;
 
 struct Subscriber {
+    kind: ActorKind,
     routing_keys: &'static [&'static str],
     deliver: Deliver,
 }
@@ -72,6 +76,9 @@ struct Inner {
     /// the HTTP workers that publish most events, so that what was
     /// published before a shutdown is still delivered.
     deliveries: ArbiterHandle,
+    /// Set when `bus.url` is: events then go through RabbitMQ, and reach
+    /// this node's subscribers from their queues.
+    bridge: OnceLock<Arc<Bridge>>,
 }
 
 #[derive(Clone)]
@@ -98,6 +105,7 @@ impl EventBus {
                 pending: AtomicU64::new(0),
                 idle: Notify::new(),
                 deliveries,
+                bridge: OnceLock::new(),
             }),
         }
     }
@@ -105,7 +113,7 @@ impl EventBus {
     /// Delivers every event whose routing key is in `routing_keys` to `address`.
     pub fn subscribe<A>(&self, routing_keys: &'static [&'static str], address: Address<A>)
     where
-        A: Handles<DeliverEvent> + Handler<Envelope<DeliverEvent>>,
+        A: KindOf + Handles<DeliverEvent> + Handler<Envelope<DeliverEvent>>,
     {
         let deliver: Deliver = Arc::new(move |envelope| {
             let address = address.clone();
@@ -116,9 +124,77 @@ impl EventBus {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(Subscriber {
+                kind: A::KIND,
                 routing_keys,
                 deliver,
             });
+    }
+
+    /// Sends events through RabbitMQ from now on, and consumes this node's
+    /// subscribers' queues: one queue per subscribed kind (each event to one
+    /// node hosting it), and this node's broadcast queue. Subscribe first.
+    pub async fn attach(&self, bridge: Arc<Bridge>) -> Result<(), BridgeError> {
+        let subscribers: Vec<(ActorKind, &'static [&'static str], Deliver)> = self
+            .inner
+            .subscribers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|s| (s.kind, s.routing_keys, s.deliver.clone()))
+            .collect();
+        let local = |deliver: Vec<Deliver>| -> bridge::LocalDelivery {
+            Arc::new(move |envelope: Arc<EventEnvelope>| {
+                let deliver = deliver.clone();
+                Box::pin(async move {
+                    for deliver in &deliver {
+                        deliver(envelope.clone())
+                            .await
+                            .map_err(|err| crate::telemetry::error_chain(&err))?;
+                    }
+                    Ok(())
+                })
+            })
+        };
+        for (kind, keys, deliver) in &subscribers {
+            let keys: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|key| *key != Event::PRODUCT_CHANGED)
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let queue = bridge
+                .declare_kind_queue(kind.config_key(), &keys, self.inner.delivery_attempts)
+                .await?;
+            bridge
+                .consume(Consumer {
+                    queue,
+                    deliver: local(vec![deliver.clone()]),
+                    broker_limits_redelivery: true,
+                })
+                .await?;
+        }
+        let broadcast: Vec<Deliver> = subscribers
+            .iter()
+            .filter(|(_, keys, _)| keys.contains(&Event::PRODUCT_CHANGED))
+            .map(|(_, _, deliver)| deliver.clone())
+            .collect();
+        let queue = bridge.declare_node_queue().await?;
+        bridge
+            .consume(Consumer {
+                queue,
+                deliver: local(broadcast),
+                broker_limits_redelivery: false,
+            })
+            .await?;
+        let _ = self.inner.bridge.set(bridge);
+        Ok(())
+    }
+
+    /// The bridge, when events go through RabbitMQ.
+    pub fn bridge(&self) -> Option<&Arc<Bridge>> {
+        self.inner.bridge.get()
     }
 
     /// Queues `event` for every subscriber of its routing key and returns at
@@ -132,6 +208,20 @@ impl EventBus {
         });
         self.inner.published.fetch_add(1, Ordering::Relaxed);
         let key = envelope.event.routing_key();
+        if let Some(bridge) = self.inner.bridge.get() {
+            self.inner.pending.fetch_add(1, Ordering::Relaxed);
+            let inner = self.inner.clone();
+            let bridge = bridge.clone();
+            let sent = self.inner.deliveries.spawn_fn(move || {
+                actix_rt::spawn(publish_with_retries(inner, bridge, envelope));
+            });
+            if !sent {
+                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
+                self.inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(event = key, "the node is stopping; event dropped");
+            }
+            return;
+        }
         let subscribers = self
             .inner
             .subscribers
@@ -182,6 +272,38 @@ impl EventBus {
             }
         };
         tokio::time::timeout(timeout, all_done).await.is_ok()
+    }
+}
+
+/// Publishes through the bridge until the broker confirms, with backoff, at
+/// most `delivery_attempts` times.
+async fn publish_with_retries(
+    inner: Arc<Inner>,
+    bridge: Arc<Bridge>,
+    envelope: Arc<EventEnvelope>,
+) {
+    let key = envelope.event.routing_key();
+    let mut backoff = Duration::from_millis(100);
+    for attempt in 1..=inner.delivery_attempts {
+        match bridge.publish(&envelope).await {
+            Ok(()) => {
+                inner.delivered.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            Err(err) if attempt < inner.delivery_attempts => {
+                inner.retried.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(event = key, message_id = %envelope.message_id, attempt, error = %crate::telemetry::error_chain(&err), "publishing failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(err) => {
+                inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(event = key, message_id = %envelope.message_id, attempt, error = %crate::telemetry::error_chain(&err), "publishing failed for good; event dropped");
+            }
+        }
+    }
+    if inner.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        inner.idle.notify_waiters();
     }
 }
 

@@ -581,7 +581,8 @@ impl Settings {
     }
 
     /// The config keys of the kinds this node does not host.
-    fn unhosted_kinds(&self) -> Vec<&'static str> {
+    /// The config keys of the kinds `node.roles` leaves to other nodes.
+    pub fn unhosted_kinds(&self) -> Vec<&'static str> {
         ActorKind::ALL
             .iter()
             .filter(|kind| !self.node.roles.contains(kind))

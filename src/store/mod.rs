@@ -488,6 +488,24 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<usize, StoreError>;
 }
 
+/// The bus messages each consumer handled, so that one delivered twice is
+/// acknowledged without being handled twice.
+#[async_trait]
+pub trait MessageLog: Send + Sync {
+    /// `true` when the caller may handle the message now: nobody claimed it,
+    /// or a claim older than `lease` was never finished.
+    async fn claim(
+        &self,
+        consumer: &str,
+        message_id: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+    /// The message was handled: never again.
+    async fn finish(&self, consumer: &str, message_id: &str) -> Result<(), StoreError>;
+    /// Handling failed: the next delivery may claim it.
+    async fn release(&self, consumer: &str, message_id: &str) -> Result<(), StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

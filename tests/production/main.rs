@@ -30,6 +30,7 @@ mod tokens;
 #[path = "../api/users.rs"]
 mod users;
 
+mod cluster;
 mod mail;
 mod outages;
 mod races;

@@ -7,6 +7,7 @@
 mod carts;
 mod catalogue;
 mod mail_queue;
+mod messages;
 mod orders;
 mod revocations;
 mod users;

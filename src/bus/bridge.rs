@@ -1,0 +1,408 @@
+//! The bridge to RabbitMQ: events between the nodes of a cluster.
+//!
+//! Topology, all under `bus.namespace` (`<ns>` below):
+//!
+//! - `<ns>.events`, a durable topic exchange: every event but broadcasts,
+//!   by routing key;
+//! - `<ns>.<kind>`, one durable quorum queue per consuming actor kind, bound
+//!   to the routing keys the kind subscribes to: each event is handled by
+//!   one node that hosts the kind; a delivery that keeps failing is
+//!   dead-lettered by the broker after `x-delivery-limit`;
+//! - `<ns>.broadcast`, a durable fanout exchange (`product.changed`), with
+//!   `<ns>.node.<node>`, one exclusive queue per node: every node hears it;
+//! - `<ns>.dead`, a fanout exchange and its queue: what could not be
+//!   handled, with the broker's `x-death` reason.
+//!
+//! Messages are persistent, published with confirms, consumed with manual
+//! acks after the local handler succeeded, with a bounded prefetch. Each
+//! carries `message_id`, `type`, `timestamp` and `x-origin-node`; a
+//! consumer claims each id in the database before handling it and acks one
+//! claimed or handled elsewhere without handling it again.
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{Event, EventEnvelope};
+use crate::store::MessageLog;
+
+/// Deliveries a consumer holds unacknowledged at once.
+const PREFETCH: u16 = 32;
+
+/// How long a node may take to handle a message it claimed before another
+/// delivery of it may be handled elsewhere (the first node died).
+const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("RabbitMQ refused or failed")]
+    Broker(#[from] lapin::Error),
+    #[error("RabbitMQ did not confirm the message")]
+    NotConfirmed,
+}
+
+/// The names of the topology under one namespace.
+#[derive(Debug, Clone)]
+pub struct Names {
+    namespace: String,
+}
+
+impl Names {
+    pub fn new(namespace: &str) -> Names {
+        Names {
+            namespace: namespace.to_owned(),
+        }
+    }
+
+    pub fn events(&self) -> String {
+        format!("{}.events", self.namespace)
+    }
+
+    pub fn broadcast(&self) -> String {
+        format!("{}.broadcast", self.namespace)
+    }
+
+    pub fn dead(&self) -> String {
+        format!("{}.dead", self.namespace)
+    }
+
+    pub fn kind_queue(&self, kind: &str) -> String {
+        format!("{}.{kind}", self.namespace)
+    }
+
+    pub fn node_queue(&self, node_id: &str) -> String {
+        format!("{}.node.{node_id}", self.namespace)
+    }
+}
+
+/// What the bridge counted since start.
+#[derive(Debug, Default)]
+pub struct BridgeCounters {
+    pub published: AtomicU64,
+    pub confirmed: AtomicU64,
+    pub consumed: AtomicU64,
+    pub redelivered: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+/// Hands an event to the local subscribers; `Err` asks for redelivery.
+pub type LocalDelivery = Arc<
+    dyn Fn(Arc<EventEnvelope>) -> futures_util::future::LocalBoxFuture<'static, Result<(), String>>,
+>;
+
+/// A queue this node consumes and what to do with what arrives.
+pub struct Consumer {
+    pub queue: String,
+    pub deliver: LocalDelivery,
+    /// Whether the broker counts deliveries and dead-letters past a limit
+    /// (a quorum queue). Otherwise a delivery that failed twice is
+    /// dead-lettered here.
+    pub broker_limits_redelivery: bool,
+}
+
+pub struct Bridge {
+    names: Names,
+    node_id: String,
+    /// In confirm mode: a publish resolves once the broker has the message.
+    publisher: Channel,
+    connection: Connection,
+    log: Arc<dyn MessageLog>,
+    pub counters: BridgeCounters,
+}
+
+impl Bridge {
+    /// Connects and declares the exchanges and the dead-letter queue.
+    pub async fn connect(
+        url: &str,
+        namespace: &str,
+        node_id: &str,
+        log: Arc<dyn MessageLog>,
+    ) -> Result<Bridge, BridgeError> {
+        let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+        let publisher = connection.create_channel().await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let names = Names::new(namespace);
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        for (exchange, kind) in [
+            (names.events(), ExchangeKind::Topic),
+            (names.broadcast(), ExchangeKind::Fanout),
+            (names.dead(), ExchangeKind::Fanout),
+        ] {
+            publisher
+                .exchange_declare(exchange.into(), kind, durable, FieldTable::default())
+                .await?;
+        }
+        publisher
+            .queue_declare(
+                names.dead().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        publisher
+            .queue_bind(
+                names.dead().into(),
+                names.dead().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Bridge {
+            names,
+            node_id: node_id.to_owned(),
+            publisher,
+            connection,
+            log,
+            counters: BridgeCounters::default(),
+        })
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.status().connected()
+    }
+
+    /// Declares the queue of an actor kind, bound to its routing keys, with
+    /// the broker dead-lettering a message delivered `attempts` times.
+    pub async fn declare_kind_queue(
+        &self,
+        kind: &str,
+        routing_keys: &[&str],
+        attempts: u32,
+    ) -> Result<String, BridgeError> {
+        let queue = self.names.kind_queue(kind);
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        arguments.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(attempts as i32),
+        );
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(LongString::from(self.names.dead())),
+        );
+        self.publisher
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await?;
+        for key in routing_keys {
+            self.publisher
+                .queue_bind(
+                    queue.clone().into(),
+                    self.names.events().into(),
+                    (*key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(queue)
+    }
+
+    /// Declares this node's own queue on the broadcast exchange.
+    pub async fn declare_node_queue(&self) -> Result<String, BridgeError> {
+        let queue = self.names.node_queue(&self.node_id);
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(LongString::from(self.names.dead())),
+        );
+        self.publisher
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await?;
+        self.publisher
+            .queue_bind(
+                queue.clone().into(),
+                self.names.broadcast().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(queue)
+    }
+
+    /// Publishes `envelope` and waits for the broker's confirm.
+    pub async fn publish(&self, envelope: &EventEnvelope) -> Result<(), BridgeError> {
+        let key = envelope.event.routing_key();
+        let exchange = if key == Event::PRODUCT_CHANGED {
+            self.names.broadcast()
+        } else {
+            self.names.events()
+        };
+        let body = serde_json::to_vec(envelope).expect("plain data serialises");
+        self.publish_raw(&exchange, key, &body, Some(envelope))
+            .await
+    }
+
+    /// Publishes bytes as they are (an envelope's properties when there is
+    /// one): what a test uses to send what a broken node might.
+    pub async fn publish_raw(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        envelope: Option<&EventEnvelope>,
+    ) -> Result<(), BridgeError> {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-origin-node".into(),
+            AMQPValue::LongString(LongString::from(self.node_id.clone())),
+        );
+        let mut properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_delivery_mode(2)
+            .with_type(ShortString::from(routing_key.to_owned()))
+            .with_headers(headers);
+        if let Some(envelope) = envelope {
+            properties = properties
+                .with_message_id(ShortString::from(envelope.message_id.to_string()))
+                .with_timestamp(u64::try_from(envelope.timestamp.timestamp()).unwrap_or_default());
+        }
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        let confirmation = self
+            .publisher
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
+            .await?
+            .await?;
+        if !confirmation.is_ack() {
+            return Err(BridgeError::NotConfirmed);
+        }
+        self.counters.confirmed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Consumes `consumer.queue` on a channel of its own until the
+    /// connection closes: each event is handed over once, acked when
+    /// handled, sent back for redelivery when its handler failed, and
+    /// dead-lettered when it cannot be read.
+    pub async fn consume(self: &Arc<Self>, consumer: Consumer) -> Result<(), BridgeError> {
+        let channel = self.connection.create_channel().await?;
+        channel
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await?;
+        let mut deliveries = channel
+            .basic_consume(
+                consumer.queue.clone().into(),
+                format!("{}-{}", self.node_id, consumer.queue).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let bridge = self.clone();
+        // On this arbiter: the local deliveries it makes are actor calls.
+        actix_rt::spawn(async move {
+            while let Some(delivery) = deliveries.next().await {
+                let Ok(delivery) = delivery else {
+                    break;
+                };
+                bridge.handle(&consumer, delivery).await;
+            }
+            tracing::warn!(queue = %consumer.queue, "consumer ended");
+        });
+        Ok(())
+    }
+
+    async fn handle(&self, consumer: &Consumer, delivery: lapin::message::Delivery) {
+        let counters = &self.counters;
+        counters.consumed.fetch_add(1, Ordering::Relaxed);
+        if delivery.redelivered {
+            counters.redelivered.fetch_add(1, Ordering::Relaxed);
+        }
+        let envelope: EventEnvelope = match serde_json::from_slice(&delivery.data) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                tracing::error!(queue = %consumer.queue, error = %err, "a message does not decode; dead-lettered");
+                counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                return;
+            }
+        };
+        let id = envelope.message_id.to_string();
+        match self.log.claim(&consumer.queue, &id, CLAIM_LEASE).await {
+            Ok(true) => {}
+            Ok(false) => {
+                counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot check for a duplicate; redelivering");
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+                return;
+            }
+        }
+        match (consumer.deliver)(Arc::new(envelope)).await {
+            Ok(()) => {
+                if let Err(err) = self.log.finish(&consumer.queue, &id).await {
+                    tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot record a handled message");
+                }
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+            }
+            Err(reason) => {
+                if let Err(err) = self.log.release(&consumer.queue, &id).await {
+                    tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot release a failed message; it is retried after its lease");
+                }
+                let requeue = consumer.broker_limits_redelivery || !delivery.redelivered;
+                tracing::warn!(queue = %consumer.queue, message_id = %id, reason = %reason, requeue, "handler failed");
+                if !requeue {
+                    counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Nodes sharing PostgreSQL, Redis and RabbitMQ: events cross nodes through
+//! the bridge. Each test works in a `bus.namespace` of its own, deleted
+//! after it.
+
+use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Connection, ConnectionProperties};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use storefront::bus::bridge::{Bridge, Names};
+use storefront::bus::{Event, EventEnvelope, UserCreated};
+use storefront::config::{SecretUrl, Settings};
+use storefront::store::PgStore;
+
+use crate::helpers::{eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL};
+
+const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn rabbit_url() -> String {
+    std::env::var("STOREFRONT_TEST_RABBITMQ").unwrap_or_else(|_| RABBIT.into())
+}
+
+/// RabbitMQ if it answers; under `CI=true` it must.
+async fn rabbit() -> Option<Connection> {
+    match Connection::connect(&rabbit_url(), ConnectionProperties::default()).await {
+        Ok(connection) => Some(connection),
+        Err(err) => {
+            if std::env::var("CI").is_ok_and(|value| value == "true") {
+                panic!(
+                    "RabbitMQ at {} is unreachable: {err}; CI=true requires it",
+                    rabbit_url()
+                );
+            }
+            eprintln!("SKIPPED (RabbitMQ): {} is unreachable: {err}", rabbit_url());
+            None
+        }
+    }
+}
+
+/// A namespace of exchanges and queues that is deleted when dropped.
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn new() -> Namespace {
+        Namespace {
+            name: format!("sftest{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let names = Names::new(&self.name);
+        let queues = ["mailer", "product", "user", "otp", "cart", "order"]
+            .map(|kind| names.kind_queue(kind))
+            .into_iter()
+            .chain([names.dead()]);
+        let exchanges = [names.events(), names.broadcast(), names.dead()];
+        let queues: Vec<String> = queues.collect();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let Ok(connection) =
+                    Connection::connect(&rabbit_url(), ConnectionProperties::default()).await
+                else {
+                    return;
+                };
+                let Ok(channel) = connection.create_channel().await else {
+                    return;
+                };
+                for queue in queues {
+                    let _ = channel
+                        .queue_delete(queue.into(), QueueDeleteOptions::default())
+                        .await;
+                }
+                for exchange in exchanges {
+                    let _ = channel
+                        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn clustered(settings: &mut Settings, namespace: &Namespace, node: &str) {
+    settings.bus.url = Some(SecretUrl::parse(&rabbit_url()).unwrap());
+    settings.bus.namespace = namespace.name.clone();
+    settings.node.id = node.into();
+    // Only the broadcast may bring other nodes' writes in these tests.
+    settings.catalogue.refresh_secs = nonzero64(3600);
+}
+
+/// Two nodes on one database, SMTP server and namespace.
+async fn two_nodes(namespace: &Namespace) -> Option<(TestApp, TestApp)> {
+    rabbit().await?;
+    let first = spawn_app_with(|settings| clustered(settings, namespace, "node-a")).await?;
+    let mut settings = first.settings.clone();
+    clustered(&mut settings, namespace, "node-b");
+    let second = start(settings, first.resources.clone()).await;
+    Some((first, second))
+}
+
+#[actix_web::test]
+async fn a_sign_in_on_one_node_is_mailed_once_by_the_cluster() {
+    let namespace = Namespace::new();
+    let Some((first, second)) = two_nodes(&namespace).await else {
+        return;
+    };
+    let email = "clustered@example.com";
+    let session = first.login(email).await;
+    assert_eq!(
+        second.get("/auth/me", Some(&session.token)).await.status(),
+        StatusCode::OK,
+        "a session from one node works on another"
+    );
+    first.next_mail(email, "Welcome to storefront").await;
+    // Both nodes consume the mailer's queue: each event is mailed once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let welcomes = first
+        .mails_to(email)
+        .iter()
+        .filter(|mail| mail.contains("Subject: Welcome to storefront"))
+        .count();
+    assert_eq!(welcomes, 1);
+    let codes = first
+        .mails_to(email)
+        .iter()
+        .filter(|mail| mail.contains("Subject: Your storefront sign-in code"))
+        .count();
+    assert_eq!(codes, 1);
+}
+
+#[actix_web::test]
+async fn a_product_write_reaches_every_nodes_catalogue() {
+    let namespace = Namespace::new();
+    let Some((first, second)) = two_nodes(&namespace).await else {
+        return;
+    };
+    let admin = first.login(ADMIN_EMAIL).await.token;
+    let response = first
+        .send_json(
+            Method::POST,
+            "/products",
+            Some(&admin),
+            &json!({ "title": "Broadcast dress", "price": 1000, "category": "dresses",
+                     "variants": [{ "size": "M", "stock": 2 }] }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    eventually("the other node lists the new product", || async {
+        let page: Value = second
+            .get("/products?q=broadcast", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["total"] == 1
+    })
+    .await;
+}
+
+async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
+    let store = PgStore::connect(&app.settings.database).await.unwrap();
+    Arc::new(
+        Bridge::connect(
+            &rabbit_url(),
+            &namespace.name,
+            "test-sender",
+            Arc::new(store),
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+#[actix_web::test]
+async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
+    let namespace = Namespace::new();
+    let Some((first, _second)) = two_nodes(&namespace).await else {
+        return;
+    };
+    let sender = bridge_for(&first, &namespace).await;
+    let envelope = EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "test-sender".into(),
+        timestamp: chrono::Utc::now(),
+        event: Event::UserCreated(UserCreated {
+            user_id: 1,
+            email: "twice@example.com".into(),
+            phone_number: None,
+        }),
+    };
+    sender.publish(&envelope).await.unwrap();
+    sender.publish(&envelope).await.unwrap();
+    first
+        .next_mail("twice@example.com", "Welcome to storefront")
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        first.mails_to("twice@example.com").len(),
+        1,
+        "one message id, one mail"
+    );
+
+    let names = sender.names().clone();
+    sender
+        .publish_raw(&names.events(), Event::USER_CREATED, b"{not json", None)
+        .await
+        .unwrap();
+    let connection = rabbit().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    eventually("the unreadable message is in the dead-letter queue", || {
+        let channel = channel.clone();
+        let dead = names.dead();
+        async move {
+            match channel
+                .basic_get(dead.into(), BasicGetOptions { no_ack: true })
+                .await
+            {
+                Ok(Some(message)) => message.delivery.data == b"{not json",
+                _ => false,
+            }
+        }
+    })
+    .await;
+}
