@@ -11,10 +11,13 @@ use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::order::{OrderActor, OrderParts};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
-use crate::actors::runtime::{Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool};
+use crate::actors::runtime::{
+    Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute,
+};
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::bridge::Bridge;
+use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::EventBus;
 use crate::catalogue::Catalogue;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
@@ -62,10 +65,6 @@ pub enum StartupError {
         #[source]
         source: crate::bus::bridge::BridgeError,
     },
-    #[error(
-        "node.roles leaves {kinds} to other nodes; calls to actors on other nodes are not carried over RabbitMQ yet, so this node must host every kind"
-    )]
-    NoRemoteActors { kinds: String },
 }
 
 /// Everything the HTTP layer needs from the running system.
@@ -102,14 +101,29 @@ fn keep_up(catalogue: &Arc<Catalogue>, interval: std::time::Duration, arbiters: 
 }
 
 /// Starts the instances of `A` this node hosts and registers their address.
+/// A kind this node does not host gets the bridge's remote route instead,
+/// and `None` comes back: there is nothing local to subscribe.
 fn host<A: KindOf>(
     settings: &Settings,
     registry: &Registry,
     arbiters: &Arbiters,
     placement: Placement,
+    remote: Option<&Arc<BridgeRoute>>,
     factory: Factory<A>,
-) -> Address<A> {
+) -> Option<Address<A>> {
     let kind = A::KIND;
+    if !settings.node.roles.contains(&kind) {
+        let route = remote.expect("the configuration refuses node.roles without bus.url");
+        registry.register(
+            Address::<A>::remote(
+                kind,
+                route.clone() as Arc<dyn RemoteRoute>,
+                settings.actors.call_timeout(),
+            ),
+            placement,
+        );
+        return None;
+    }
     let pool = Pool::start(
         KindStats::new(kind),
         settings.actors.instances(kind),
@@ -119,7 +133,7 @@ fn host<A: KindOf>(
     );
     let address = Address::local(pool);
     registry.register(address.clone(), placement);
-    address
+    Some(address)
 }
 
 /// Builds stores and starts the actors on the current arbiter.
@@ -159,12 +173,40 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
     };
 
-    let unhosted = settings.unhosted_kinds();
-    if !unhosted.is_empty() {
-        return Err(StartupError::NoRemoteActors {
-            kinds: unhosted.join(", "),
-        });
-    }
+    let bridge = match &settings.bus.url {
+        Some(url) => {
+            let connected = async {
+                let bridge = Arc::new(
+                    Bridge::connect(
+                        url.expose_secret(),
+                        &settings.bus.namespace,
+                        &node_id,
+                        database.messages.clone(),
+                    )
+                    .await?,
+                );
+                declare_command_queues(&bridge).await?;
+                // The mailer's event queue exists whichever node starts
+                // first, so that what is published before a mailer node is
+                // up waits for it.
+                bridge
+                    .declare_kind_queue(
+                        ActorKind::Mailer.config_key(),
+                        MailerActor::SUBSCRIBES_TO,
+                        settings.actors.event_delivery_attempts.get(),
+                    )
+                    .await?;
+                let route = BridgeRoute::start(bridge.clone()).await?;
+                Ok((bridge, route))
+            };
+            Some(connected.await.map_err(|source| StartupError::Bridge {
+                url: url.to_string(),
+                source,
+            })?)
+        }
+        None => None,
+    };
+    let remote = bridge.as_ref().map(|(_, route)| route);
     let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
     let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
     let timeout = settings.actors.call_timeout();
@@ -203,9 +245,12 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Own,
+        remote,
         Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
     );
-    bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
+    if let Some(mailer) = mailer {
+        bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
+    }
 
     let users = database.users;
     let user_bus = bus.clone();
@@ -214,6 +259,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Workers,
+        remote,
         Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
     );
 
@@ -240,6 +286,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Workers,
+        remote,
         Arc::new(move |_| OtpActor::new(otp_parts.clone())),
     );
 
@@ -262,9 +309,12 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Workers,
+        remote,
         Arc::new(move |_| ProductActor::new(product_parts.clone())),
     );
-    bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
+    if let Some(product) = product {
+        bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
+    }
 
     let cart_parts = CartParts {
         store: database.carts,
@@ -276,6 +326,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Workers,
+        remote,
         Arc::new(move |_| CartActor::new(cart_parts.clone())),
     );
     let order_parts = OrderParts {
@@ -284,19 +335,18 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         bus: bus.clone(),
         currency: settings.catalogue.currency.clone(),
     };
-    if let Some(url) = &settings.bus.url {
-        let bridge = Bridge::connect(
-            url.expose_secret(),
-            &settings.bus.namespace,
-            &node_id,
-            database.messages.clone(),
-        )
-        .await;
-        let attached = match bridge {
-            Ok(bridge) => bus.attach(Arc::new(bridge)).await,
-            Err(err) => Err(err),
+    if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
+        let serving = async {
+            bus.attach(bridge.clone()).await?;
+            for kind in ActorKind::ALL
+                .iter()
+                .filter(|kind| settings.node.roles.contains(kind))
+            {
+                serve_commands(bridge.clone(), registry.clone(), *kind).await?;
+            }
+            Ok(())
         };
-        attached.map_err(|source| StartupError::Bridge {
+        serving.await.map_err(|source| StartupError::Bridge {
             url: url.to_string(),
             source,
         })?;
@@ -309,6 +359,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         &registry,
         &arbiters,
         Placement::Workers,
+        remote,
         Arc::new(move |_| OrderActor::new(order_parts.clone())),
     );
 

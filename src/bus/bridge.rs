@@ -80,6 +80,18 @@ impl Names {
     pub fn node_queue(&self, node_id: &str) -> String {
         format!("{}.node.{node_id}", self.namespace)
     }
+
+    pub fn commands(&self) -> String {
+        format!("{}.commands", self.namespace)
+    }
+
+    pub fn command_queue(&self, kind: &str) -> String {
+        format!("{}.cmd.{kind}", self.namespace)
+    }
+
+    pub fn reply_queue(&self, node_id: &str) -> String {
+        format!("{}.replies.{node_id}", self.namespace)
+    }
 }
 
 /// What the bridge counted since start.
@@ -109,11 +121,11 @@ pub struct Consumer {
 }
 
 pub struct Bridge {
-    names: Names,
-    node_id: String,
+    pub(super) names: Names,
+    pub(super) node_id: String,
     /// In confirm mode: a publish resolves once the broker has the message.
-    publisher: Channel,
-    connection: Connection,
+    pub(super) publisher: Channel,
+    pub(super) connection: Connection,
     log: Arc<dyn MessageLog>,
     pub counters: BridgeCounters,
 }
@@ -140,6 +152,7 @@ impl Bridge {
             (names.events(), ExchangeKind::Topic),
             (names.broadcast(), ExchangeKind::Fanout),
             (names.dead(), ExchangeKind::Fanout),
+            (names.commands(), ExchangeKind::Direct),
         ] {
             publisher
                 .exchange_declare(exchange.into(), kind, durable, FieldTable::default())

@@ -5,6 +5,7 @@
 
 pub mod bridge;
 mod events;
+pub mod remote;
 
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;

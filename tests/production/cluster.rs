@@ -14,7 +14,10 @@ use storefront::bus::{Event, EventEnvelope, UserCreated};
 use storefront::config::{SecretUrl, Settings};
 use storefront::store::PgStore;
 
-use crate::helpers::{eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL};
+use crate::helpers::{
+    assert_problem, eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
+};
+use storefront::actors::ActorKind;
 
 const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -55,11 +58,21 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         let names = Names::new(&self.name);
-        let queues = ["mailer", "product", "user", "otp", "cart", "order"]
-            .map(|kind| names.kind_queue(kind))
-            .into_iter()
+        let queues = ActorKind::ALL
+            .iter()
+            .flat_map(|kind| {
+                [
+                    names.kind_queue(kind.config_key()),
+                    names.command_queue(kind.config_key()),
+                ]
+            })
             .chain([names.dead()]);
-        let exchanges = [names.events(), names.broadcast(), names.dead()];
+        let exchanges = [
+            names.events(),
+            names.broadcast(),
+            names.dead(),
+            names.commands(),
+        ];
         let queues: Vec<String> = queues.collect();
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -231,5 +244,130 @@ async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
             }
         }
     })
+    .await;
+}
+
+/// A node hosting only `roles`, on the first node's database and namespace.
+async fn node_with_roles(
+    first: &TestApp,
+    namespace: &Namespace,
+    node: &str,
+    roles: &[ActorKind],
+) -> TestApp {
+    let mut settings = first.settings.clone();
+    clustered(&mut settings, namespace, node);
+    settings.node.roles = roles.to_vec();
+    start(settings, first.resources.clone()).await
+}
+
+fn all_but(kind: ActorKind) -> Vec<ActorKind> {
+    ActorKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| *k != kind)
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_gateway_without_a_mailer_signs_in_through_the_mailer_node() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(mailer) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "mailer-node");
+        settings.node.roles = vec![ActorKind::Mailer];
+    })
+    .await
+    else {
+        return;
+    };
+    let gateway =
+        node_with_roles(&mailer, &namespace, "gateway", &all_but(ActorKind::Mailer)).await;
+    let session = gateway.login("far@example.com").await;
+    assert_eq!(
+        gateway.get("/auth/me", Some(&session.token)).await.status(),
+        StatusCode::OK
+    );
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+    let actors: Vec<Value> = gateway
+        .get("/admin/actors", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hosted: Vec<(String, bool)> = actors
+        .iter()
+        .map(|actor| {
+            (
+                actor["name"].as_str().unwrap().to_owned(),
+                actor["hosted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        hosted.contains(&("MailerActor".to_owned(), false)),
+        "{hosted:?}"
+    );
+    assert!(
+        hosted.contains(&("OtpActor".to_owned(), true)),
+        "{hosted:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_gateway_serves_the_catalogue_from_a_remote_product_actor() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(catalogue) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "catalogue-node");
+        settings.node.roles = vec![ActorKind::Product];
+    })
+    .await
+    else {
+        return;
+    };
+    let gateway = node_with_roles(
+        &catalogue,
+        &namespace,
+        "gateway",
+        &all_but(ActorKind::Product),
+    )
+    .await;
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+    let response = gateway
+        .send_json(
+            Method::POST,
+            "/products",
+            Some(&admin),
+            &json!({ "title": "Remote dress", "price": 1500, "category": "dresses",
+                     "variants": [{ "size": "S", "stock": 3 }] }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let fetched: Value = gateway
+        .get(&format!("/products/{}", created["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        fetched, created,
+        "the same product, read through the remote actor"
+    );
+    let page: Value = gateway
+        .get("/products?q=remote", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["title"], "Remote dress");
+    assert_problem(
+        gateway.get("/products/999999", None).await,
+        StatusCode::NOT_FOUND,
+    )
     .await;
 }

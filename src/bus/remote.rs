@@ -1,0 +1,277 @@
+//! Calls to actors on other nodes, over the bridge: the runtime's remote
+//! route. A call is a command on `<ns>.commands` routed by kind to
+//! `<ns>.cmd.<kind>`, which the nodes hosting the kind consume; it carries
+//! the message's stable name as its type, the caller's reply queue and a
+//! correlation id, and expires with the caller's timeout, so a command
+//! nobody took in time is dropped by the broker. The hosting node runs it
+//! on its local instances and publishes the reply to the caller's queue.
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::BasicProperties;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+use super::bridge::{Bridge, BridgeError};
+use crate::actors::runtime::{CallError, RemoteCall, RemoteRoute};
+use crate::actors::{ActorKind, Registry};
+
+/// A reply's type: the handler's answer, or why there is none.
+const REPLY_OK: &str = "reply";
+const REPLY_FAILED: &str = "failed";
+
+/// Commands a hosting node works on at once, per kind.
+const COMMAND_PREFETCH: u16 = 64;
+
+type Waiting = oneshot::Sender<Result<Vec<u8>, String>>;
+
+/// The caller's side: sends commands, matches replies to their callers.
+pub struct BridgeRoute {
+    bridge: Arc<Bridge>,
+    reply_queue: String,
+    waiting: Mutex<HashMap<String, Waiting>>,
+    /// Replies that came after their caller gave up.
+    pub late_replies: AtomicU64,
+}
+
+impl BridgeRoute {
+    /// Declares this node's reply queue and consumes it.
+    pub async fn start(bridge: Arc<Bridge>) -> Result<Arc<BridgeRoute>, BridgeError> {
+        let reply_queue = bridge.names.reply_queue(&bridge.node_id);
+        let channel = bridge.connection.create_channel().await?;
+        channel
+            .queue_declare(
+                reply_queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let mut replies = channel
+            .basic_consume(
+                reply_queue.clone().into(),
+                format!("{}-replies", bridge.node_id).into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let route = Arc::new(BridgeRoute {
+            bridge,
+            reply_queue,
+            waiting: Mutex::new(HashMap::new()),
+            late_replies: AtomicU64::new(0),
+        });
+        let receiver = route.clone();
+        actix_rt::spawn(async move {
+            while let Some(Ok(reply)) = replies.next().await {
+                let Some(id) = reply.properties.correlation_id().as_ref() else {
+                    continue;
+                };
+                let waiting = receiver
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(id.as_str());
+                let answer = match reply.properties.kind().as_ref().map(|kind| kind.as_str()) {
+                    Some(REPLY_OK) => Ok(reply.data),
+                    _ => Err(String::from_utf8_lossy(&reply.data).into_owned()),
+                };
+                match waiting {
+                    Some(caller) => {
+                        let _ = caller.send(answer);
+                    }
+                    None => {
+                        receiver.late_replies.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(correlation_id = %id, "a reply came after its caller gave up; dropped");
+                    }
+                }
+            }
+            tracing::warn!("the reply consumer ended");
+        });
+        Ok(route)
+    }
+}
+
+#[async_trait(?Send)]
+impl RemoteRoute for BridgeRoute {
+    async fn call(&self, call: RemoteCall) -> Result<Vec<u8>, CallError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (answer, answered) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id.clone(), answer);
+        let forget = || {
+            self.waiting
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&id);
+        };
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-origin-node".into(),
+            AMQPValue::LongString(LongString::from(self.bridge.node_id.clone())),
+        );
+        if let Some(request_id) = &call.correlation_id {
+            headers.insert(
+                "x-request-id".into(),
+                AMQPValue::LongString(LongString::from(request_id.to_string())),
+            );
+        }
+        let properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_type(ShortString::from(call.message))
+            .with_reply_to(ShortString::from(self.reply_queue.clone()))
+            .with_correlation_id(ShortString::from(id.clone()))
+            .with_message_id(ShortString::from(id.clone()))
+            .with_expiration(ShortString::from(call.timeout.as_millis().to_string()))
+            .with_headers(headers);
+        let sent = self
+            .bridge
+            .publisher
+            .basic_publish(
+                self.bridge.names.commands().into(),
+                call.kind.config_key().into(),
+                BasicPublishOptions::default(),
+                &call.body,
+                properties,
+            )
+            .await;
+        let confirmed = match sent {
+            Ok(confirm) => confirm.await.map(|confirmation| confirmation.is_ack()),
+            Err(err) => Err(err),
+        };
+        if !matches!(confirmed, Ok(true)) {
+            forget();
+            tracing::warn!(
+                actor = call.kind.actor_name(),
+                message = call.message,
+                "a command could not be sent"
+            );
+            return Err(CallError::Remote(call.kind));
+        }
+        match tokio::time::timeout(call.timeout, answered).await {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(reason))) => {
+                tracing::warn!(actor = call.kind.actor_name(), message = call.message, reason = %reason, "the hosting node could not answer");
+                Err(CallError::Remote(call.kind))
+            }
+            Ok(Err(_)) | Err(_) => {
+                forget();
+                Err(CallError::Remote(call.kind))
+            }
+        }
+    }
+}
+
+/// Declares the command queue of every kind (so that commands for a kind
+/// whose node is not up yet wait for it, until they expire).
+pub async fn declare_command_queues(bridge: &Bridge) -> Result<(), BridgeError> {
+    for kind in ActorKind::ALL {
+        let queue = bridge.names.command_queue(kind.config_key());
+        bridge
+            .publisher
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        bridge
+            .publisher
+            .queue_bind(
+                queue.into(),
+                bridge.names.commands().into(),
+                kind.config_key().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Answers the commands for `kind`, which this node hosts.
+pub async fn serve_commands(
+    bridge: Arc<Bridge>,
+    registry: Registry,
+    kind: ActorKind,
+) -> Result<(), BridgeError> {
+    let channel = bridge.connection.create_channel().await?;
+    channel
+        .basic_qos(COMMAND_PREFETCH, BasicQosOptions::default())
+        .await?;
+    let queue = bridge.names.command_queue(kind.config_key());
+    let mut commands = channel
+        .basic_consume(
+            queue.clone().into(),
+            format!("{}-{queue}", bridge.node_id).into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    actix_rt::spawn(async move {
+        while let Some(Ok(command)) = commands.next().await {
+            let registry = registry.clone();
+            let bridge = bridge.clone();
+            // Each command on its own task: one slow handler does not hold
+            // up the others (the prefetch bounds how many run).
+            actix_rt::spawn(async move {
+                let name = command
+                    .properties
+                    .kind()
+                    .as_ref()
+                    .map(|name| name.as_str().to_owned())
+                    .unwrap_or_default();
+                let answer = registry.dispatch(kind, &name, &command.data).await;
+                let (reply_type, body) = match answer {
+                    Ok(body) => (REPLY_OK, body),
+                    Err(err) => {
+                        tracing::warn!(actor = kind.actor_name(), message = %name, error = %crate::telemetry::error_chain(&err), "a command could not be answered");
+                        (REPLY_FAILED, err.to_string().into_bytes())
+                    }
+                };
+                if let (Some(reply_to), Some(correlation_id)) = (
+                    command.properties.reply_to().clone(),
+                    command.properties.correlation_id().clone(),
+                ) {
+                    let sent = bridge
+                        .publisher
+                        .basic_publish(
+                            "".into(),
+                            reply_to.as_str().into(),
+                            BasicPublishOptions::default(),
+                            &body,
+                            BasicProperties::default()
+                                .with_content_type(ShortString::from("application/json"))
+                                .with_type(ShortString::from(reply_type))
+                                .with_correlation_id(correlation_id),
+                        )
+                        .await;
+                    if let Err(err) = sent {
+                        tracing::warn!(error = %err, "a reply could not be sent");
+                    }
+                }
+                let _ = command.ack(BasicAckOptions::default()).await;
+            });
+        }
+        tracing::warn!(actor = kind.actor_name(), "the command consumer ended");
+    });
+    Ok(())
+}
