@@ -110,6 +110,23 @@ pub type LocalDelivery = Arc<
     dyn Fn(Arc<EventEnvelope>) -> futures_util::future::LocalBoxFuture<'static, Result<(), String>>,
 >;
 
+/// The bridge's state as operators see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerSnapshot {
+    pub connected: bool,
+    pub namespace: String,
+    /// Messages sent to the broker, and of those, confirmed by it.
+    pub published: u64,
+    pub confirmed: u64,
+    /// Messages taken from this node's queues; of those, delivered again
+    /// by the broker, already handled (acked unhandled), and given up on.
+    pub consumed: u64,
+    pub redelivered: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+}
+
 /// A queue this node consumes and what to do with what arrives.
 pub struct Consumer {
     pub queue: String,
@@ -193,6 +210,21 @@ impl Bridge {
 
     pub fn is_connected(&self) -> bool {
         self.connection.status().connected()
+    }
+
+    pub fn snapshot(&self) -> BrokerSnapshot {
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let counters = &self.counters;
+        BrokerSnapshot {
+            connected: self.is_connected(),
+            namespace: self.names.namespace.clone(),
+            published: count(&counters.published),
+            confirmed: count(&counters.confirmed),
+            consumed: count(&counters.consumed),
+            redelivered: count(&counters.redelivered),
+            duplicates: count(&counters.duplicates),
+            dead_lettered: count(&counters.dead_lettered),
+        }
     }
 
     /// Declares the queue of an actor kind, bound to its routing keys, with

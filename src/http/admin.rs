@@ -12,12 +12,15 @@ use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
+use crate::bus::bridge::BrokerSnapshot;
+use crate::bus::BusCounters;
 use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/admin/actors").route(web::get().to(list_actors)))
         .service(super::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
+        .service(super::resource("/admin/bus").route(web::get().to(bus_state)))
         .service(super::resource("/admin/mail").route(web::get().to(list_queued_mail)))
         .service(
             super::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)),
@@ -125,6 +128,34 @@ pub async fn get_actor(
             .map(|stats| stats.recent())
             .unwrap_or_default(),
     }))
+}
+
+/// The event bus of this node: its own counts, and the broker's when
+/// `bus.url` is set.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BusBody {
+    pub node: String,
+    /// Events published here and their deliveries (local, or hand-offs to
+    /// the broker).
+    pub events: BusCounters,
+    /// `null` without `bus.url`: every event stays in this process.
+    pub broker: Option<BrokerSnapshot>,
+}
+
+/// The bus's state and counts.
+#[utoipa::path(get, path = "/admin/bus", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The bus of this node", body = BusBody),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn bus_state(state: web::Data<AppState>, _admin: Admin) -> HttpResponse {
+    HttpResponse::Ok().json(BusBody {
+        node: state.registry.node_id().to_owned(),
+        events: state.bus.counters(),
+        broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
+    })
 }
 
 /// Mail that could not be delivered yet: waiting for its next try, or dead.

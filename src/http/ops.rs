@@ -38,7 +38,15 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "A dependency is down", body = Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let dependencies = crate::actors::check_dependencies(&state.registry).await;
+    let mut dependencies = crate::actors::check_dependencies(&state.registry).await;
+    if let Some(bridge) = state.bus.bridge() {
+        let connected = bridge.is_connected();
+        dependencies.push(DependencyStatus {
+            name: "bus".to_owned(),
+            ok: connected,
+            error: (!connected).then(|| "the connection to RabbitMQ is closed".to_owned()),
+        });
+    }
     if dependencies.iter().all(|dependency| dependency.ok) {
         HttpResponse::Ok().json(Readiness {
             status: "ready",

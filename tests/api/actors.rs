@@ -358,3 +358,25 @@ async fn instances_serving_requests_run_on_the_http_workers() {
     let mailer = actor(&app, &admin, "MailerActor").await;
     assert!(workers_of(&mailer).iter().all(Value::is_null), "{mailer}");
 }
+
+#[actix_web::test]
+async fn the_bus_view_counts_events_and_has_no_broker_in_one_process() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    app.settle().await;
+    let bus: Value = app
+        .get("/admin/bus", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bus["broker"], Value::Null);
+    assert!(bus["events"]["published"].as_u64().unwrap() >= 2, "{bus}");
+    assert_eq!(bus["events"]["pending"], 0);
+    let customer = app.login("curious@example.com").await.token;
+    assert_problem(
+        app.get("/admin/bus", Some(&customer)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}

@@ -114,6 +114,7 @@ const ROUTES: &[&str] = &[
     "post /orders/{id}/cancel",
     "post /orders/{id}/fulfil",
     "get /admin/orders",
+    "get /admin/bus",
 ];
 
 #[actix_web::test]

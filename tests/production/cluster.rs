@@ -150,6 +150,26 @@ async fn a_sign_in_on_one_node_is_mailed_once_by_the_cluster() {
         .filter(|mail| mail.contains("Subject: Your storefront sign-in code"))
         .count();
     assert_eq!(codes, 1);
+
+    let ready: Value = second.get("/readyz", None).await.json().await.unwrap();
+    assert!(
+        ready["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|dependency| dependency["name"] == "bus" && dependency["ok"] == true),
+        "{ready}"
+    );
+    let admin = first.login(ADMIN_EMAIL).await.token;
+    let bus: Value = first
+        .get("/admin/bus", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bus["broker"]["connected"], true, "{bus}");
+    assert_eq!(bus["broker"]["namespace"], namespace.name.as_str());
+    assert!(bus["broker"]["confirmed"].as_u64().unwrap() >= 2, "{bus}");
 }
 
 #[actix_web::test]
