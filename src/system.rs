@@ -101,6 +101,25 @@ fn keep_up(catalogue: &Arc<Catalogue>, interval: std::time::Duration, arbiters: 
 }
 
 /// Starts the instances of `A` this node hosts and registers their address.
+/// How often a node relays what its outbox still holds (events the broker
+/// did not take when they were written).
+const OUTBOX_RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Relays the outbox every `OUTBOX_RELAY_EVERY` on the node's first own
+/// thread (it stops with them).
+fn relay_periodically(parts: OrderParts, arbiters: &Arbiters) {
+    arbiters.handle(0).spawn_fn(move || {
+        actix_rt::spawn(async move {
+            let mut ticks = tokio::time::interval(OUTBOX_RELAY_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                parts.relay().await;
+            }
+        });
+    });
+}
+
 /// A kind this node does not host gets the bridge's remote route instead,
 /// and `None` comes back: there is nothing local to subscribe.
 fn host<A: KindOf>(
@@ -354,6 +373,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     // Events a crash left between commit and relay go out now, to the
     // consumers subscribed above (through RabbitMQ, with `bus.url`).
     order_parts.relay().await;
+    relay_periodically(order_parts.clone(), &arbiters);
     host::<OrderActor>(
         settings,
         &registry,

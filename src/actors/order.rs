@@ -35,15 +35,17 @@ impl OrderActor {
 }
 
 impl OrderParts {
-    /// Sends what the outbox holds. A failure leaves the events there for
-    /// the next relay (after the next change, or at the next start).
+    /// Sends what the outbox holds; with a broker, a row goes only once the
+    /// broker confirmed its event. What could not go waits for the next
+    /// relay (after the next change, the node's periodic relay, or a start).
     pub async fn relay(&self) {
         let bus = self.bus.clone();
-        if let Err(err) = self
-            .store
-            .relay_outbox(&move |event| bus.publish(event))
-            .await
-        {
+        let publish = move |event| {
+            let bus = bus.clone();
+            Box::pin(async move { bus.publish_confirmed(event).await })
+                as futures_util::future::BoxFuture<'static, bool>
+        };
+        if let Err(err) = self.store.relay_outbox(&publish).await {
             tracing::warn!(error = %error_chain(&err), "the outbox could not be relayed now; it will be later");
         }
     }

@@ -249,6 +249,33 @@ impl EventBus {
         }
     }
 
+    /// Publishes `event` and answers whether it is safely on its way: with
+    /// a broker, once the broker confirmed it (no retries here: the caller
+    /// keeps the event and tries again later); in process, at once.
+    pub async fn publish_confirmed(&self, event: Event) -> bool {
+        let Some(bridge) = self.inner.bridge.get().cloned() else {
+            self.publish(event);
+            return true;
+        };
+        let envelope = EventEnvelope {
+            message_id: Uuid::new_v4(),
+            origin_node: self.inner.node_id.clone(),
+            timestamp: Utc::now(),
+            event,
+        };
+        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        match bridge.publish(&envelope).await {
+            Ok(()) => {
+                self.inner.delivered.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(event = envelope.event.routing_key(), error = %crate::telemetry::error_chain(&err), "the broker did not take an event; it stays in the outbox");
+                false
+            }
+        }
+    }
+
     pub fn counters(&self) -> BusCounters {
         let inner = &self.inner;
         BusCounters {

@@ -480,13 +480,15 @@ pub trait OrderStore: Send + Sync {
     /// `placed` to `fulfilled`.
     async fn fulfil_order(&self, id: i64) -> Result<Transition, StoreError>;
     /// Hands the outbox's events to `publish`, oldest first, and deletes
-    /// them, in batches; returns how many. Rows another relay holds are
+    /// each one `publish` accepted (the broker confirmed it); stops at the
+    /// first it did not, which waits with those after it for the next
+    /// relay. Returns how many went out. Rows another relay holds are
     /// skipped, so nodes relaying together send each event once.
-    async fn relay_outbox(
-        &self,
-        publish: &(dyn Fn(Event) + Send + Sync),
-    ) -> Result<usize, StoreError>;
+    async fn relay_outbox(&self, publish: &Publish) -> Result<usize, StoreError>;
 }
+
+/// Sends one event on; `true` once it is safely on its way.
+pub type Publish = dyn Fn(Event) -> futures_util::future::BoxFuture<'static, bool> + Send + Sync;
 
 /// The bus messages each consumer handled, so that one delivered twice is
 /// acknowledged without being handled twice.

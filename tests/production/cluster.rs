@@ -391,3 +391,71 @@ async fn a_gateway_serves_the_catalogue_from_a_remote_product_actor() {
     )
     .await;
 }
+
+/// An order's event goes from the outbox through the broker (once it
+/// confirmed) to the node that hosts the mailer.
+#[actix_web::test]
+async fn an_order_placed_on_one_node_is_confirmed_by_the_mailer_node() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(mailer) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "mailer-node");
+        settings.node.roles = vec![ActorKind::Mailer];
+    })
+    .await
+    else {
+        return;
+    };
+    let shop = node_with_roles(&mailer, &namespace, "shop", &all_but(ActorKind::Mailer)).await;
+    let admin = shop.login(ADMIN_EMAIL).await.token;
+    let product: Value = shop
+        .send_json(
+            Method::POST,
+            "/products",
+            Some(&admin),
+            &json!({ "title": "Outbox dress", "price": 2500, "category": "dresses",
+                     "variants": [{ "size": "M", "stock": 4 }] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = "buyer@example.com";
+    let token = shop.login(email).await.token;
+    let address: Value = shop
+        .send_json(
+            Method::POST,
+            "/users/me/addresses",
+            Some(&token),
+            &json!({ "street": "1 Main St", "city": "Springfield", "zipCode": "62701", "country": "US" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let added = shop
+        .send_json(
+            Method::POST,
+            "/cart/items",
+            Some(&token),
+            &json!({ "productId": product["id"], "size": "M", "quantity": 2 }),
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let placed = shop
+        .send_json(
+            Method::POST,
+            "/orders",
+            Some(&token),
+            &json!({ "addressId": address["id"] }),
+        )
+        .await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let order: Value = placed.json().await.unwrap();
+    let mail = shop
+        .next_mail(email, &format!("Your storefront order {}", order["id"]))
+        .await;
+    assert!(mail.contains("50.00 USD"), "{mail}");
+}

@@ -7,7 +7,7 @@ use super::{dialect, Db, SqlStore};
 use crate::bus::{Event, OrderCancelled, OrderPlaced};
 use crate::domain::{Address, Order, OrderLine, OrderStatus, Shortage, Size};
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
-use crate::store::{Checkout, CheckoutOutcome, OrderStore, StoreError, Transition};
+use crate::store::{Checkout, CheckoutOutcome, OrderStore, Publish, StoreError, Transition};
 
 /// Events relayed per transaction.
 const RELAY_BATCH: i64 = 100;
@@ -435,10 +435,7 @@ impl OrderStore for SqlStore {
         self.transition(id, None, OrderStatus::Fulfilled).await
     }
 
-    async fn relay_outbox(
-        &self,
-        publish: &(dyn Fn(Event) + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    async fn relay_outbox(&self, publish: &Publish) -> Result<usize, StoreError> {
         let mut relayed = 0;
         loop {
             let mut tx = self.begin_write().await?;
@@ -449,30 +446,38 @@ impl OrderStore for SqlStore {
             .bind(RELAY_BATCH)
             .fetch_all(&mut *tx)
             .await?;
-            if rows.is_empty() {
-                tx.commit().await?;
-                return Ok(relayed);
-            }
-            let mut query = QueryBuilder::<Db>::new("DELETE FROM outbox WHERE id IN (");
-            let mut list = query.separated(", ");
-            for (id, _) in &rows {
-                list.push_bind(*id);
-            }
-            query.push(")");
-            query.build().execute(&mut *tx).await?;
-            // Published once the rows are ours to delete, and deleted in the
-            // same transaction: a crash before the commit leaves them for the
-            // next relay (an event may then go out twice, never not at all).
+            let batch = rows.len();
+            let mut sent = Vec::with_capacity(batch);
             for (id, event) in rows {
                 match serde_json::from_str::<Event>(&event) {
-                    Ok(event) => publish(event),
+                    Ok(event) => {
+                        if !publish(event).await {
+                            break;
+                        }
+                    }
                     Err(err) => {
                         tracing::error!(outbox_id = id, error = %err, "an outbox event does not decode; dropped");
                     }
                 }
-                relayed += 1;
+                sent.push(id);
             }
+            if !sent.is_empty() {
+                let mut query = QueryBuilder::<Db>::new("DELETE FROM outbox WHERE id IN (");
+                let mut list = query.separated(", ");
+                for id in &sent {
+                    list.push_bind(*id);
+                }
+                query.push(")");
+                query.build().execute(&mut *tx).await?;
+            }
+            // Deleted in the transaction that held the rows while they were
+            // published: a crash before the commit leaves them for the next
+            // relay (an event may then go out twice, never not at all).
             tx.commit().await?;
+            relayed += sent.len();
+            if sent.len() < batch || batch == 0 {
+                return Ok(relayed);
+            }
         }
     }
 }
