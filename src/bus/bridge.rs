@@ -208,6 +208,11 @@ impl Bridge {
         &self.names
     }
 
+    /// The connection, for more channels (tests, benchmarks).
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connection.status().connected()
     }
