@@ -44,7 +44,9 @@ async fn run(period: Duration) {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("bench_bridge_{suffix}");
     let namespace = format!("benchbridge{suffix}");
-    let admin = sqlx::PgPool::connect(&postgres).await.expect("PostgreSQL answers");
+    let admin = sqlx::PgPool::connect(&postgres)
+        .await
+        .expect("PostgreSQL answers");
     sqlx::query(&format!("CREATE DATABASE {database}"))
         .execute(&admin)
         .await
@@ -90,11 +92,9 @@ async fn run(period: Duration) {
         .unwrap();
 
     let store = Arc::new(PgStore::connect(&settings.database).await.unwrap());
-    let caller = Arc::new(
-        Bridge::connect(&rabbit, &namespace, "bench-caller", store)
-            .await
-            .unwrap(),
-    );
+    let caller = Bridge::connect(&rabbit, &namespace, "bench-caller", store)
+        .await
+        .unwrap();
     let route = BridgeRoute::start(caller.clone()).await.unwrap();
     let remote = Address::<ProductActor>::remote(
         ActorKind::Product,
@@ -133,18 +133,39 @@ async fn run(period: Duration) {
     let publish_one = rate(period, 1, publish()).await;
     let publish_many = rate(period, CONCURRENT, publish()).await;
 
-    println!("calls and events across nodes, {}-second runs\n", period.as_secs());
+    println!(
+        "calls and events across nodes, {}-second runs\n",
+        period.as_secs()
+    );
     println!("| case | per second | mean round trip | vs local |");
     println!("|---|---|---|---|");
     for (case, measured, baseline) in [
-        ("GetProduct, local address, one at a time", local_one, local_one),
-        ("GetProduct, over RabbitMQ, one at a time", remote_one, local_one),
-        ("GetProduct, local address, 32 in flight", local_many, local_many),
-        ("GetProduct, over RabbitMQ, 32 in flight", remote_many, local_many),
+        (
+            "GetProduct, local address, one at a time",
+            local_one,
+            local_one,
+        ),
+        (
+            "GetProduct, over RabbitMQ, one at a time",
+            remote_one,
+            local_one,
+        ),
+        (
+            "GetProduct, local address, 32 in flight",
+            local_many,
+            local_many,
+        ),
+        (
+            "GetProduct, over RabbitMQ, 32 in flight",
+            remote_many,
+            local_many,
+        ),
     ] {
         println!(
             "| {case} | {:.0} | {:.1} µs | {:.3} |",
-            measured.per_second, measured.mean_us, measured.per_second / baseline.per_second
+            measured.per_second,
+            measured.mean_us,
+            measured.per_second / baseline.per_second
         );
     }
     println!(
@@ -157,7 +178,7 @@ async fn run(period: Duration) {
     );
 
     let names = Names::new(&namespace);
-    let channel = caller.connection().create_channel().await.unwrap();
+    let channel = caller.link().connection.create_channel().await.unwrap();
     for kind in ActorKind::ALL {
         for queue in [
             names.kind_queue(kind.config_key()),
@@ -171,7 +192,12 @@ async fn run(period: Duration) {
     let _ = channel
         .queue_delete(names.dead().into(), QueueDeleteOptions::default())
         .await;
-    for exchange in [names.events(), names.broadcast(), names.dead(), names.commands()] {
+    for exchange in [
+        names.events(),
+        names.broadcast(),
+        names.dead(),
+        names.commands(),
+    ] {
         let _ = channel
             .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
             .await;

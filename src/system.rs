@@ -195,25 +195,31 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
     let bridge = match &settings.bus.url {
         Some(url) => {
             let connected = async {
-                let bridge = Arc::new(
-                    Bridge::connect(
-                        url.expose_secret(),
-                        &settings.bus.namespace,
-                        &node_id,
-                        database.messages.clone(),
-                    )
-                    .await?,
-                );
+                let bridge = Bridge::connect(
+                    url.expose_secret(),
+                    &settings.bus.namespace,
+                    &node_id,
+                    database.messages.clone(),
+                )
+                .await?;
                 declare_command_queues(&bridge).await?;
                 // The mailer's event queue exists whichever node starts
                 // first, so that what is published before a mailer node is
                 // up waits for it.
+                let attempts = settings.actors.event_delivery_attempts.get();
                 bridge
-                    .declare_kind_queue(
-                        ActorKind::Mailer.config_key(),
-                        MailerActor::SUBSCRIBES_TO,
-                        settings.actors.event_delivery_attempts.get(),
-                    )
+                    .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+                        Box::pin(async move {
+                            bridge
+                                .declare_kind_queue(
+                                    ActorKind::Mailer.config_key(),
+                                    MailerActor::SUBSCRIBES_TO,
+                                    attempts,
+                                )
+                                .await
+                                .map(drop)
+                        })
+                    }))
                     .await?;
                 let route = BridgeRoute::start(bridge.clone()).await?;
                 Ok((bridge, route))

@@ -19,6 +19,7 @@
 //! consumer claims each id in the database before handling it and acks one
 //! claimed or handled elsewhere without handling it again.
 
+use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
@@ -107,7 +108,9 @@ pub struct BridgeCounters {
 
 /// Hands an event to the local subscribers; `Err` asks for redelivery.
 pub type LocalDelivery = Arc<
-    dyn Fn(Arc<EventEnvelope>) -> futures_util::future::LocalBoxFuture<'static, Result<(), String>>,
+    dyn Fn(Arc<EventEnvelope>) -> futures_util::future::LocalBoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync,
 >;
 
 /// The bridge's state as operators see it.
@@ -128,6 +131,7 @@ pub struct BrokerSnapshot {
 }
 
 /// A queue this node consumes and what to do with what arrives.
+#[derive(Clone)]
 pub struct Consumer {
     pub queue: String,
     pub deliver: LocalDelivery,
@@ -137,84 +141,89 @@ pub struct Consumer {
     pub broker_limits_redelivery: bool,
 }
 
+/// One connection to the broker and its publishing channel; replaced as a
+/// whole when the bridge reconnects.
+pub struct Link {
+    pub connection: Connection,
+    /// In confirm mode: a publish resolves once the broker has the message.
+    pub publisher: Channel,
+}
+
+/// A step that sets up part of the topology or a consumer on a fresh link;
+/// run at once, and again after every reconnection.
+pub type Setup = Arc<
+    dyn Fn(Arc<Bridge>) -> futures_util::future::LocalBoxFuture<'static, Result<(), BridgeError>>
+        + Send
+        + Sync,
+>;
+
+/// How often the bridge looks whether its connection is still up.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest wait between two attempts to reconnect.
+const RECONNECT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Bridge {
     pub(super) names: Names,
     pub(super) node_id: String,
-    /// In confirm mode: a publish resolves once the broker has the message.
-    pub(super) publisher: Channel,
-    pub(super) connection: Connection,
+    url: String,
+    /// Shown by the broker (`rabbitmqctl list_connections client_properties`).
+    connection_name: String,
+    link: ArcSwap<Link>,
+    /// Replayed in order on every new link. Only touched on the arbiter
+    /// that connected (setups are local futures).
+    setups: std::sync::Mutex<Vec<Setup>>,
     log: Arc<dyn MessageLog>,
     pub counters: BridgeCounters,
 }
 
 impl Bridge {
-    /// Connects and declares the exchanges and the dead-letter queue.
+    /// Connects, declares the exchanges and the dead-letter queue, and
+    /// watches the connection: when it goes, the bridge reconnects with
+    /// backoff and replays every setup step (queues, consumers).
     pub async fn connect(
         url: &str,
         namespace: &str,
         node_id: &str,
         log: Arc<dyn MessageLog>,
-    ) -> Result<Bridge, BridgeError> {
-        let connection = Connection::connect(url, ConnectionProperties::default()).await?;
-        let publisher = connection.create_channel().await?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+    ) -> Result<Arc<Bridge>, BridgeError> {
         let names = Names::new(namespace);
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        for (exchange, kind) in [
-            (names.events(), ExchangeKind::Topic),
-            (names.broadcast(), ExchangeKind::Fanout),
-            (names.dead(), ExchangeKind::Fanout),
-            (names.commands(), ExchangeKind::Direct),
-        ] {
-            publisher
-                .exchange_declare(exchange.into(), kind, durable, FieldTable::default())
-                .await?;
-        }
-        publisher
-            .queue_declare(
-                names.dead().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        publisher
-            .queue_bind(
-                names.dead().into(),
-                names.dead().into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(Bridge {
+        let name = format!("storefront {node_id} {namespace}");
+        let link = open(url, &names, &name).await?;
+        let bridge = Arc::new(Bridge {
             names,
             node_id: node_id.to_owned(),
-            publisher,
-            connection,
+            url: url.to_owned(),
+            connection_name: name,
+            link: ArcSwap::from_pointee(link),
+            setups: std::sync::Mutex::new(Vec::new()),
             log,
             counters: BridgeCounters::default(),
-        })
+        });
+        actix_rt::spawn(watch(Arc::downgrade(&bridge)));
+        Ok(bridge)
+    }
+
+    /// The current link.
+    pub fn link(&self) -> Arc<Link> {
+        self.link.load_full()
+    }
+
+    /// Runs `setup` now and after every reconnection.
+    pub async fn on_connect(self: &Arc<Self>, setup: Setup) -> Result<(), BridgeError> {
+        setup(self.clone()).await?;
+        self.setups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(setup);
+        Ok(())
     }
 
     pub fn names(&self) -> &Names {
         &self.names
     }
 
-    /// The connection, for more channels (tests, benchmarks).
-    pub fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
     pub fn is_connected(&self) -> bool {
-        self.connection.status().connected()
+        self.link.load().connection.status().connected()
     }
 
     pub fn snapshot(&self) -> BrokerSnapshot {
@@ -254,7 +263,8 @@ impl Bridge {
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(LongString::from(self.names.dead())),
         );
-        self.publisher
+        self.link()
+            .publisher
             .queue_declare(
                 queue.clone().into(),
                 QueueDeclareOptions {
@@ -265,7 +275,8 @@ impl Bridge {
             )
             .await?;
         for key in routing_keys {
-            self.publisher
+            self.link()
+                .publisher
                 .queue_bind(
                     queue.clone().into(),
                     self.names.events().into(),
@@ -286,7 +297,8 @@ impl Bridge {
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(LongString::from(self.names.dead())),
         );
-        self.publisher
+        self.link()
+            .publisher
             .queue_declare(
                 queue.clone().into(),
                 QueueDeclareOptions {
@@ -297,7 +309,8 @@ impl Bridge {
                 arguments,
             )
             .await?;
-        self.publisher
+        self.link()
+            .publisher
             .queue_bind(
                 queue.clone().into(),
                 self.names.broadcast().into(),
@@ -348,6 +361,7 @@ impl Bridge {
         }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         let confirmation = self
+            .link()
             .publisher
             .basic_publish(
                 exchange.into(),
@@ -370,7 +384,7 @@ impl Bridge {
     /// handled, sent back for redelivery when its handler failed, and
     /// dead-lettered when it cannot be read.
     pub async fn consume(self: &Arc<Self>, consumer: Consumer) -> Result<(), BridgeError> {
-        let channel = self.connection.create_channel().await?;
+        let channel = self.link().connection.create_channel().await?;
         channel
             .basic_qos(PREFETCH, BasicQosOptions::default())
             .await?;
@@ -453,6 +467,102 @@ impl Bridge {
                     })
                     .await;
             }
+        }
+    }
+}
+
+/// Opens a connection and its publishing channel, and declares the
+/// exchanges and the dead-letter queue.
+async fn open(url: &str, names: &Names, name: &str) -> Result<Link, BridgeError> {
+    let connection = Connection::connect(
+        url,
+        ConnectionProperties::default().with_connection_name(name.into()),
+    )
+    .await?;
+    let publisher = connection.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for (exchange, kind) in [
+        (names.events(), ExchangeKind::Topic),
+        (names.broadcast(), ExchangeKind::Fanout),
+        (names.dead(), ExchangeKind::Fanout),
+        (names.commands(), ExchangeKind::Direct),
+    ] {
+        publisher
+            .exchange_declare(exchange.into(), kind, durable, FieldTable::default())
+            .await?;
+    }
+    publisher
+        .queue_declare(
+            names.dead().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    publisher
+        .queue_bind(
+            names.dead().into(),
+            names.dead().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(Link {
+        connection,
+        publisher,
+    })
+}
+
+/// Watches the bridge's connection for as long as the bridge lives; when it
+/// is gone, reconnects with backoff and replays the setup steps.
+async fn watch(bridge: std::sync::Weak<Bridge>) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(current) = bridge.upgrade() else {
+            return;
+        };
+        if current.is_connected() {
+            continue;
+        }
+        tracing::warn!("the connection to RabbitMQ is gone; reconnecting");
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            match open(&current.url, &current.names, &current.connection_name).await {
+                Ok(link) => {
+                    current.link.store(Arc::new(link));
+                    let setups = current
+                        .setups
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .clone();
+                    let mut replayed = true;
+                    for setup in setups {
+                        if let Err(err) = setup(current.clone()).await {
+                            tracing::warn!(error = %crate::telemetry::error_chain(&err), "a setup step failed after reconnecting");
+                            replayed = false;
+                            break;
+                        }
+                    }
+                    if replayed {
+                        tracing::info!("reconnected to RabbitMQ");
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %crate::telemetry::error_chain(&err), "cannot reach RabbitMQ yet; retrying in {backoff:?}");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
         }
     }
 }

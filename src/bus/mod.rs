@@ -156,8 +156,9 @@ impl EventBus {
                 })
             })
         };
+        let attempts = self.inner.delivery_attempts;
         for (kind, keys, deliver) in &subscribers {
-            let keys: Vec<&str> = keys
+            let keys: Vec<&'static str> = keys
                 .iter()
                 .copied()
                 .filter(|key| *key != Event::PRODUCT_CHANGED)
@@ -165,29 +166,48 @@ impl EventBus {
             if keys.is_empty() {
                 continue;
             }
-            let queue = bridge
-                .declare_kind_queue(kind.config_key(), &keys, self.inner.delivery_attempts)
-                .await?;
+            let kind = *kind;
+            let deliver = local(vec![deliver.clone()]);
             bridge
-                .consume(Consumer {
-                    queue,
-                    deliver: local(vec![deliver.clone()]),
-                    broker_limits_redelivery: true,
-                })
+                .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+                    let keys = keys.clone();
+                    let deliver = deliver.clone();
+                    Box::pin(async move {
+                        let queue = bridge
+                            .declare_kind_queue(kind.config_key(), &keys, attempts)
+                            .await?;
+                        bridge
+                            .consume(Consumer {
+                                queue,
+                                deliver,
+                                broker_limits_redelivery: true,
+                            })
+                            .await
+                    })
+                }))
                 .await?;
         }
-        let broadcast: Vec<Deliver> = subscribers
-            .iter()
-            .filter(|(_, keys, _)| keys.contains(&Event::PRODUCT_CHANGED))
-            .map(|(_, _, deliver)| deliver.clone())
-            .collect();
-        let queue = bridge.declare_node_queue().await?;
+        let broadcast = local(
+            subscribers
+                .iter()
+                .filter(|(_, keys, _)| keys.contains(&Event::PRODUCT_CHANGED))
+                .map(|(_, _, deliver)| deliver.clone())
+                .collect(),
+        );
         bridge
-            .consume(Consumer {
-                queue,
-                deliver: local(broadcast),
-                broker_limits_redelivery: false,
-            })
+            .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+                let deliver = broadcast.clone();
+                Box::pin(async move {
+                    let queue = bridge.declare_node_queue().await?;
+                    bridge
+                        .consume(Consumer {
+                            queue,
+                            deliver,
+                            broker_limits_redelivery: false,
+                        })
+                        .await
+                })
+            }))
             .await?;
         let _ = self.inner.bridge.set(bridge);
         Ok(())

@@ -42,67 +42,87 @@ pub struct BridgeRoute {
 }
 
 impl BridgeRoute {
-    /// Declares this node's reply queue and consumes it.
+    /// Declares this node's reply queue and consumes it, again after every
+    /// reconnection.
     pub async fn start(bridge: Arc<Bridge>) -> Result<Arc<BridgeRoute>, BridgeError> {
-        let reply_queue = bridge.names.reply_queue(&bridge.node_id);
-        let channel = bridge.connection.create_channel().await?;
-        channel
-            .queue_declare(
-                reply_queue.clone().into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        let mut replies = channel
-            .basic_consume(
-                reply_queue.clone().into(),
-                format!("{}-replies", bridge.node_id).into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
         let route = Arc::new(BridgeRoute {
-            bridge,
-            reply_queue,
+            reply_queue: bridge.names.reply_queue(&bridge.node_id),
+            bridge: bridge.clone(),
             waiting: Mutex::new(HashMap::new()),
             late_replies: AtomicU64::new(0),
         });
-        let receiver = route.clone();
-        actix_rt::spawn(async move {
-            while let Some(Ok(reply)) = replies.next().await {
-                let Some(id) = reply.properties.correlation_id().as_ref() else {
-                    continue;
-                };
-                let waiting = receiver
-                    .waiting
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .remove(id.as_str());
-                let answer = match reply.properties.kind().as_ref().map(|kind| kind.as_str()) {
-                    Some(REPLY_OK) => Ok(reply.data),
-                    _ => Err(String::from_utf8_lossy(&reply.data).into_owned()),
-                };
-                match waiting {
-                    Some(caller) => {
-                        let _ = caller.send(answer);
-                    }
-                    None => {
-                        receiver.late_replies.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(correlation_id = %id, "a reply came after its caller gave up; dropped");
-                    }
-                }
-            }
-            tracing::warn!("the reply consumer ended");
-        });
+        let receiver = Arc::downgrade(&route);
+        bridge
+            .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+                Box::pin(consume_replies(bridge, receiver.clone()))
+            }))
+            .await?;
         Ok(route)
     }
+
+    fn answer(&self, reply: lapin::message::Delivery) {
+        let Some(id) = reply.properties.correlation_id().as_ref() else {
+            return;
+        };
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(id.as_str());
+        let answer = match reply.properties.kind().as_ref().map(|kind| kind.as_str()) {
+            Some(REPLY_OK) => Ok(reply.data),
+            _ => Err(String::from_utf8_lossy(&reply.data).into_owned()),
+        };
+        match waiting {
+            Some(caller) => {
+                let _ = caller.send(answer);
+            }
+            None => {
+                self.late_replies.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(correlation_id = %id, "a reply came after its caller gave up; dropped");
+            }
+        }
+    }
+}
+
+async fn consume_replies(
+    bridge: Arc<Bridge>,
+    route: std::sync::Weak<BridgeRoute>,
+) -> Result<(), BridgeError> {
+    let reply_queue = bridge.names.reply_queue(&bridge.node_id);
+    let channel = bridge.link().connection.create_channel().await?;
+    channel
+        .queue_declare(
+            reply_queue.clone().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let mut replies = channel
+        .basic_consume(
+            reply_queue.into(),
+            format!("{}-replies", bridge.node_id).into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    actix_rt::spawn(async move {
+        while let Some(Ok(reply)) = replies.next().await {
+            let Some(route) = route.upgrade() else {
+                return;
+            };
+            route.answer(reply);
+        }
+        tracing::warn!("the reply consumer ended");
+    });
+    Ok(())
 }
 
 #[async_trait(?Send)]
@@ -141,6 +161,7 @@ impl RemoteRoute for BridgeRoute {
             .with_headers(headers);
         let sent = self
             .bridge
+            .link()
             .publisher
             .basic_publish(
                 self.bridge.names.commands().into(),
@@ -178,12 +199,21 @@ impl RemoteRoute for BridgeRoute {
 }
 
 /// Declares the command queue of every kind (so that commands for a kind
-/// whose node is not up yet wait for it, until they expire).
-pub async fn declare_command_queues(bridge: &Bridge) -> Result<(), BridgeError> {
+/// whose node is not up yet wait for it, until they expire), now and after
+/// every reconnection.
+pub async fn declare_command_queues(bridge: &Arc<Bridge>) -> Result<(), BridgeError> {
+    bridge
+        .on_connect(Arc::new(|bridge: Arc<Bridge>| {
+            Box::pin(async move { command_queues(&bridge).await })
+        }))
+        .await
+}
+
+async fn command_queues(bridge: &Bridge) -> Result<(), BridgeError> {
+    let link = bridge.link();
     for kind in ActorKind::ALL {
         let queue = bridge.names.command_queue(kind.config_key());
-        bridge
-            .publisher
+        link.publisher
             .queue_declare(
                 queue.clone().into(),
                 QueueDeclareOptions {
@@ -193,8 +223,7 @@ pub async fn declare_command_queues(bridge: &Bridge) -> Result<(), BridgeError> 
                 FieldTable::default(),
             )
             .await?;
-        bridge
-            .publisher
+        link.publisher
             .queue_bind(
                 queue.into(),
                 bridge.names.commands().into(),
@@ -207,13 +236,27 @@ pub async fn declare_command_queues(bridge: &Bridge) -> Result<(), BridgeError> 
     Ok(())
 }
 
-/// Answers the commands for `kind`, which this node hosts.
+/// Answers the commands for `kind`, which this node hosts, now and after
+/// every reconnection.
 pub async fn serve_commands(
     bridge: Arc<Bridge>,
     registry: Registry,
     kind: ActorKind,
 ) -> Result<(), BridgeError> {
-    let channel = bridge.connection.create_channel().await?;
+    bridge
+        .clone()
+        .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+            Box::pin(consume_commands(bridge, registry.clone(), kind))
+        }))
+        .await
+}
+
+async fn consume_commands(
+    bridge: Arc<Bridge>,
+    registry: Registry,
+    kind: ActorKind,
+) -> Result<(), BridgeError> {
+    let channel = bridge.link().connection.create_channel().await?;
     channel
         .basic_qos(COMMAND_PREFETCH, BasicQosOptions::default())
         .await?;
@@ -252,6 +295,7 @@ pub async fn serve_commands(
                     command.properties.correlation_id().clone(),
                 ) {
                     let sent = bridge
+                        .link()
                         .publisher
                         .basic_publish(
                             "".into(),

@@ -203,16 +203,14 @@ async fn a_product_write_reaches_every_nodes_catalogue() {
 
 async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
     let store = PgStore::connect(&app.settings.database).await.unwrap();
-    Arc::new(
-        Bridge::connect(
-            &rabbit_url(),
-            &namespace.name,
-            "test-sender",
-            Arc::new(store),
-        )
-        .await
-        .unwrap(),
+    Bridge::connect(
+        &rabbit_url(),
+        &namespace.name,
+        "test-sender",
+        Arc::new(store),
     )
+    .await
+    .unwrap()
 }
 
 #[actix_web::test]
@@ -458,4 +456,71 @@ async fn an_order_placed_on_one_node_is_confirmed_by_the_mailer_node() {
         .next_mail(email, &format!("Your storefront order {}", order["id"]))
         .await;
     assert!(mail.contains("50.00 USD"), "{mail}");
+}
+
+/// Closes the broker side of every connection of `namespace`, as
+/// `rabbitmqctl close_connection` does when an operator or a broker restart
+/// drops them.
+fn close_connections(namespace: &Namespace) -> usize {
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let mut closed = 0;
+    for line in listing
+        .lines()
+        .filter(|line| line.contains(&namespace.name))
+    {
+        let pid = line.split('\t').next().unwrap_or_default();
+        let status = std::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "closed by a test"])
+            .status()
+            .expect("rabbitmqctl runs");
+        assert!(status.success());
+        closed += 1;
+    }
+    closed
+}
+
+/// The broker drops the nodes' connections: each bridge reconnects by
+/// itself, declares its queues again and carries events and calls as before.
+#[actix_web::test]
+async fn the_bridge_recovers_when_the_broker_closes_its_connections() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(mailer) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "mailer-node");
+        settings.node.roles = vec![ActorKind::Mailer];
+    })
+    .await
+    else {
+        return;
+    };
+    let gateway =
+        node_with_roles(&mailer, &namespace, "gateway", &all_but(ActorKind::Mailer)).await;
+    gateway.login("before@example.com").await;
+
+    assert_eq!(close_connections(&namespace), 2, "one connection per node");
+    eventually("both nodes are ready again", || async {
+        let mut ready = true;
+        for node in [&mailer, &gateway] {
+            ready &= node.get("/readyz", None).await.status() == StatusCode::OK;
+        }
+        ready
+    })
+    .await;
+    let session = gateway.login("after@example.com").await;
+    assert_eq!(
+        gateway.get("/auth/me", Some(&session.token)).await.status(),
+        StatusCode::OK
+    );
 }
