@@ -32,7 +32,12 @@ impl Application {
         };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let services = system::start(&settings, settings.node_id(port)).await?;
+        let services = system::start(
+            &settings,
+            settings.node_id(port),
+            format!("http://{}:{port}", settings.server.host),
+        )
+        .await?;
         let server = serve(listener, &settings, &services).map_err(bind_error)?;
         tracing::info!(%address, port, "storefront is listening");
         Ok(Application {
@@ -92,6 +97,7 @@ fn serve(
         bus: services.bus.clone(),
         signer: services.signer.clone(),
         admins: services.admins.clone(),
+        cluster: services.cluster.clone(),
         metrics: Arc::new(Metrics::new()),
         cookie_secure: settings.auth.cookie_secure,
         trusted_proxies: settings.server.trusted_proxies.clone(),

@@ -17,6 +17,7 @@ use crate::actors::runtime::{
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::bridge::Bridge;
+use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
 use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::EventBus;
 use crate::catalogue::Catalogue;
@@ -77,6 +78,15 @@ pub struct Services {
     pub background: tokio_util::task::TaskTracker,
     /// The threads the actors run on; dropping this stops them.
     pub arbiters: Arbiters,
+    /// This node as the cluster sees it, and the other nodes it heard from.
+    pub cluster: Cluster,
+}
+
+/// This node's heartbeat, and the nodes heard from (none without a bus).
+#[derive(Clone)]
+pub struct Cluster {
+    pub own: Arc<dyn Fn() -> Heartbeat + Send + Sync>,
+    pub others: Arc<Membership>,
 }
 
 /// Polls the store for products other nodes wrote, every `interval`, on the
@@ -101,6 +111,41 @@ fn keep_up(catalogue: &Arc<Catalogue>, interval: std::time::Duration, arbiters: 
 }
 
 /// Starts the instances of `A` this node hosts and registers their address.
+/// What this node says of itself in its heartbeats.
+fn own_heartbeat(
+    settings: &Settings,
+    registry: &Registry,
+    node_id: String,
+    address: String,
+) -> Arc<dyn Fn() -> Heartbeat + Send + Sync> {
+    let registry = registry.clone();
+    let roles: Vec<String> = settings
+        .node
+        .roles
+        .iter()
+        .map(|kind| kind.config_key().to_owned())
+        .collect();
+    Arc::new(move || Heartbeat {
+        node_id: node_id.clone(),
+        roles: roles.clone(),
+        address: address.clone(),
+        sent_at: chrono::Utc::now(),
+        actors: ActorKind::ALL
+            .iter()
+            .filter_map(|kind| {
+                let snapshot = registry.stats(*kind)?.snapshot();
+                Some(ActorBeat {
+                    name: snapshot.name.to_owned(),
+                    instances: snapshot.instances.len(),
+                    queued: snapshot.queued,
+                    in_flight: snapshot.in_flight,
+                    handled: snapshot.handled,
+                })
+            })
+            .collect(),
+    })
+}
+
 /// How often a node relays what its outbox still holds (events the broker
 /// did not take when they were written).
 const OUTBOX_RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -156,7 +201,11 @@ fn host<A: KindOf>(
 }
 
 /// Builds stores and starts the actors on the current arbiter.
-pub async fn start(settings: &Settings, node_id: String) -> Result<Services, StartupError> {
+pub async fn start(
+    settings: &Settings,
+    node_id: String,
+    address: String,
+) -> Result<Services, StartupError> {
     crate::files::create_private_dir(&settings.data_dir).map_err(|source| {
         StartupError::DataDir {
             path: settings.data_dir.clone(),
@@ -389,6 +438,19 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         Arc::new(move |_| OrderActor::new(order_parts.clone())),
     );
 
+    let cluster = Cluster {
+        own: own_heartbeat(settings, &registry, node_id, address),
+        others: Arc::new(Membership::default()),
+    };
+    if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
+        join(bridge, cluster.others.clone(), cluster.own.clone())
+            .await
+            .map_err(|source| StartupError::Bridge {
+                url: url.to_string(),
+                source,
+            })?;
+    }
+
     Ok(Services {
         registry,
         bus,
@@ -396,6 +458,7 @@ pub async fn start(settings: &Settings, node_id: String) -> Result<Services, Sta
         admins,
         background,
         arbiters,
+        cluster,
     })
 }
 

@@ -93,6 +93,14 @@ impl Names {
     pub fn reply_queue(&self, node_id: &str) -> String {
         format!("{}.replies.{node_id}", self.namespace)
     }
+
+    pub fn heartbeats(&self) -> String {
+        format!("{}.heartbeats", self.namespace)
+    }
+
+    pub fn heartbeat_queue(&self, node_id: &str) -> String {
+        format!("{}.heartbeat.{node_id}", self.namespace)
+    }
 }
 
 /// What the bridge counted since start.

@@ -4,6 +4,7 @@
 //! the same `publish`/`subscribe` surface across nodes.
 
 pub mod bridge;
+pub mod cluster;
 mod events;
 pub mod remote;
 

@@ -13,6 +13,7 @@ use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
 use crate::bus::bridge::BrokerSnapshot;
+use crate::bus::cluster::{ActorBeat, Heartbeat};
 use crate::bus::BusCounters;
 use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/admin/actors").route(web::get().to(list_actors)))
         .service(super::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
         .service(super::resource("/admin/bus").route(web::get().to(bus_state)))
+        .service(super::resource("/admin/cluster").route(web::get().to(cluster)))
         .service(super::resource("/admin/mail").route(web::get().to(list_queued_mail)))
         .service(
             super::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)),
@@ -156,6 +158,45 @@ pub async fn bus_state(state: web::Data<AppState>, _admin: Admin) -> HttpRespons
         events: state.bus.counters(),
         broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
     })
+}
+
+/// A node of the cluster as the admin view shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeBody {
+    pub node_id: String,
+    pub roles: Vec<String>,
+    pub address: String,
+    /// When its last heartbeat was sent (now, for the node answering).
+    pub last_seen: DateTime<Utc>,
+    pub actors: Vec<ActorBeat>,
+}
+
+impl From<Heartbeat> for NodeBody {
+    fn from(heartbeat: Heartbeat) -> Self {
+        NodeBody {
+            node_id: heartbeat.node_id,
+            roles: heartbeat.roles,
+            address: heartbeat.address,
+            last_seen: heartbeat.sent_at,
+            actors: heartbeat.actors,
+        }
+    }
+}
+
+/// The live nodes: this one first, then those whose heartbeats arrive.
+#[utoipa::path(get, path = "/admin/cluster", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The live nodes", body = [NodeBody]),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cluster(state: web::Data<AppState>, _admin: Admin) -> HttpResponse {
+    let nodes: Vec<NodeBody> = std::iter::once((state.cluster.own)())
+        .chain(state.cluster.others.live())
+        .map(NodeBody::from)
+        .collect();
+    HttpResponse::Ok().json(nodes)
 }
 
 /// Mail that could not be delivered yet: waiting for its next try, or dead.

@@ -36,6 +36,7 @@ pub struct AppState {
     pub bus: EventBus,
     pub signer: Arc<TokenSigner>,
     pub admins: Arc<AdminList>,
+    pub cluster: crate::system::Cluster,
     pub metrics: Arc<Metrics>,
     pub cookie_secure: bool,
     pub trusted_proxies: TrustedProxies,

@@ -38,7 +38,7 @@ use crate::domain::Size;
         orders::fulfil_order, orders::list_all_orders,
         ops::healthz, ops::readyz, ops::metrics,
         admin::list_actors, admin::get_actor,
-        admin::bus_state, admin::list_queued_mail, admin::retry_queued_mail,
+        admin::bus_state, admin::cluster, admin::list_queued_mail, admin::retry_queued_mail,
     ),
     components(schemas(error::Problem)),
     modifiers(&SessionSecurity, &LegacyAliases, &ProblemResponses),
@@ -46,7 +46,7 @@ use crate::domain::Size;
 pub struct ApiDoc;
 
 /// Operations only an admin may call: a customer gets 403.
-const ADMIN_ONLY: [(&str, &str); 12] = [
+const ADMIN_ONLY: [(&str, &str); 13] = [
     ("post", "/products"),
     ("put", "/products/{id}"),
     ("patch", "/products/{id}"),
@@ -59,6 +59,7 @@ const ADMIN_ONLY: [(&str, &str); 12] = [
     ("post", "/orders/{id}/fulfil"),
     ("get", "/admin/orders"),
     ("get", "/admin/bus"),
+    ("get", "/admin/cluster"),
 ];
 
 /// Operations under a per-client limit.

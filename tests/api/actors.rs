@@ -373,6 +373,14 @@ async fn the_bus_view_counts_events_and_has_no_broker_in_one_process() {
     assert_eq!(bus["broker"], Value::Null);
     assert!(bus["events"]["published"].as_u64().unwrap() >= 2, "{bus}");
     assert_eq!(bus["events"]["pending"], 0);
+    let nodes: Vec<Value> = app
+        .get("/admin/cluster", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nodes.len(), 1, "one process is a cluster of one: {nodes:?}");
+    assert_eq!(nodes[0]["actors"].as_array().unwrap().len(), 6);
     let customer = app.login("curious@example.com").await.token;
     assert_problem(
         app.get("/admin/bus", Some(&customer)).await,

@@ -395,7 +395,18 @@ impl TestApp {
     pub fn break_mail(&self) {
         match &self.resources.smtp {
             Some(smtp) => smtp.lock().unwrap().stop(),
-            None => std::fs::remove_dir_all(&self.outbox).unwrap(),
+            // A mail being written meanwhile makes removal fail with "not
+            // empty": try again until the folder is gone.
+            None => {
+                for attempt in 0.. {
+                    match std::fs::remove_dir_all(&self.outbox) {
+                        Ok(()) => break,
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => break,
+                        Err(err) if attempt == 100 => panic!("cannot remove the outbox: {err}"),
+                        Err(_) => std::thread::yield_now(),
+                    }
+                }
+            }
         }
     }
 

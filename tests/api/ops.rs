@@ -115,6 +115,7 @@ const ROUTES: &[&str] = &[
     "post /orders/{id}/fulfil",
     "get /admin/orders",
     "get /admin/bus",
+    "get /admin/cluster",
 ];
 
 #[actix_web::test]

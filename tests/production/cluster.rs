@@ -72,6 +72,7 @@ impl Drop for Namespace {
             names.broadcast(),
             names.dead(),
             names.commands(),
+            names.heartbeats(),
         ];
         let queues: Vec<String> = queues.collect();
         let _ = std::thread::spawn(move || {
@@ -170,6 +171,26 @@ async fn a_sign_in_on_one_node_is_mailed_once_by_the_cluster() {
     assert_eq!(bus["broker"]["connected"], true, "{bus}");
     assert_eq!(bus["broker"]["namespace"], namespace.name.as_str());
     assert!(bus["broker"]["confirmed"].as_u64().unwrap() >= 2, "{bus}");
+
+    eventually("each node lists both by their heartbeats", || async {
+        let nodes: Vec<Value> = first
+            .get("/admin/cluster", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = nodes
+            .iter()
+            .map(|node| node["nodeId"].as_str().unwrap())
+            .collect();
+        ids == ["node-a", "node-b"]
+            && nodes[1]["roles"].as_array().unwrap().len() == ActorKind::ALL.len()
+            && nodes[1]["address"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+    })
+    .await;
 }
 
 #[actix_web::test]
