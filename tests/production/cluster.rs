@@ -545,3 +545,55 @@ async fn the_bridge_recovers_when_the_broker_closes_its_connections() {
         StatusCode::OK
     );
 }
+
+/// An event whose handler fails every time is redelivered up to the limit,
+/// then dead-lettered by the broker; the queue moves on.
+#[actix_web::test]
+async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(node) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "only-node");
+        settings.actors.event_delivery_attempts = crate::helpers::nonzero(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let sender = bridge_for(&node, &namespace).await;
+    // No mail can be composed to this address: the mailer fails each time.
+    let poisoned = EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "test-sender".into(),
+        timestamp: chrono::Utc::now(),
+        event: Event::UserCreated(UserCreated {
+            user_id: 1,
+            email: "nobody at nowhere".into(),
+            phone_number: None,
+        }),
+    };
+    sender.publish(&poisoned).await.unwrap();
+    let connection = rabbit().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let names = sender.names().clone();
+    let id = poisoned.message_id.to_string();
+    eventually("the failing event is dead-lettered", || {
+        let channel = channel.clone();
+        let dead = names.dead();
+        let id = id.clone();
+        async move {
+            match channel
+                .basic_get(dead.into(), BasicGetOptions { no_ack: true })
+                .await
+            {
+                Ok(Some(message)) => String::from_utf8_lossy(&message.delivery.data).contains(&id),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    // The queue is not stuck behind it.
+    node.login("after-poison@example.com").await;
+}
