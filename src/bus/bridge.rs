@@ -121,6 +121,14 @@ pub type LocalDelivery = Arc<
         + Sync,
 >;
 
+/// A queue on the broker: messages waiting, and consumers taking them.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueDepth {
+    pub messages: u32,
+    pub consumers: u32,
+}
+
 /// The bridge's state as operators see it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -228,6 +236,30 @@ impl Bridge {
 
     pub fn names(&self) -> &Names {
         &self.names
+    }
+
+    /// The depth of `queue`; `None` when it does not exist or the broker
+    /// cannot be asked now.
+    pub async fn queue_depth(&self, queue: &str) -> Option<QueueDepth> {
+        // A passive declare of a missing queue closes its channel: one of
+        // its own, then.
+        let channel = self.link().connection.create_channel().await.ok()?;
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .ok();
+        let _ = channel.close(200, "done".into()).await;
+        declared.map(|queue| QueueDepth {
+            messages: queue.message_count(),
+            consumers: queue.consumer_count(),
+        })
     }
 
     pub fn is_connected(&self) -> bool {

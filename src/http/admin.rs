@@ -12,7 +12,7 @@ use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
-use crate::bus::bridge::BrokerSnapshot;
+use crate::bus::bridge::{BrokerSnapshot, QueueDepth};
 use crate::bus::cluster::{ActorBeat, Heartbeat};
 use crate::bus::BusCounters;
 use crate::domain::MailKind;
@@ -39,6 +39,13 @@ pub struct ActorView {
     pub hosted: bool,
     #[serde(flatten)]
     pub actor: KindSnapshot,
+    /// With RabbitMQ: the kind's command queue (calls from other nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_queue: Option<QueueDepth>,
+    /// With RabbitMQ, for a kind that consumes events from a queue of its
+    /// own (the mailer): that queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_queue: Option<QueueDepth>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,12 +92,25 @@ impl<'a> From<&'a QueuedMailSummary> for QueuedMailBody<'a> {
     }
 }
 
-fn view(state: &AppState, kind: ActorKind) -> ActorView {
+async fn view(state: &AppState, kind: ActorKind) -> ActorView {
     let stats = state.registry.stats(kind);
+    let (cluster_queue, event_queue) = match state.bus.bridge() {
+        Some(bridge) => {
+            let names = bridge.names();
+            let (commands, events) = (
+                names.command_queue(kind.config_key()),
+                names.kind_queue(kind.config_key()),
+            );
+            futures_util::join!(bridge.queue_depth(&commands), bridge.queue_depth(&events))
+        }
+        None => (None, None),
+    };
     ActorView {
         node: state.registry.node_id().to_owned(),
         hosted: stats.is_some(),
         actor: stats.map_or_else(|| KindSnapshot::unhosted(kind), |stats| stats.snapshot()),
+        cluster_queue,
+        event_queue,
     }
 }
 
@@ -102,10 +122,8 @@ fn view(state: &AppState, kind: ActorKind) -> ActorView {
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_actors(state: web::Data<AppState>, _: Admin) -> HttpResponse {
-    let actors: Vec<ActorView> = ActorKind::ALL
-        .iter()
-        .map(|kind| view(&state, *kind))
-        .collect();
+    let actors: Vec<ActorView> =
+        futures_util::future::join_all(ActorKind::ALL.iter().map(|kind| view(&state, *kind))).await;
     HttpResponse::Ok().json(actors)
 }
 
@@ -123,7 +141,7 @@ pub async fn get_actor(
 ) -> Result<HttpResponse, ApiError> {
     let kind = ActorKind::parse(&name).ok_or(ApiError::NotFound("actor"))?;
     Ok(HttpResponse::Ok().json(ActorDetail {
-        actor: view(&state, kind),
+        actor: view(&state, kind).await,
         recent_messages: state
             .registry
             .stats(kind)
