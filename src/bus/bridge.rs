@@ -112,6 +112,8 @@ pub struct BridgeCounters {
     pub redelivered: AtomicU64,
     pub duplicates: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Replies to calls whose caller had given up (timed out).
+    pub late_replies: AtomicU64,
 }
 
 /// Hands an event to the local subscribers; `Err` asks for redelivery.
@@ -144,6 +146,8 @@ pub struct BrokerSnapshot {
     pub redelivered: u64,
     pub duplicates: u64,
     pub dead_lettered: u64,
+    /// Replies to this node's calls that came after the caller gave up.
+    pub late_replies: u64,
 }
 
 /// A queue this node consumes and what to do with what arrives.
@@ -278,6 +282,7 @@ impl Bridge {
             redelivered: count(&counters.redelivered),
             duplicates: count(&counters.duplicates),
             dead_lettered: count(&counters.dead_lettered),
+            late_replies: count(&counters.late_replies),
         }
     }
 

@@ -15,7 +15,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::BasicProperties;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -37,8 +37,6 @@ pub struct BridgeRoute {
     bridge: Arc<Bridge>,
     reply_queue: String,
     waiting: Mutex<HashMap<String, Waiting>>,
-    /// Replies that came after their caller gave up.
-    pub late_replies: AtomicU64,
 }
 
 impl BridgeRoute {
@@ -49,7 +47,6 @@ impl BridgeRoute {
             reply_queue: bridge.names.reply_queue(&bridge.node_id),
             bridge: bridge.clone(),
             waiting: Mutex::new(HashMap::new()),
-            late_replies: AtomicU64::new(0),
         });
         let receiver = Arc::downgrade(&route);
         bridge
@@ -78,7 +75,10 @@ impl BridgeRoute {
                 let _ = caller.send(answer);
             }
             None => {
-                self.late_replies.fetch_add(1, Ordering::Relaxed);
+                self.bridge
+                    .counters
+                    .late_replies
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(correlation_id = %id, "a reply came after its caller gave up; dropped");
             }
         }

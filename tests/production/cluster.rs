@@ -171,6 +171,7 @@ async fn a_sign_in_on_one_node_is_mailed_once_by_the_cluster() {
     assert_eq!(bus["broker"]["connected"], true, "{bus}");
     assert_eq!(bus["broker"]["namespace"], namespace.name.as_str());
     assert!(bus["broker"]["confirmed"].as_u64().unwrap() >= 2, "{bus}");
+    assert_eq!(bus["broker"]["lateReplies"], 0, "{bus}");
 
     eventually("each node lists both by their heartbeats", || async {
         let nodes: Vec<Value> = first
