@@ -707,6 +707,10 @@ mod tests {
             ),
         );
         message(
+            order::OutboxBacklog::NAME,
+            &round_trip(order::OutboxBacklog, Ok(3)),
+        );
+        message(
             order::FulfilOrder::NAME,
             &round_trip(order::FulfilOrder { id: 9 }, Ok(order)),
         );

@@ -94,6 +94,7 @@ crate::hosted_messages!(OrderActor: [
     GetOrder,
     CancelOrder,
     FulfilOrder,
+    OutboxBacklog,
 ]);
 
 /// Checks out the user's cart to the address.
@@ -149,6 +150,23 @@ crate::wire_name!(ListOrders => "order.list");
 crate::wire_name!(GetOrder => "order.get");
 crate::wire_name!(CancelOrder => "order.cancel");
 crate::wire_name!(FulfilOrder => "order.fulfil");
+crate::wire_name!(OutboxBacklog => "order.outbox_backlog");
+
+/// How many events wait in the outbox (for operators).
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, ActorError>")]
+pub struct OutboxBacklog;
+
+impl Handles<OutboxBacklog> for OrderActor {
+    fn handle(
+        &mut self,
+        _: OutboxBacklog,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<u64, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move { Ok(parts.store.outbox_backlog().await?) })
+    }
+}
 
 /// What a retried checkout must match: the same address. (The cart is not
 /// part of it: a replay finds the cart already emptied by the first try.)

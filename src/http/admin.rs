@@ -10,6 +10,7 @@ use super::session::Admin;
 use super::{ask, AppState};
 use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
+use crate::actors::order::{OrderActor, OutboxBacklog};
 use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
 use crate::bus::bridge::{BrokerSnapshot, QueueDepth};
@@ -161,6 +162,9 @@ pub struct BusBody {
     pub events: BusCounters,
     /// `null` without `bus.url`: every event stays in this process.
     pub broker: Option<BrokerSnapshot>,
+    /// Order events written and not yet relayed (`null` when the node
+    /// hosting orders did not answer).
+    pub outbox_backlog: Option<u64>,
 }
 
 /// The bus's state and counts.
@@ -171,10 +175,12 @@ pub struct BusBody {
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn bus_state(state: web::Data<AppState>, _admin: Admin) -> HttpResponse {
+    let backlog = state.registry.get::<OrderActor>().call(OutboxBacklog).await;
     HttpResponse::Ok().json(BusBody {
         node: state.registry.node_id().to_owned(),
         events: state.bus.counters(),
         broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
+        outbox_backlog: backlog.ok().and_then(Result::ok),
     })
 }
 

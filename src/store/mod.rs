@@ -485,6 +485,8 @@ pub trait OrderStore: Send + Sync {
     /// relay. Returns how many went out. Rows another relay holds are
     /// skipped, so nodes relaying together send each event once.
     async fn relay_outbox(&self, publish: &Publish) -> Result<usize, StoreError>;
+    /// How many events wait in the outbox.
+    async fn outbox_backlog(&self) -> Result<u64, StoreError>;
 }
 
 /// Sends one event on; `true` once it is safely on its way.

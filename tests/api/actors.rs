@@ -371,6 +371,7 @@ async fn the_bus_view_counts_events_and_has_no_broker_in_one_process() {
         .await
         .unwrap();
     assert_eq!(bus["broker"], Value::Null);
+    assert_eq!(bus["outboxBacklog"], 0);
     assert!(bus["events"]["published"].as_u64().unwrap() >= 2, "{bus}");
     assert_eq!(bus["events"]["pending"], 0);
     let nodes: Vec<Value> = app

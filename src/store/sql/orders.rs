@@ -480,4 +480,11 @@ impl OrderStore for SqlStore {
             }
         }
     }
+
+    async fn outbox_backlog(&self) -> Result<u64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
 }
