@@ -60,9 +60,12 @@ impl OrderParts {
             tracing::warn!(error = %error_chain(&err), "the catalogue could not read the stock an order changed; its poll will");
         }
         for product_id in products {
-            self.bus.publish(Event::ProductChanged(ProductChanged {
+            // Other nodes' polls catch up without it.
+            if let Err(full) = self.bus.publish(Event::ProductChanged(ProductChanged {
                 product_id: *product_id,
-            }));
+            })) {
+                tracing::warn!(product_id, error = %full, "product.changed not published");
+            }
         }
     }
 

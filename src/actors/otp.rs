@@ -125,6 +125,13 @@ impl Handles<RequestOtp> for OtpActor {
         let parts = self.parts.clone();
         Box::pin(async move {
             let policy = &parts.policy;
+            // Before any limit is spent: a code that could not be mailed
+            // must not hold the address's send interval.
+            if !parts.bus.has_room() {
+                return Err(ActorError::Unavailable(
+                    "the broker has not taken the last events; try again shortly".into(),
+                ));
+            }
             limited(
                 parts
                     .clients
@@ -156,11 +163,14 @@ impl Handles<RequestOtp> for OtpActor {
                 .await?;
             let expires_at = Utc::now()
                 + chrono::Duration::from_std(policy.code_ttl).unwrap_or(chrono::Duration::MAX);
-            parts.bus.publish(Event::OtpIssued(OtpIssued {
-                email: email.as_str().to_owned(),
-                otp: code.expose().to_owned(),
-                expires_at,
-            }));
+            parts
+                .bus
+                .publish(Event::OtpIssued(OtpIssued {
+                    email: email.as_str().to_owned(),
+                    otp: code.expose().to_owned(),
+                    expires_at,
+                }))
+                .map_err(|full| ActorError::Unavailable(full.to_string()))?;
             Ok(())
         })
     }

@@ -81,7 +81,11 @@ impl ProductActor {
                 if let Err(err) = catalogue.refresh(&[product_id]).await {
                     tracing::warn!(product_id, error = %crate::telemetry::error_chain(&err), "the catalogue could not read a product it wrote; its poll will");
                 }
-                bus.publish(Event::ProductChanged(ProductChanged { product_id }));
+                // Other nodes' polls catch up without it.
+                if let Err(full) = bus.publish(Event::ProductChanged(ProductChanged { product_id }))
+                {
+                    tracing::warn!(product_id, error = %full, "product.changed not published");
+                }
             }
             result
         })

@@ -121,11 +121,14 @@ impl Handles<Login> for UserActor {
                 .await?;
             if created {
                 tracing::info!(user_id = user.id, "user created at first login");
-                bus.publish(Event::UserCreated(UserCreated {
+                // The user exists either way; only the welcome mail is lost.
+                if let Err(full) = bus.publish(Event::UserCreated(UserCreated {
                     user_id: user.id,
                     email: user.email.clone(),
                     phone_number: user.phone_number.clone(),
-                }));
+                })) {
+                    tracing::warn!(user_id = user.id, error = %full, "user.created not published");
+                }
             }
             Ok(user)
         })

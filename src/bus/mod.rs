@@ -37,6 +37,16 @@ pub struct EventEnvelope {
     pub event: Event,
 }
 
+/// Events a node keeps publishing while the broker does not take them,
+/// before it refuses new ones: memory stays bounded when the broker is gone
+/// for long (order events wait in the outbox instead, without a bound).
+pub const PUBLISH_BUFFER: u64 = 10_000;
+
+/// The broker has not taken the last events published: a new one is refused.
+#[derive(Debug, thiserror::Error)]
+#[error("the broker has not taken the last {0} events; try again shortly")]
+pub struct BusFull(pub u64);
+
 /// Hands one event to a subscribed actor.
 #[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
@@ -219,9 +229,17 @@ impl EventBus {
         self.inner.bridge.get()
     }
 
+    /// Whether `publish` would take another event now.
+    pub fn has_room(&self) -> bool {
+        self.inner.bridge.get().is_none()
+            || self.inner.pending.load(Ordering::Relaxed) < PUBLISH_BUFFER
+    }
+
     /// Queues `event` for every subscriber of its routing key and returns at
-    /// once.
-    pub fn publish(&self, event: Event) {
+    /// once. With a broker, the event is published until the broker confirms
+    /// it, however long it is away; past `PUBLISH_BUFFER` events waiting so,
+    /// a new one is refused (callers answer 503).
+    pub fn publish(&self, event: Event) -> Result<(), BusFull> {
         let envelope = Arc::new(EventEnvelope {
             message_id: Uuid::new_v4(),
             origin_node: self.inner.node_id.clone(),
@@ -231,18 +249,25 @@ impl EventBus {
         self.inner.published.fetch_add(1, Ordering::Relaxed);
         let key = envelope.event.routing_key();
         if let Some(bridge) = self.inner.bridge.get() {
-            self.inner.pending.fetch_add(1, Ordering::Relaxed);
+            if self.inner.pending.fetch_add(1, Ordering::Relaxed) >= PUBLISH_BUFFER {
+                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(
+                    event = key,
+                    "the broker has not taken the events before; refused"
+                );
+                return Err(BusFull(PUBLISH_BUFFER));
+            }
             let inner = self.inner.clone();
             let bridge = bridge.clone();
             let sent = self.inner.deliveries.spawn_fn(move || {
-                actix_rt::spawn(publish_with_retries(inner, bridge, envelope));
+                actix_rt::spawn(publish_until_confirmed(inner, bridge, envelope));
             });
             if !sent {
                 self.inner.pending.fetch_sub(1, Ordering::Relaxed);
                 self.inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(event = key, "the node is stopping; event dropped");
             }
-            return;
+            return Ok(());
         }
         let subscribers = self
             .inner
@@ -268,6 +293,7 @@ impl EventBus {
                 tracing::error!(event = key, message_id = %envelope.message_id, "the node is stopping; event dropped");
             }
         }
+        Ok(())
     }
 
     /// Publishes `event` and answers whether it is safely on its way: with
@@ -275,8 +301,7 @@ impl EventBus {
     /// keeps the event and tries again later); in process, at once.
     pub async fn publish_confirmed(&self, event: Event) -> bool {
         let Some(bridge) = self.inner.bridge.get().cloned() else {
-            self.publish(event);
-            return true;
+            return self.publish(event).is_ok();
         };
         let envelope = EventEnvelope {
             message_id: Uuid::new_v4(),
@@ -324,30 +349,26 @@ impl EventBus {
     }
 }
 
-/// Publishes through the bridge until the broker confirms, with backoff, at
-/// most `delivery_attempts` times.
-async fn publish_with_retries(
+/// Publishes through the bridge until the broker confirms, with backoff
+/// (the bridge reconnects meanwhile when the broker went away).
+async fn publish_until_confirmed(
     inner: Arc<Inner>,
     bridge: Arc<Bridge>,
     envelope: Arc<EventEnvelope>,
 ) {
     let key = envelope.event.routing_key();
     let mut backoff = Duration::from_millis(100);
-    for attempt in 1..=inner.delivery_attempts {
+    loop {
         match bridge.publish(&envelope).await {
             Ok(()) => {
                 inner.delivered.fetch_add(1, Ordering::Relaxed);
                 break;
             }
-            Err(err) if attempt < inner.delivery_attempts => {
+            Err(err) => {
                 inner.retried.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(event = key, message_id = %envelope.message_id, attempt, error = %crate::telemetry::error_chain(&err), "publishing failed; retrying in {backoff:?}");
+                tracing::warn!(event = key, message_id = %envelope.message_id, error = %crate::telemetry::error_chain(&err), "publishing failed; retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-            Err(err) => {
-                inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(event = key, message_id = %envelope.message_id, attempt, error = %crate::telemetry::error_chain(&err), "publishing failed for good; event dropped");
             }
         }
     }

@@ -532,6 +532,13 @@ async fn the_bridge_recovers_when_the_broker_closes_its_connections() {
     gateway.login("before@example.com").await;
 
     assert_eq!(close_connections(&namespace), 2, "one connection per node");
+    // Asked while the nodes are without the broker: the code's event waits
+    // and is mailed once the bridge is back.
+    assert_eq!(
+        gateway.request_otp("meanwhile@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    gateway.next_code("meanwhile@example.com").await;
     eventually("both nodes are ready again", || async {
         let mut ready = true;
         for node in [&mailer, &gateway] {
