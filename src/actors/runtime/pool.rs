@@ -565,7 +565,13 @@ mod tests {
         pool.go_home();
         assert_eq!(workers(&pool), [None, None]);
         assert_eq!(pool.call(Ping(9)).await.unwrap().unwrap(), 9);
-        // Two starts, two moves there and two back; no restart counted.
+        // Two starts, two moves there and two back; no restart counted. An
+        // instance starts on its arbiter's thread, maybe after the call
+        // above was answered by the other one: wait for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while starts.load(Ordering::SeqCst) < 6 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         assert_eq!(starts.load(Ordering::SeqCst), 6);
         assert_eq!(pool.stats().snapshot().restarts, 0);
     }
