@@ -52,6 +52,24 @@ macro_rules! actor_kinds {
                 self as usize
             }
 
+            /// The kind whose config key is `key`; the error lists the keys.
+            pub fn from_config_key(key: &str) -> Result<ActorKind, String> {
+                ActorKind::ALL
+                    .iter()
+                    .copied()
+                    .find(|kind| kind.config_key() == key)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{key}` is no actor kind; the kinds are {}",
+                            ActorKind::ALL
+                                .iter()
+                                .map(|kind| kind.config_key())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+            }
+
             /// The names of the messages the kind answers.
             pub fn messages(self) -> &'static [&'static str] {
                 match self {

@@ -349,20 +349,7 @@ impl<'de> Deserialize<'de> for ActorSettings {
             // 0 is the default (one per core); only what differs is kept.
             .filter(|(_, settings)| settings.instances != 0)
             .map(|(key, settings)| {
-                let kind = ActorKind::ALL
-                    .iter()
-                    .copied()
-                    .find(|kind| kind.config_key() == key)
-                    .ok_or_else(|| {
-                        serde::de::Error::custom(format!(
-                            "unknown actor kind `{key}`; the kinds are {}",
-                            ActorKind::ALL
-                                .iter()
-                                .map(|kind| kind.config_key())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    })?;
+                let kind = ActorKind::from_config_key(&key).map_err(serde::de::Error::custom)?;
                 Ok((kind, settings))
             })
             .collect::<Result<_, D::Error>>()?;

@@ -185,20 +185,7 @@ pub fn actor_kinds<'de, D: Deserializer<'de>>(
         if key.is_empty() {
             continue;
         }
-        let kind = ActorKind::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.config_key() == key)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "`{key}` is no actor kind; the kinds are {}",
-                    ActorKind::ALL
-                        .iter()
-                        .map(|kind| kind.config_key())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
+        let kind = ActorKind::from_config_key(key).map_err(serde::de::Error::custom)?;
         if !kinds.contains(&kind) {
             kinds.push(kind);
         }
