@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::actors::cart::{CartActor, CartParts};
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
-use crate::actors::order::{OrderActor, OrderParts};
+use crate::actors::order::{OrderActor, OrderParts, Outbox};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{
@@ -152,28 +152,29 @@ const OUTBOX_RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Relays the outbox every `OUTBOX_RELAY_EVERY` on the node's first own
 /// thread (it stops with them).
-fn relay_periodically(parts: OrderParts, arbiters: &Arbiters) {
+fn relay_periodically(outbox: Outbox, arbiters: &Arbiters) {
     arbiters.handle(0).spawn_fn(move || {
         actix_rt::spawn(async move {
             let mut ticks = tokio::time::interval(OUTBOX_RELAY_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                parts.relay().await;
+                outbox.relay().await;
             }
         });
     });
 }
 
 /// A kind this node does not host gets the bridge's remote route instead,
-/// and `None` comes back: there is nothing local to subscribe.
+/// and `None` comes back: there is nothing local to subscribe. `factory` is
+/// only made for a hosted kind, so what it needs need not exist elsewhere.
 fn host<A: KindOf>(
     settings: &Settings,
     registry: &Registry,
     arbiters: &Arbiters,
     placement: Placement,
     remote: Option<&Arc<BridgeRoute>>,
-    factory: Factory<A>,
+    factory: impl FnOnce() -> Factory<A>,
 ) -> Option<Address<A>> {
     let kind = A::KIND;
     if !settings.node.roles.contains(&kind) {
@@ -193,7 +194,7 @@ fn host<A: KindOf>(
         settings.actors.instances(kind),
         arbiters,
         settings.actors.call_timeout(),
-        factory,
+        factory(),
     );
     let address = Address::local(pool);
     registry.register(address.clone(), placement);
@@ -320,7 +321,7 @@ pub async fn start(
         &arbiters,
         Placement::Own,
         remote,
-        Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
+        || Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
     );
     if let Some(mailer) = mailer {
         bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
@@ -334,7 +335,7 @@ pub async fn start(
         &arbiters,
         Placement::Workers,
         remote,
-        Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
+        || Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
     );
 
     let auth = &settings.auth;
@@ -361,53 +362,70 @@ pub async fn start(
         &arbiters,
         Placement::Workers,
         remote,
-        Arc::new(move |_| OtpActor::new(otp_parts.clone())),
+        || Arc::new(move |_| OtpActor::new(otp_parts.clone())),
     );
 
-    let catalogue = Catalogue::load(
-        database.catalogue.clone(),
-        crate::http::products::render_product,
-    )
-    .await
-    .map_err(StartupError::Catalogue)?;
-    keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
-    let product_parts = ProductParts {
-        store: database.catalogue,
-        catalogue: catalogue.clone(),
-        bus: bus.clone(),
-        currency: settings.catalogue.currency.clone(),
-        node_id: node_id.clone(),
+    // Only the kinds that read the catalogue need it in memory: a mailer or
+    // sign-in node neither loads nor polls it.
+    let catalogue = if [ActorKind::Product, ActorKind::Cart, ActorKind::Order]
+        .iter()
+        .any(|kind| settings.node.roles.contains(kind))
+    {
+        let catalogue = Catalogue::load(
+            database.catalogue.clone(),
+            crate::http::products::render_product,
+        )
+        .await
+        .map_err(StartupError::Catalogue)?;
+        keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
+        Some(catalogue)
+    } else {
+        None
     };
+    let loaded = || {
+        catalogue
+            .clone()
+            .expect("the catalogue is loaded where a kind that reads it is hosted")
+    };
+    let currency = &settings.catalogue.currency;
     let product = host::<ProductActor>(
         settings,
         &registry,
         &arbiters,
         Placement::Workers,
         remote,
-        Arc::new(move |_| ProductActor::new(product_parts.clone())),
+        || {
+            let parts = ProductParts {
+                store: database.catalogue,
+                catalogue: loaded(),
+                bus: bus.clone(),
+                currency: currency.clone(),
+                node_id: node_id.clone(),
+            };
+            Arc::new(move |_| ProductActor::new(parts.clone()))
+        },
     );
     if let Some(product) = product {
         bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
     }
-
-    let cart_parts = CartParts {
-        store: database.carts,
-        catalogue: catalogue.clone(),
-        currency: settings.catalogue.currency.clone(),
-    };
     host::<CartActor>(
         settings,
         &registry,
         &arbiters,
         Placement::Workers,
         remote,
-        Arc::new(move |_| CartActor::new(cart_parts.clone())),
+        || {
+            let parts = CartParts {
+                store: database.carts,
+                catalogue: loaded(),
+                currency: currency.clone(),
+            };
+            Arc::new(move |_| CartActor::new(parts.clone()))
+        },
     );
-    let order_parts = OrderParts {
+    let outbox = Outbox {
         store: database.orders,
-        catalogue,
         bus: bus.clone(),
-        currency: settings.catalogue.currency.clone(),
     };
     if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
         let serving = async {
@@ -427,15 +445,22 @@ pub async fn start(
     }
     // Events a crash left between commit and relay go out now, to the
     // consumers subscribed above (through RabbitMQ, with `bus.url`).
-    order_parts.relay().await;
-    relay_periodically(order_parts.clone(), &arbiters);
+    outbox.relay().await;
+    relay_periodically(outbox.clone(), &arbiters);
     host::<OrderActor>(
         settings,
         &registry,
         &arbiters,
         Placement::Workers,
         remote,
-        Arc::new(move |_| OrderActor::new(order_parts.clone())),
+        || {
+            let parts = OrderParts {
+                outbox,
+                catalogue: loaded(),
+                currency: currency.clone(),
+            };
+            Arc::new(move |_| OrderActor::new(parts.clone()))
+        },
     );
 
     let cluster = Cluster {

@@ -22,10 +22,17 @@ pub struct OrderActor {
 /// What every instance shares.
 #[derive(Clone)]
 pub struct OrderParts {
-    pub store: Arc<dyn OrderStore>,
+    pub outbox: Outbox,
     pub catalogue: Arc<Catalogue>,
-    pub bus: EventBus,
     pub currency: Currency,
+}
+
+/// The orders' store and the bus their outbox is relayed to: what every
+/// node relays with, whether or not it hosts orders.
+#[derive(Clone)]
+pub struct Outbox {
+    pub store: Arc<dyn OrderStore>,
+    pub bus: EventBus,
 }
 
 impl OrderActor {
@@ -34,7 +41,7 @@ impl OrderActor {
     }
 }
 
-impl OrderParts {
+impl Outbox {
     /// Sends what the outbox holds; with a broker, a row goes only once the
     /// broker confirmed its event. What could not go waits for the next
     /// relay (after the next change, the node's periodic relay, or a start).
@@ -49,6 +56,16 @@ impl OrderParts {
             tracing::warn!(error = %error_chain(&err), "the outbox could not be relayed now; it will be later");
         }
     }
+}
+
+impl OrderParts {
+    fn store(&self) -> &Arc<dyn OrderStore> {
+        &self.outbox.store
+    }
+
+    async fn relay(&self) {
+        self.outbox.relay().await;
+    }
 
     /// After a change of stock: this node's catalogue reads the products
     /// again, other nodes hear of them.
@@ -61,9 +78,13 @@ impl OrderParts {
         }
         for product_id in products {
             // Other nodes' polls catch up without it.
-            if let Err(full) = self.bus.publish(Event::ProductChanged(ProductChanged {
-                product_id: *product_id,
-            })) {
+            if let Err(full) = self
+                .outbox
+                .bus
+                .publish(Event::ProductChanged(ProductChanged {
+                    product_id: *product_id,
+                }))
+            {
                 tracing::warn!(product_id, error = %full, "product.changed not published");
             }
         }
@@ -167,7 +188,7 @@ impl Handles<OutboxBacklog> for OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<u64, ActorError>> {
         let parts = self.parts.clone();
-        Box::pin(async move { Ok(parts.store.outbox_backlog().await?) })
+        Box::pin(async move { Ok(parts.store().outbox_backlog().await?) })
     }
 }
 
@@ -195,7 +216,7 @@ impl Handles<PlaceOrder> for OrderActor {
                     .clone()
                     .map(|key| (key, fingerprint(&msg))),
             };
-            match parts.store.place_order(&checkout).await? {
+            match parts.store().place_order(&checkout).await? {
                 CheckoutOutcome::Placed { order, products } => {
                     parts.relay().await;
                     parts.stock_changed(&products).await;
@@ -233,7 +254,7 @@ impl Handles<ListOrders> for OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<Vec<Order>, ActorError>> {
         let parts = self.parts.clone();
-        Box::pin(async move { Ok(parts.store.orders(msg.user_id, msg.status).await?) })
+        Box::pin(async move { Ok(parts.store().orders(msg.user_id, msg.status).await?) })
     }
 }
 
@@ -242,7 +263,7 @@ impl Handles<GetOrder> for OrderActor {
         let parts = self.parts.clone();
         Box::pin(async move {
             parts
-                .store
+                .store()
                 .order(msg.id)
                 .await?
                 .filter(|order| msg.user_id.is_none_or(|user_id| order.user_id == user_id))
@@ -259,7 +280,7 @@ impl Handles<CancelOrder> for OrderActor {
     ) -> Reply<Result<Order, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
-            let transition = parts.store.cancel_order(msg.id, msg.owner).await?;
+            let transition = parts.store().cancel_order(msg.id, msg.owner).await?;
             parts.after_transition(transition).await
         })
     }
@@ -273,7 +294,7 @@ impl Handles<FulfilOrder> for OrderActor {
     ) -> Reply<Result<Order, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
-            let transition = parts.store.fulfil_order(msg.id).await?;
+            let transition = parts.store().fulfil_order(msg.id).await?;
             parts.after_transition(transition).await
         })
     }
