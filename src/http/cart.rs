@@ -1,6 +1,7 @@
 //! `/cart`: the signed-in user's cart, or a guest's, found by the `cart_id`
 //! cookie set on the guest's first change.
 
+use actix::Handler;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -14,6 +15,7 @@ use super::{ask, schemas, AppState};
 use crate::actors::cart::{
     AddToCart, CartActor, ClearCart, GetCart, RemoveCartItem, SetCartQuantity,
 };
+use crate::actors::runtime::{Envelope, WireMessage};
 use crate::domain::{Cart, CartOwner, PricedLine, Quantity, Size};
 
 pub const CART_COOKIE: &str = "cart_id";
@@ -163,6 +165,29 @@ impl CartCaller {
     }
 }
 
+/// Asks the CartActor the message `message` makes for the caller's cart,
+/// and answers with the cart it gives back; `subject` names what a 404 is
+/// about.
+async fn with_cart<M>(
+    state: &AppState,
+    req: &HttpRequest,
+    subject: &'static str,
+    message: impl FnOnce(CartOwner) -> M,
+) -> Result<HttpResponse, ApiError>
+where
+    M: WireMessage<Reply = Cart>,
+    CartActor: Handler<Envelope<M>>,
+{
+    let caller = CartCaller::of(req).await?;
+    let cart = ask(
+        state.registry.get::<CartActor>(),
+        message(caller.owner.clone()),
+        subject,
+    )
+    .await?;
+    Ok(caller.answer(state, &cart))
+}
+
 fn quantity(raw: i64) -> Result<Quantity, ApiError> {
     Quantity::parse(raw).map_err(ApiError::field)
 }
@@ -174,16 +199,7 @@ pub async fn get_cart(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = CartCaller::of(&req).await?;
-    let cart = ask(
-        state.registry.get::<CartActor>(),
-        GetCart {
-            owner: caller.owner.clone(),
-        },
-        "cart",
-    )
-    .await?;
-    Ok(caller.answer(&state, &cart))
+    with_cart(&state, &req, "cart", |owner| GetCart { owner }).await
 }
 
 /// Adds a product in a size; the same product and size add to their line.
@@ -200,19 +216,13 @@ pub async fn add_item(
 ) -> Result<HttpResponse, ApiError> {
     let body: AddItemRequest = body.read().await?;
     let quantity = quantity(body.quantity)?;
-    let caller = CartCaller::of(&req).await?;
-    let cart = ask(
-        state.registry.get::<CartActor>(),
-        AddToCart {
-            owner: caller.owner.clone(),
-            product_id: body.product_id,
-            size: body.size,
-            quantity,
-        },
-        "product",
-    )
-    .await?;
-    Ok(caller.answer(&state, &cart))
+    with_cart(&state, &req, "product", |owner| AddToCart {
+        owner,
+        product_id: body.product_id,
+        size: body.size,
+        quantity,
+    })
+    .await
 }
 
 /// Sets a line's quantity; 0 removes it.
@@ -234,18 +244,12 @@ pub async fn set_quantity(
         0 => None,
         raw => Some(quantity(raw)?),
     };
-    let caller = CartCaller::of(&req).await?;
-    let cart = ask(
-        state.registry.get::<CartActor>(),
-        SetCartQuantity {
-            owner: caller.owner.clone(),
-            item_id: item_id.into_inner(),
-            quantity,
-        },
-        "cart line",
-    )
-    .await?;
-    Ok(caller.answer(&state, &cart))
+    with_cart(&state, &req, "cart line", |owner| SetCartQuantity {
+        owner,
+        item_id: item_id.into_inner(),
+        quantity,
+    })
+    .await
 }
 
 /// Removes a line.
@@ -260,17 +264,11 @@ pub async fn remove_item(
     req: HttpRequest,
     item_id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = CartCaller::of(&req).await?;
-    let cart = ask(
-        state.registry.get::<CartActor>(),
-        RemoveCartItem {
-            owner: caller.owner.clone(),
-            item_id: item_id.into_inner(),
-        },
-        "cart line",
-    )
-    .await?;
-    Ok(caller.answer(&state, &cart))
+    with_cart(&state, &req, "cart line", |owner| RemoveCartItem {
+        owner,
+        item_id: item_id.into_inner(),
+    })
+    .await
 }
 
 /// Empties the cart.
@@ -280,14 +278,5 @@ pub async fn clear_cart(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = CartCaller::of(&req).await?;
-    let cart = ask(
-        state.registry.get::<CartActor>(),
-        ClearCart {
-            owner: caller.owner.clone(),
-        },
-        "cart",
-    )
-    .await?;
-    Ok(caller.answer(&state, &cart))
+    with_cart(&state, &req, "cart", |owner| ClearCart { owner }).await
 }

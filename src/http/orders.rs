@@ -14,7 +14,7 @@ use super::{ask, AppState};
 use crate::actors::order::{
     CancelOrder, FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceOrder,
 };
-use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Role, Size};
+use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Size};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -245,7 +245,7 @@ pub async fn get_order(
         state.registry.get::<OrderActor>(),
         GetOrder {
             id: id.into_inner(),
-            user_id: (caller.role != Role::Admin).then_some(caller.user_id),
+            user_id: caller.own_only(),
         },
         "order",
     )
@@ -270,7 +270,7 @@ pub async fn cancel_order(
         state.registry.get::<OrderActor>(),
         CancelOrder {
             id: id.into_inner(),
-            owner: (caller.role != Role::Admin).then_some(caller.user_id),
+            owner: caller.own_only(),
         },
         "order",
     )

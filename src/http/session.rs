@@ -30,6 +30,13 @@ pub struct Authenticated {
     pub expires_at: DateTime<Utc>,
 }
 
+impl Authenticated {
+    /// The user whose things alone the caller may see: none for an admin.
+    pub fn own_only(&self) -> Option<i64> {
+        (self.role != Role::Admin).then_some(self.user_id)
+    }
+}
+
 /// A signed-in caller with the admin role; a customer gets 403.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Authenticated);
