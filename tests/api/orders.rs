@@ -698,3 +698,114 @@ async fn a_guest_cart_merges_once_when_two_sign_ins_race() {
     }
     assert_eq!(merged, 3, "the guest's 3 went to one cart");
 }
+
+/// An admin fulfils or cancels anyone's placed order; a fulfilled order
+/// cannot be cancelled; `DELETE /cart` empties a cart.
+#[actix_web::test]
+async fn admins_fulfil_and_cancel_and_a_fulfilled_order_stays() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let dress = product(&app, &admin, "Admin dress", 3000, 5).await;
+    let token = app.login("customer@example.com").await.token;
+    let home = address(&app, &token).await;
+    let post = |path: String, token: String| {
+        let request = app.client.post(app.url(&path)).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+
+    add(&app, &token, dress, "M", 1).await;
+    let first: Value = checkout(&app, &token, home, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = post(format!("/orders/{}/fulfil", first["id"]), admin.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["status"],
+        "fulfilled"
+    );
+    assert_problem(
+        post(format!("/orders/{}/cancel", first["id"]), token.clone()).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_problem(
+        post(format!("/orders/{}/fulfil", first["id"]), token.clone()).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(
+        stock(&app, dress, "M").await,
+        4,
+        "a fulfilled order keeps its stock"
+    );
+
+    add(&app, &token, dress, "M", 2).await;
+    let second: Value = checkout(&app, &token, home, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = post(format!("/orders/{}/cancel", second["id"]), admin.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        stock(&app, dress, "M").await,
+        4,
+        "the admin's cancel restocked"
+    );
+
+    add(&app, &token, dress, "M", 1).await;
+    let response = app
+        .client
+        .delete(app.url("/cart"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["items"], json!([]));
+    let cart: Value = app.get("/cart", Some(&token)).await.json().await.unwrap();
+    assert_eq!(cart["items"], json!([]));
+}
+
+/// A guest's lines add to the user's at sign-in, capped at the stock.
+#[actix_web::test]
+async fn a_merged_line_is_capped_at_the_stock() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let dress = product(&app, &admin, "Scarce dress", 3000, 4).await;
+    let email = "capped@example.com";
+    let token = app.login(email).await.token;
+    assert_eq!(
+        add(&app, &token, dress, "M", 2).await.status(),
+        StatusCode::OK
+    );
+
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .json(&json!({ "productId": dress, "size": "M", "quantity": 3 }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cart_cookie(&response).unwrap();
+    app.request_otp(email).await;
+    let code = app.next_code(email).await;
+    let response = app
+        .client
+        .post(app.url("/auth/otp/verify"))
+        .header("cookie", format!("cart_id={cookie}"))
+        .json(&json!({ "email": email, "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cart: Value = app.get("/cart", Some(&token)).await.json().await.unwrap();
+    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        cart["items"][0]["quantity"], 4,
+        "2 + 3, capped at the 4 in stock"
+    );
+    assert_eq!(cart["items"][0]["available"], true);
+}
