@@ -300,6 +300,19 @@ async fn node_with_roles(
     start(settings, first.resources.clone()).await
 }
 
+/// A node that hosts only `kind` and a gateway that hosts everything else,
+/// on one database and namespace.
+async fn split(namespace: &Namespace, kind: ActorKind) -> Option<(TestApp, TestApp)> {
+    rabbit().await?;
+    let host = spawn_app_with(|settings| {
+        clustered(settings, namespace, &format!("{}-node", kind.config_key()));
+        settings.node.roles = vec![kind];
+    })
+    .await?;
+    let gateway = node_with_roles(&host, namespace, "gateway", &all_but(kind)).await;
+    Some((host, gateway))
+}
+
 fn all_but(kind: ActorKind) -> Vec<ActorKind> {
     ActorKind::ALL
         .iter()
@@ -311,19 +324,9 @@ fn all_but(kind: ActorKind) -> Vec<ActorKind> {
 #[actix_web::test]
 async fn a_gateway_without_a_mailer_signs_in_through_the_mailer_node() {
     let namespace = Namespace::new();
-    if rabbit().await.is_none() {
-        return;
-    }
-    let Some(mailer) = spawn_app_with(|settings| {
-        clustered(settings, &namespace, "mailer-node");
-        settings.node.roles = vec![ActorKind::Mailer];
-    })
-    .await
-    else {
+    let Some((_mailer, gateway)) = split(&namespace, ActorKind::Mailer).await else {
         return;
     };
-    let gateway =
-        node_with_roles(&mailer, &namespace, "gateway", &all_but(ActorKind::Mailer)).await;
     let session = gateway.login("far@example.com").await;
     assert_eq!(
         gateway.get("/auth/me", Some(&session.token)).await.status(),
@@ -358,24 +361,9 @@ async fn a_gateway_without_a_mailer_signs_in_through_the_mailer_node() {
 #[actix_web::test]
 async fn a_gateway_serves_the_catalogue_from_a_remote_product_actor() {
     let namespace = Namespace::new();
-    if rabbit().await.is_none() {
-        return;
-    }
-    let Some(catalogue) = spawn_app_with(|settings| {
-        clustered(settings, &namespace, "catalogue-node");
-        settings.node.roles = vec![ActorKind::Product];
-    })
-    .await
-    else {
+    let Some((_catalogue, gateway)) = split(&namespace, ActorKind::Product).await else {
         return;
     };
-    let gateway = node_with_roles(
-        &catalogue,
-        &namespace,
-        "gateway",
-        &all_but(ActorKind::Product),
-    )
-    .await;
     let admin = gateway.login(ADMIN_EMAIL).await.token;
     let response = gateway
         .send_json(
@@ -417,18 +405,9 @@ async fn a_gateway_serves_the_catalogue_from_a_remote_product_actor() {
 #[actix_web::test]
 async fn an_order_placed_on_one_node_is_confirmed_by_the_mailer_node() {
     let namespace = Namespace::new();
-    if rabbit().await.is_none() {
-        return;
-    }
-    let Some(mailer) = spawn_app_with(|settings| {
-        clustered(settings, &namespace, "mailer-node");
-        settings.node.roles = vec![ActorKind::Mailer];
-    })
-    .await
-    else {
+    let Some((_mailer, shop)) = split(&namespace, ActorKind::Mailer).await else {
         return;
     };
-    let shop = node_with_roles(&mailer, &namespace, "shop", &all_but(ActorKind::Mailer)).await;
     let admin = shop.login(ADMIN_EMAIL).await.token;
     let product: Value = shop
         .send_json(
@@ -516,19 +495,9 @@ fn close_connections(namespace: &Namespace) -> usize {
 #[actix_web::test]
 async fn the_bridge_recovers_when_the_broker_closes_its_connections() {
     let namespace = Namespace::new();
-    if rabbit().await.is_none() {
-        return;
-    }
-    let Some(mailer) = spawn_app_with(|settings| {
-        clustered(settings, &namespace, "mailer-node");
-        settings.node.roles = vec![ActorKind::Mailer];
-    })
-    .await
-    else {
+    let Some((mailer, gateway)) = split(&namespace, ActorKind::Mailer).await else {
         return;
     };
-    let gateway =
-        node_with_roles(&mailer, &namespace, "gateway", &all_but(ActorKind::Mailer)).await;
     gateway.login("before@example.com").await;
 
     assert_eq!(close_connections(&namespace), 2, "one connection per node");
