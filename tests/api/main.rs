@@ -12,6 +12,10 @@ mod auth;
 mod bad_input;
 mod hardening;
 mod helpers;
+// Only the production suite kills nodes.
+#[allow(dead_code)]
+#[path = "../support/node_process.rs"]
+mod node_process;
 mod ops;
 mod orders;
 mod process;
