@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use storefront::actors::product::{CreateProduct, GetProduct, ProductActor};
 use storefront::actors::runtime::{Address, RemoteRoute};
 use storefront::actors::ActorKind;
-use storefront::bus::bridge::{Bridge, Names};
+use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::remote::BridgeRoute;
 use storefront::bus::{Event, EventEnvelope, ProductChanged};
 use storefront::config::{DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings};
@@ -92,9 +92,14 @@ async fn run(period: Duration) {
         .unwrap();
 
     let store = Arc::new(PgStore::connect(&settings.database).await.unwrap());
-    let caller = Bridge::connect(&rabbit, &namespace, "bench-caller", store)
-        .await
-        .unwrap();
+    let caller = Bridge::connect(
+        &rabbit,
+        &namespace,
+        "bench-caller",
+        Claims::new(store, Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
     let route = BridgeRoute::start(caller.clone()).await.unwrap();
     let remote = Address::<ProductActor>::remote(
         ActorKind::Product,

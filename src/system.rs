@@ -16,7 +16,7 @@ use crate::actors::runtime::{
 };
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
-use crate::bus::bridge::Bridge;
+use crate::bus::bridge::{Bridge, Claims};
 use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
 use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::EventBus;
@@ -249,7 +249,7 @@ pub async fn start(
                     url.expose_secret(),
                     &settings.bus.namespace,
                     &node_id,
-                    database.messages.clone(),
+                    Claims::new(database.messages.clone(), settings.actors.call_timeout()),
                 )
                 .await?;
                 declare_command_queues(&bridge).await?;
@@ -297,6 +297,7 @@ pub async fn start(
     let bus = EventBus::new(
         node_id.clone(),
         settings.actors.event_delivery_attempts,
+        settings.bus.publish_buffer,
         arbiters.handle(0),
     );
     let background = tokio_util::task::TaskTracker::new();

@@ -221,12 +221,21 @@ impl Handles<DeliverEvent> for MailerActor {
         };
         let mail = compose(&self.parts.from, to, content);
         let parts = self.parts.clone();
+        let event_id = msg.0.message_id.to_string();
         Box::pin(async move {
             let mail = mail?;
-            let id = parts
+            let Some(id) = parts
                 .queue
-                .enqueue(&parts.sealer.seal(&mail), parts.retry.leased_until())
-                .await?;
+                .enqueue(
+                    &event_id,
+                    &parts.sealer.seal(&mail),
+                    parts.retry.leased_until(),
+                )
+                .await?
+            else {
+                tracing::info!(message_id = %event_id, "this event's mail was queued before; not again");
+                return Ok(());
+            };
             let first_try = parts
                 .background
                 .spawn(crate::telemetry::in_current_request({
@@ -331,8 +340,13 @@ mod tests {
 
     #[async_trait]
     impl MailQueue for PanickyQueue {
-        async fn enqueue(&self, _: &StoredMail, _: DateTime<Utc>) -> Result<i64, StoreError> {
-            Ok(1)
+        async fn enqueue(
+            &self,
+            _: &str,
+            _: &StoredMail,
+            _: DateTime<Utc>,
+        ) -> Result<Option<i64>, StoreError> {
+            Ok(Some(1))
         }
         async fn claim_due(
             &self,

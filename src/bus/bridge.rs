@@ -30,16 +30,36 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{Event, EventEnvelope};
-use crate::store::MessageLog;
+use crate::store::{Claim, MessageLog};
 
 /// Deliveries a consumer holds unacknowledged at once.
 const PREFETCH: u16 = 32;
 
-/// How long a node may take to handle a message it claimed before another
-/// delivery of it may be handled elsewhere (the first node died).
-const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often a delivery whose message another delivery holds asks again.
+const HELD_POLL: Duration = Duration::from_millis(500);
+
+/// The handled-message log, and how long a claim in it holds: a node that
+/// took a message and died lets another delivery of it be handled once
+/// this has passed since the claim.
+#[derive(Clone)]
+pub struct Claims {
+    log: Arc<dyn MessageLog>,
+    lease: Duration,
+}
+
+impl Claims {
+    /// Claims that outlast a local handler running for up to
+    /// `handler_timeout`, with room for the database round trips around it.
+    pub fn new(log: Arc<dyn MessageLog>, handler_timeout: Duration) -> Claims {
+        Claims {
+            log,
+            lease: handler_timeout + Duration::from_secs(5),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -114,6 +134,9 @@ pub struct BridgeCounters {
     pub dead_lettered: AtomicU64,
     /// Replies to calls whose caller had given up (timed out).
     pub late_replies: AtomicU64,
+    /// Commands delivered again (the node that took them first died) and
+    /// answered as failed rather than run a second time.
+    pub repeated_commands: AtomicU64,
 }
 
 /// Hands an event to the local subscribers; `Err` asks for redelivery.
@@ -148,6 +171,8 @@ pub struct BrokerSnapshot {
     pub dead_lettered: u64,
     /// Replies to this node's calls that came after the caller gave up.
     pub late_replies: u64,
+    /// Commands this node refused to run twice.
+    pub repeated_commands: u64,
 }
 
 /// A queue this node consumes and what to do with what arrives.
@@ -178,9 +203,9 @@ pub type Setup = Arc<
 >;
 
 /// How often the bridge looks whether its connection is still up.
-const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts to reconnect.
-const RECONNECT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 pub struct Bridge {
     pub(super) names: Names,
@@ -192,7 +217,7 @@ pub struct Bridge {
     /// Replayed in order on every new link. Only touched on the arbiter
     /// that connected (setups are local futures).
     setups: std::sync::Mutex<Vec<Setup>>,
-    log: Arc<dyn MessageLog>,
+    claims: Claims,
     pub counters: BridgeCounters,
 }
 
@@ -204,7 +229,7 @@ impl Bridge {
         url: &str,
         namespace: &str,
         node_id: &str,
-        log: Arc<dyn MessageLog>,
+        claims: Claims,
     ) -> Result<Arc<Bridge>, BridgeError> {
         let names = Names::new(namespace);
         let name = format!("storefront {node_id} {namespace}");
@@ -216,7 +241,7 @@ impl Bridge {
             connection_name: name,
             link: ArcSwap::from_pointee(link),
             setups: std::sync::Mutex::new(Vec::new()),
-            log,
+            claims,
             counters: BridgeCounters::default(),
         });
         actix_rt::spawn(watch(Arc::downgrade(&bridge)));
@@ -283,6 +308,7 @@ impl Bridge {
             duplicates: count(&counters.duplicates),
             dead_lettered: count(&counters.dead_lettered),
             late_replies: count(&counters.late_replies),
+            repeated_commands: count(&counters.repeated_commands),
         }
     }
 
@@ -427,7 +453,8 @@ impl Bridge {
     /// Consumes `consumer.queue` on a channel of its own until the
     /// connection closes: each event is handed over once, acked when
     /// handled, sent back for redelivery when its handler failed, and
-    /// dead-lettered when it cannot be read.
+    /// dead-lettered when it cannot be read. Deliveries are handled side by
+    /// side, as many as the prefetch lets in.
     pub async fn consume(self: &Arc<Self>, consumer: Consumer) -> Result<(), BridgeError> {
         let channel = self.link().connection.create_channel().await?;
         channel
@@ -442,20 +469,21 @@ impl Bridge {
             )
             .await?;
         let bridge = self.clone();
+        let consumer = Arc::new(consumer);
         // On this arbiter: the local deliveries it makes are actor calls.
         actix_rt::spawn(async move {
             while let Some(delivery) = deliveries.next().await {
                 let Ok(delivery) = delivery else {
                     break;
                 };
-                bridge.handle(&consumer, delivery).await;
+                actix_rt::spawn(bridge.clone().handle(consumer.clone(), delivery));
             }
             tracing::warn!(queue = %consumer.queue, "consumer ended");
         });
         Ok(())
     }
 
-    async fn handle(&self, consumer: &Consumer, delivery: lapin::message::Delivery) {
+    async fn handle(self: Arc<Self>, consumer: Arc<Consumer>, delivery: lapin::message::Delivery) {
         let counters = &self.counters;
         counters.consumed.fetch_add(1, Ordering::Relaxed);
         if delivery.redelivered {
@@ -471,33 +499,44 @@ impl Bridge {
             }
         };
         let id = envelope.message_id.to_string();
-        match self.log.claim(&consumer.queue, &id, CLAIM_LEASE).await {
-            Ok(true) => {}
-            Ok(false) => {
-                counters.duplicates.fetch_add(1, Ordering::Relaxed);
-                let _ = delivery.ack(BasicAckOptions::default()).await;
-                return;
-            }
-            Err(err) => {
-                tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot check for a duplicate; redelivering");
-                let _ = delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
-                return;
+        loop {
+            match self
+                .claims
+                .log
+                .claim(&consumer.queue, &id, self.claims.lease)
+                .await
+            {
+                Ok(Claim::Ours) => break,
+                Ok(Claim::Done) => {
+                    counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                    let _ = delivery.ack(BasicAckOptions::default()).await;
+                    return;
+                }
+                // Another delivery of it is being handled, or was by a node
+                // that died: whichever, it is held here until that one
+                // finishes or its lease runs out.
+                Ok(Claim::Held) => tokio::time::sleep(HELD_POLL).await,
+                Err(err) => {
+                    tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot check for a duplicate; redelivering");
+                    let _ = delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await;
+                    return;
+                }
             }
         }
         match (consumer.deliver)(Arc::new(envelope)).await {
             Ok(()) => {
-                if let Err(err) = self.log.finish(&consumer.queue, &id).await {
+                if let Err(err) = self.claims.log.finish(&consumer.queue, &id).await {
                     tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot record a handled message");
                 }
                 let _ = delivery.ack(BasicAckOptions::default()).await;
             }
             Err(reason) => {
-                if let Err(err) = self.log.release(&consumer.queue, &id).await {
+                if let Err(err) = self.claims.log.release(&consumer.queue, &id).await {
                     tracing::warn!(queue = %consumer.queue, error = %crate::telemetry::error_chain(&err), "cannot release a failed message; it is retried after its lease");
                 }
                 let requeue = consumer.broker_limits_redelivery || !delivery.redelivered;
@@ -579,7 +618,7 @@ async fn watch(bridge: std::sync::Weak<Bridge>) {
             continue;
         }
         tracing::warn!("the connection to RabbitMQ is gone; reconnecting");
-        let mut backoff = std::time::Duration::from_millis(100);
+        let mut backoff = Duration::from_millis(100);
         loop {
             match open(&current.url, &current.names, &current.connection_name).await {
                 Ok(link) => {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use super::bridge::{Bridge, BridgeError};
-use crate::actors::runtime::{CallError, RemoteCall, RemoteRoute};
+use crate::actors::runtime::{CallError, DispatchError, RemoteCall, RemoteRoute};
 use crate::actors::{ActorKind, Registry};
 
 /// A reply's type: the handler's answer, or why there is none.
@@ -282,7 +282,19 @@ async fn consume_commands(
                     .as_ref()
                     .map(|name| name.as_str().to_owned())
                     .unwrap_or_default();
-                let answer = registry.dispatch(kind, &name, &command.data).await;
+                // A command is run at most once: one delivered again may
+                // have run on a node that died before acking it, and the
+                // caller, told it failed, may retry (writes that must not
+                // happen twice carry their own idempotency key).
+                let answer = if command.redelivered {
+                    bridge
+                        .counters
+                        .repeated_commands
+                        .fetch_add(1, Ordering::Relaxed);
+                    Err(DispatchError::Repeated)
+                } else {
+                    registry.dispatch(kind, &name, &command.data).await
+                };
                 let (reply_type, body) = match answer {
                     Ok(body) => (REPLY_OK, body),
                     Err(err) => {

@@ -171,12 +171,16 @@ pub struct QueuedMail {
 /// tries at once: whoever holds a mail's lease is the only one sending it.
 #[async_trait]
 pub trait MailQueue: Send + Sync {
-    /// Writes a mail leased to the caller until `leased_until`; returns its id.
+    /// Writes the mail that event `event_id` asks for, leased to the caller
+    /// until `leased_until`; returns its id, or `None` when that event's
+    /// mail was written before (the event was delivered again), even if it
+    /// was sent and deleted since.
     async fn enqueue(
         &self,
+        event_id: &str,
         mail: &StoredMail,
         leased_until: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<Option<i64>, StoreError>;
     /// Takes up to `limit` live mails due by `now` and leases them for
     /// `lease`, so two nodes never send the same try.
     async fn claim_due(
@@ -492,18 +496,29 @@ pub trait OrderStore: Send + Sync {
 /// Sends one event on; `true` once it is safely on its way.
 pub type Publish = dyn Fn(Event) -> futures_util::future::BoxFuture<'static, bool> + Send + Sync;
 
+/// Who may handle a bus message now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller: nobody claimed it, or a claim older than the lease was
+    /// never finished (its node died).
+    Ours,
+    /// Nobody: it was handled.
+    Done,
+    /// Another delivery of it is being handled, within its lease.
+    Held,
+}
+
 /// The bus messages each consumer handled, so that one delivered twice is
-/// acknowledged without being handled twice.
+/// acknowledged without being handled twice. Claims are timed by the
+/// database's clock, never a node's.
 #[async_trait]
 pub trait MessageLog: Send + Sync {
-    /// `true` when the caller may handle the message now: nobody claimed it,
-    /// or a claim older than `lease` was never finished.
     async fn claim(
         &self,
         consumer: &str,
         message_id: &str,
         lease: std::time::Duration,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Claim, StoreError>;
     /// The message was handled: never again.
     async fn finish(&self, consumer: &str, message_id: &str) -> Result<(), StoreError>;
     /// Handling failed: the next delivery may claim it.

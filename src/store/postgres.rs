@@ -41,6 +41,16 @@ mod dialect {
 
     /// Rows another node is claiming are skipped rather than waited for.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+    /// The database's clock, which every node shares: times that nodes
+    /// compare with each other's are taken from it, so a node whose own
+    /// clock is wrong cannot misjudge another's claim.
+    pub const NOW: &str = "now()";
+
+    /// The database's clock minus the seconds bound at `$n`.
+    pub fn seconds_ago(n: u8) -> String {
+        format!("(now() - ${n}::float8 * interval '1 second')")
+    }
 }
 
 impl PgStore {

@@ -40,6 +40,15 @@ mod dialect {
 
     /// No row locks: the claiming `UPDATE` holds the write lock.
     pub const SKIP_LOCKED: &str = "";
+
+    /// The database's clock (the one machine's whose file it is), as text
+    /// that sorts in time order.
+    pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+    /// The database's clock minus the seconds bound at `$n`.
+    pub fn seconds_ago(n: u8) -> String {
+        format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ${n} || ' seconds')")
+    }
 }
 
 impl SqliteStore {

@@ -12,9 +12,9 @@ use storefront::domain::{
     ProductDraft, ProfileChanges, Role, Size, Stock, Variant,
 };
 use storefront::store::{
-    ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailQueue, MemoryOtpStore,
-    OtpCheck, OtpStore, PgStore, ProductStore, RateDecision, RedisStore, RevocationStore,
-    SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
+    Claim, ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailQueue, MemoryOtpStore,
+    MessageLog, OtpCheck, OtpStore, PgStore, ProductStore, RateDecision, RedisStore,
+    RevocationStore, SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
 };
 
 use crate::helpers::{nonzero, nonzero64, production_services, TestDatabase};
@@ -173,13 +173,22 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     let mail = stored_mail(None);
     let now = Utc::now();
     let lease = Duration::from_secs(60);
-    let sending = queue.enqueue(&mail, now + Span::seconds(60)).await.unwrap();
+    let sending = queue
+        .enqueue("event-1", &mail, now + Span::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         queue.claim_due(now, lease, 10).await.unwrap().is_empty(),
         "a mail is leased to the try that wrote it"
     );
-    let due = queue.enqueue(&mail, now).await.unwrap();
-    let later = queue.enqueue(&mail, now).await.unwrap();
+    let due = queue.enqueue("event-2", &mail, now).await.unwrap().unwrap();
+    let later = queue.enqueue("event-3", &mail, now).await.unwrap().unwrap();
+    assert_eq!(
+        queue.enqueue("event-2", &mail, now).await.unwrap(),
+        None,
+        "one event's mail is written once"
+    );
     queue
         .failed(later, 1, "refused", Some(now + Span::hours(1)))
         .await
@@ -223,16 +232,23 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     );
     queue.delete(due).await.unwrap();
     assert_eq!(queue.queued().await.unwrap().len(), 2);
+    assert_eq!(
+        queue.enqueue("event-2", &mail, now).await.unwrap(),
+        None,
+        "nor again once it was sent"
+    );
 
     // A mail whose content expired is never claimed, cannot be retried, and
     // is purged, dead or not.
     let expiring = queue
-        .enqueue(&stored_mail(Some(now + Span::seconds(30))), now)
+        .enqueue("event-4", &stored_mail(Some(now + Span::seconds(30))), now)
         .await
+        .unwrap()
         .unwrap();
     let expired = queue
-        .enqueue(&stored_mail(Some(now - Span::seconds(1))), now)
+        .enqueue("event-5", &stored_mail(Some(now - Span::seconds(1))), now)
         .await
+        .unwrap()
         .unwrap();
     queue.failed(expired, 1, "refused", None).await.unwrap();
     let claimed = queue.claim_due(now, lease, 10).await.unwrap();
@@ -249,6 +265,46 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
         .unwrap()
         .iter()
         .all(|m| m.expires_at.is_none()));
+}
+
+async fn message_log_contract(log: &dyn MessageLog) {
+    let lease = Duration::from_secs(60);
+    assert_eq!(log.claim("q", "m1", lease).await.unwrap(), Claim::Ours);
+    assert_eq!(
+        log.claim("q", "m1", lease).await.unwrap(),
+        Claim::Held,
+        "a claim within its lease is another delivery's"
+    );
+    assert_eq!(
+        log.claim("other-queue", "m1", lease).await.unwrap(),
+        Claim::Ours,
+        "each consumer claims for itself"
+    );
+    log.release("q", "m1").await.unwrap();
+    assert_eq!(
+        log.claim("q", "m1", lease).await.unwrap(),
+        Claim::Ours,
+        "a released message is claimed again"
+    );
+    log.finish("q", "m1").await.unwrap();
+    assert_eq!(log.claim("q", "m1", lease).await.unwrap(), Claim::Done);
+    assert_eq!(
+        log.claim("q", "m1", Duration::ZERO).await.unwrap(),
+        Claim::Done,
+        "a handled message is never taken over"
+    );
+    log.release("q", "m1").await.unwrap();
+    assert_eq!(log.claim("q", "m1", lease).await.unwrap(), Claim::Done);
+
+    assert_eq!(log.claim("q", "m2", lease).await.unwrap(), Claim::Ours);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        log.claim("q", "m2", Duration::from_millis(10))
+            .await
+            .unwrap(),
+        Claim::Ours,
+        "a claim older than the lease was abandoned: taken over"
+    );
 }
 
 async fn revocation_contract(store: &dyn RevocationStore) {
@@ -554,6 +610,7 @@ async fn sqlite_keeps_the_contract() {
     .unwrap();
     user_store_contract(&store).await;
     mail_queue_contract(&store).await;
+    message_log_contract(&store).await;
     revocation_contract(&store).await;
     product_store_contract(&store).await;
 }
@@ -569,6 +626,7 @@ async fn postgres_keeps_the_contract() {
         .unwrap();
     user_store_contract(&store).await;
     mail_queue_contract(&store).await;
+    message_log_contract(&store).await;
     revocation_contract(&store).await;
     product_store_contract(&store).await;
 }

@@ -43,6 +43,8 @@ pub enum DispatchError {
     Malformed(#[source] serde_json::Error),
     #[error("the call failed")]
     Call(#[from] CallError),
+    #[error("delivered again after the node that took it first went away; not run twice")]
+    Repeated,
 }
 
 /// The messages a kind answers, and how the node hosting it answers one that

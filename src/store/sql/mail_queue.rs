@@ -6,13 +6,35 @@ use super::{dialect, SqlStore};
 use crate::store::rows::{QueuedRow, QUEUE_COLUMNS};
 use crate::store::{MailQueue, QueuedMail, QueuedMailSummary, StoreError, StoredMail};
 
+/// The events whose mail was written, among the handled messages.
+const MAIL_QUEUE_CONSUMER: &str = "mail_queue";
+
 #[async_trait]
 impl MailQueue for SqlStore {
     async fn enqueue(
         &self,
+        event_id: &str,
         mail: &StoredMail,
         leased_until: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Recorded in the transaction that writes the mail: a node that dies
+        // after it leaves the mail to the queue, one that dies before leaves
+        // the event to its next delivery.
+        let first = sqlx::query(&format!(
+            "INSERT INTO handled_messages (consumer, message_id, claimed_at, done)
+             VALUES ('{MAIL_QUEUE_CONSUMER}', $1, {now}, TRUE)
+             ON CONFLICT (consumer, message_id) DO NOTHING",
+            now = dialect::NOW
+        ))
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(None);
+        }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO mail_queue
                  (kind, sender, recipients, subject, raw, attempts, last_error, next_attempt_at,
@@ -28,9 +50,10 @@ impl MailQueue for SqlStore {
         .bind(leased_until)
         .bind(mail.expires_at)
         .bind(Utc::now())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(id)
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     async fn claim_due(

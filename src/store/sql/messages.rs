@@ -1,11 +1,11 @@
 use async_trait::async_trait;
-use chrono::Utc;
 
-use super::SqlStore;
-use crate::store::{MessageLog, StoreError};
+use super::{dialect, SqlStore};
+use crate::store::{Claim, MessageLog, StoreError};
 
-/// How long a handled message id is remembered.
-const KEPT: chrono::Duration = chrono::Duration::days(7);
+/// How long a handled message id is remembered: far longer than any
+/// redelivery.
+const KEPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 #[async_trait]
 impl MessageLog for SqlStore {
@@ -14,25 +14,38 @@ impl MessageLog for SqlStore {
         consumer: &str,
         message_id: &str,
         lease: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        let now = Utc::now();
-        let stale = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    ) -> Result<Claim, StoreError> {
         // New, or a claim whose node never finished it: ours. Done, or
         // being handled elsewhere: not.
-        let claimed = sqlx::query(
+        let claimed = sqlx::query(&format!(
             "INSERT INTO handled_messages (consumer, message_id, claimed_at, done)
-             VALUES ($1, $2, $3, FALSE)
+             VALUES ($1, $2, {now}, FALSE)
              ON CONFLICT (consumer, message_id) DO UPDATE SET claimed_at = excluded.claimed_at
-             WHERE handled_messages.done = FALSE AND handled_messages.claimed_at < $4",
-        )
+             WHERE handled_messages.done = FALSE AND handled_messages.claimed_at < {stale}",
+            now = dialect::NOW,
+            stale = dialect::seconds_ago(3),
+        ))
         .bind(consumer)
         .bind(message_id)
-        .bind(now)
-        .bind(stale)
+        .bind(lease.as_secs_f64())
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(claimed == 1)
+        if claimed == 1 {
+            return Ok(Claim::Ours);
+        }
+        let done: Option<(bool,)> = sqlx::query_as(
+            "SELECT done FROM handled_messages WHERE consumer = $1 AND message_id = $2",
+        )
+        .bind(consumer)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match done {
+            Some((true,)) => Claim::Done,
+            // Released or taken over since the insert: held by whoever did.
+            Some((false,)) | None => Claim::Held,
+        })
     }
 
     async fn finish(&self, consumer: &str, message_id: &str) -> Result<(), StoreError> {
@@ -43,10 +56,13 @@ impl MessageLog for SqlStore {
         .bind(message_id)
         .execute(&self.pool)
         .await?;
-        sqlx::query("DELETE FROM handled_messages WHERE claimed_at < $1")
-            .bind(Utc::now() - KEPT)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM handled_messages WHERE claimed_at < {}",
+            dialect::seconds_ago(1)
+        ))
+        .bind(KEPT_SECS)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
