@@ -37,11 +37,6 @@ pub struct EventEnvelope {
     pub event: Event,
 }
 
-/// Events a node keeps publishing while the broker does not take them,
-/// before it refuses new ones: memory stays bounded when the broker is gone
-/// for long (order events wait in the outbox instead, without a bound).
-pub const PUBLISH_BUFFER: u64 = 10_000;
-
 /// The broker has not taken the last events published: a new one is refused.
 #[derive(Debug, thiserror::Error)]
 #[error("the broker has not taken the last {0} events; try again shortly")]
@@ -77,6 +72,8 @@ pub struct BusCounters {
 struct Inner {
     node_id: String,
     delivery_attempts: u32,
+    /// Most events waiting for the broker at once.
+    publish_buffer: u64,
     subscribers: RwLock<Vec<Subscriber>>,
     published: AtomicU64,
     delivered: AtomicU64,
@@ -102,6 +99,7 @@ impl EventBus {
     pub fn new(
         node_id: String,
         delivery_attempts: std::num::NonZeroU32,
+        publish_buffer: std::num::NonZeroU64,
         deliveries: ArbiterHandle,
     ) -> EventBus {
         let delivery_attempts = delivery_attempts.get();
@@ -109,6 +107,7 @@ impl EventBus {
             inner: Arc::new(Inner {
                 node_id,
                 delivery_attempts,
+                publish_buffer: publish_buffer.get(),
                 subscribers: RwLock::new(Vec::new()),
                 published: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
@@ -232,12 +231,12 @@ impl EventBus {
     /// Whether `publish` would take another event now.
     pub fn has_room(&self) -> bool {
         self.inner.bridge.get().is_none()
-            || self.inner.pending.load(Ordering::Relaxed) < PUBLISH_BUFFER
+            || self.inner.pending.load(Ordering::Relaxed) < self.inner.publish_buffer
     }
 
     /// Queues `event` for every subscriber of its routing key and returns at
     /// once. With a broker, the event is published until the broker confirms
-    /// it, however long it is away; past `PUBLISH_BUFFER` events waiting so,
+    /// it, however long it is away; past `bus.publish_buffer` events waiting so,
     /// a new one is refused (callers answer 503).
     pub fn publish(&self, event: Event) -> Result<(), BusFull> {
         let envelope = Arc::new(EventEnvelope {
@@ -249,13 +248,13 @@ impl EventBus {
         self.inner.published.fetch_add(1, Ordering::Relaxed);
         let key = envelope.event.routing_key();
         if let Some(bridge) = self.inner.bridge.get() {
-            if self.inner.pending.fetch_add(1, Ordering::Relaxed) >= PUBLISH_BUFFER {
+            if self.inner.pending.fetch_add(1, Ordering::Relaxed) >= self.inner.publish_buffer {
                 self.inner.pending.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(
                     event = key,
                     "the broker has not taken the events before; refused"
                 );
-                return Err(BusFull(PUBLISH_BUFFER));
+                return Err(BusFull(self.inner.publish_buffer));
             }
             let inner = self.inner.clone();
             let bridge = bridge.clone();

@@ -294,6 +294,11 @@ pub struct BusSettings {
     pub url: Option<SecretUrl>,
     /// Prefix of every exchange and queue.
     pub namespace: String,
+    /// Events a node keeps trying to publish while the broker does not take
+    /// them, before it refuses new ones (callers answer 503): memory stays
+    /// bounded when the broker is gone for long. Order events wait in the
+    /// outbox instead, without a bound.
+    pub publish_buffer: NonZeroU64,
 }
 
 impl Default for BusSettings {
@@ -301,6 +306,7 @@ impl Default for BusSettings {
         BusSettings {
             url: None,
             namespace: "storefront".into(),
+            publish_buffer: NonZeroU64::new(10_000).expect("nonzero"),
         }
     }
 }

@@ -87,6 +87,7 @@ fn parse_login_fields(
         (status = 202, description = "Code sent", body = MessageBody),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Send limit reached; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The code could not be sent now (the broker is not taking mail events, or the code store is down); nothing was stored", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_otp(
     state: web::Data<AppState>,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use storefront::bus::bridge::{Bridge, Names};
+use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::{Event, EventEnvelope, UserCreated};
 use storefront::config::{SecretUrl, Settings};
 use storefront::store::PgStore;
@@ -17,16 +17,17 @@ use storefront::store::PgStore;
 use crate::helpers::{
     assert_problem, eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
 };
+use crate::tcp_proxy::TcpProxy;
 use storefront::actors::ActorKind;
 
 const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-fn rabbit_url() -> String {
+pub fn rabbit_url() -> String {
     std::env::var("STOREFRONT_TEST_RABBITMQ").unwrap_or_else(|_| RABBIT.into())
 }
 
 /// RabbitMQ if it answers; under `CI=true` it must.
-async fn rabbit() -> Option<Connection> {
+pub async fn rabbit() -> Option<Connection> {
     match Connection::connect(&rabbit_url(), ConnectionProperties::default()).await {
         Ok(connection) => Some(connection),
         Err(err) => {
@@ -43,12 +44,12 @@ async fn rabbit() -> Option<Connection> {
 }
 
 /// A namespace of exchanges and queues that is deleted when dropped.
-struct Namespace {
-    name: String,
+pub struct Namespace {
+    pub name: String,
 }
 
 impl Namespace {
-    fn new() -> Namespace {
+    pub fn new() -> Namespace {
         Namespace {
             name: format!("sftest{}", uuid::Uuid::new_v4().simple()),
         }
@@ -229,7 +230,7 @@ async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
         &rabbit_url(),
         &namespace.name,
         "test-sender",
-        Arc::new(store),
+        Claims::new(Arc::new(store), Duration::from_secs(5)),
     )
     .await
     .unwrap()
@@ -573,4 +574,95 @@ async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
     .await;
     // The queue is not stuck behind it.
     node.login("after-poison@example.com").await;
+}
+
+/// The broker's address, for a proxy in front of it.
+fn rabbit_address() -> std::net::SocketAddr {
+    let url = url::Url::parse(&rabbit_url()).unwrap();
+    let host = url.host_str().unwrap().to_owned();
+    let port = url.port().unwrap_or(5672);
+    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+/// With the broker out of reach, sign-in events wait in the node's publish
+/// buffer; a full buffer refuses the next sign-in with 503 before a code is
+/// stored; once the broker is back, each event that waited is mailed once.
+#[actix_web::test]
+async fn events_wait_for_the_broker_and_a_full_buffer_answers_503() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let proxy = TcpProxy::start(rabbit_address()).await;
+    let through_proxy = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
+    let Some(node) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "node-a");
+        settings.bus.url = Some(SecretUrl::parse(&through_proxy).unwrap());
+        settings.bus.publish_buffer = nonzero64(2);
+    })
+    .await
+    else {
+        return;
+    };
+    node.login("before@example.com").await;
+    eventually("the broker confirmed every event so far", || async {
+        let metrics = node.get("/metrics", None).await.text().await.unwrap();
+        metrics
+            .lines()
+            .any(|line| line == "storefront_bus_events_pending 0")
+    })
+    .await;
+
+    proxy.cut();
+    eventually("the node sees the broker gone", || async {
+        node.get("/readyz", None).await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let waiting = ["first@example.com", "second@example.com"];
+    for email in waiting {
+        let answer = node.request_otp(email).await;
+        assert_eq!(
+            answer.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            answer.text().await.unwrap()
+        );
+    }
+    let refused = assert_problem(
+        node.request_otp("third@example.com").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("try again"),
+        "{refused}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        node.mails_to(waiting[0]).is_empty(),
+        "nothing is mailed without the broker"
+    );
+
+    proxy.restore();
+    for email in waiting {
+        node.next_code(email).await;
+    }
+    eventually("the node is ready again", || async {
+        node.get("/readyz", None).await.status() == StatusCode::OK
+    })
+    .await;
+    // The refused request stored no code: nothing was mailed for it, and
+    // asking again is not held back by the interval between codes.
+    assert_eq!(
+        node.request_otp("third@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    node.next_code("third@example.com").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for email in waiting.iter().chain(&["third@example.com"]) {
+        assert_eq!(node.mails_to(email).len(), 1, "{email} is mailed once");
+    }
 }
