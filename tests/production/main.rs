@@ -19,18 +19,26 @@ mod hardening;
 mod helpers;
 #[path = "../api/ops.rs"]
 mod ops;
+// The production suite only starts and kills nodes; it sends its requests
+// itself.
+#[allow(dead_code)]
+#[path = "../support/node_process.rs"]
+mod node_process;
 #[path = "../api/orders.rs"]
 mod orders;
 #[path = "../api/products.rs"]
 mod products;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
+#[path = "../support/tcp_proxy.rs"]
+mod tcp_proxy;
 #[path = "../api/tokens.rs"]
 mod tokens;
 #[path = "../api/users.rs"]
 mod users;
 
 mod cluster;
+mod killed_node;
 mod mail;
 mod outages;
 mod races;
