@@ -2,17 +2,25 @@
 //! the bridge. Each test works in a `bus.namespace` of its own, deleted
 //! after it.
 
-use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
-use lapin::{Connection, ConnectionProperties};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ExchangeDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
+use storefront::actors::product::DeleteProduct;
 use storefront::bus::bridge::{Bridge, Claims, Names};
+use storefront::bus::remote::declare_command_queues;
 use storefront::bus::{Event, EventEnvelope, UserCreated};
 use storefront::config::{SecretUrl, Settings};
-use storefront::store::PgStore;
+use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
+use storefront::store::{PgStore, ProductStore};
 
 use crate::helpers::{
     assert_problem, eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
@@ -665,4 +673,138 @@ async fn events_wait_for_the_broker_and_a_full_buffer_answers_503() {
     for email in waiting.iter().chain(&["third@example.com"]) {
         assert_eq!(node.mails_to(email).len(), 1, "{email} is mailed once");
     }
+}
+
+/// A command the broker delivers again (the node that took it died before
+/// acking) is answered as failed, not run a second time.
+#[actix_web::test]
+async fn a_redelivered_command_is_not_run_twice() {
+    let namespace = Namespace::new();
+    let Some(first) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "node-a");
+        settings.node.roles = all_but(ActorKind::Product);
+    })
+    .await
+    else {
+        return;
+    };
+    let sender = bridge_for(&first, &namespace).await;
+    declare_command_queues(&sender).await.unwrap();
+    let names = sender.names().clone();
+    let connection = rabbit().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let replies = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut reply_consumer = channel
+        .basic_consume(
+            replies.name().clone(),
+            "test-replies".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let store = PgStore::connect(&first.settings.database).await.unwrap();
+    let product = store
+        .create_product(
+            &NewProduct::parse(ProductDraft {
+                title: Some("Kept dress".into()),
+                price: Some(1500),
+                category: Some("dresses".into()),
+                variants: Some(vec![Variant {
+                    size: Size::S,
+                    stock: 3,
+                }]),
+                ..Default::default()
+            })
+            .unwrap(),
+            "EUR",
+        )
+        .await
+        .unwrap()
+        .id;
+    // A consumer that takes the delete and goes away before acking it, as
+    // a node killed mid-command does.
+    let taker = connection.create_channel().await.unwrap();
+    let mut taken = taker
+        .basic_consume(
+            names.command_queue("product").into(),
+            "dies-before-acking".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let body = serde_json::to_vec(&DeleteProduct {
+        id: product,
+        expected_version: None,
+    })
+    .unwrap();
+    sender
+        .link()
+        .publisher
+        .basic_publish(
+            names.commands().into(),
+            "product".into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default()
+                .with_type("product.delete".into())
+                .with_reply_to(replies.name().clone())
+                .with_correlation_id("delete-once".into())
+                .with_message_id("delete-once".into()),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(10), taken.next())
+        .await
+        .expect("the command reached a consumer")
+        .unwrap()
+        .unwrap();
+    assert!(!delivery.redelivered);
+    taker.close(200, "died".into()).await.unwrap();
+
+    let second = node_with_roles(&first, &namespace, "product-b", &[ActorKind::Product]).await;
+    let reply = tokio::time::timeout(Duration::from_secs(10), reply_consumer.next())
+        .await
+        .expect("the node answered the redelivered command")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reply.properties.correlation_id().as_ref().unwrap().as_str(),
+        "delete-once"
+    );
+    assert_eq!(reply.properties.kind().as_ref().unwrap().as_str(), "failed");
+    assert!(String::from_utf8_lossy(&reply.data).contains("not run twice"));
+    assert_eq!(
+        second
+            .get(&format!("/products/{product}"), None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "the delete was not run"
+    );
+    let admin = second.login(ADMIN_EMAIL).await.token;
+    let bus: Value = second
+        .get("/admin/bus", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bus["broker"]["repeatedCommands"], 1, "{bus}");
 }
