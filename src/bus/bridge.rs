@@ -492,9 +492,11 @@ impl Bridge {
         let envelope: EventEnvelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(err) => {
-                tracing::error!(queue = %consumer.queue, error = %err, "a message does not decode; dead-lettered");
-                counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                // Unknown types and missing ids fail here too: both are
+                // required fields of the envelope.
+                let reason = format!("the message does not decode as an event: {err}");
+                tracing::error!(queue = %consumer.queue, reason = %reason, "dead-lettered");
+                self.dead_letter(delivery, &reason).await;
                 return;
             }
         };
@@ -550,6 +552,46 @@ impl Bridge {
                         ..Default::default()
                     })
                     .await;
+            }
+        }
+    }
+
+    /// Moves a message that can never be handled to the dead-letter queue
+    /// with `reason` in its `x-dead-reason` header, for the operator who
+    /// reads it there; a plain reject (the broker's own dead-lettering,
+    /// without the reason) when that publish fails.
+    async fn dead_letter(&self, delivery: lapin::message::Delivery, reason: &str) {
+        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(
+            "x-dead-reason".into(),
+            AMQPValue::LongString(LongString::from(reason.to_owned())),
+        );
+        headers.insert(
+            "x-dead-queue".into(),
+            AMQPValue::LongString(LongString::from(delivery.routing_key.to_string())),
+        );
+        let properties = delivery.properties.clone().with_headers(headers);
+        let published = async {
+            self.link()
+                .publisher
+                .basic_publish(
+                    self.names.dead().into(),
+                    delivery.routing_key.clone(),
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    properties,
+                )
+                .await?
+                .await
+        }
+        .await;
+        match published {
+            Ok(confirmation) if confirmation.is_ack() => {
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+            }
+            _ => {
+                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
             }
         }
     }

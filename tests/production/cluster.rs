@@ -274,26 +274,69 @@ async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
     );
 
     let names = sender.names().clone();
-    sender
-        .publish_raw(&names.events(), Event::USER_CREATED, b"{not json", None)
-        .await
-        .unwrap();
+    let unknown_type = json!({ "messageId": uuid::Uuid::new_v4(), "originNode": "x",
+        "timestamp": "2026-11-26T10:00:00Z", "event": { "type": "user.exploded", "body": {} } });
+    let missing_id = json!({ "originNode": "x", "timestamp": "2026-11-26T10:00:00Z",
+        "event": { "type": "user.created", "body": { "userId": 2, "email": "no-id@example.com" } } });
+    let garbage: [(&str, Vec<u8>); 3] = [
+        ("key must be a string", b"{not json".to_vec()),
+        ("unknown variant", unknown_type.to_string().into_bytes()),
+        (
+            "missing field `messageId`",
+            missing_id.to_string().into_bytes(),
+        ),
+    ];
+    for (_, body) in &garbage {
+        sender
+            .publish_raw(&names.events(), Event::USER_CREATED, body, None)
+            .await
+            .unwrap();
+    }
     let connection = rabbit().await.unwrap();
     let channel = connection.create_channel().await.unwrap();
-    eventually("the unreadable message is in the dead-letter queue", || {
-        let channel = channel.clone();
-        let dead = names.dead();
-        async move {
-            match channel
-                .basic_get(dead.into(), BasicGetOptions { no_ack: true })
-                .await
-            {
-                Ok(Some(message)) => message.delivery.data == b"{not json",
-                _ => false,
+    let dead: Arc<std::sync::Mutex<Vec<(Vec<u8>, String)>>> = Arc::default();
+    eventually(
+        "every unreadable message is in the dead-letter queue",
+        || {
+            let channel = channel.clone();
+            let queue = names.dead();
+            let dead = dead.clone();
+            async move {
+                if let Ok(Some(message)) = channel
+                    .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+                    .await
+                {
+                    let reason = message
+                        .delivery
+                        .properties
+                        .headers()
+                        .as_ref()
+                        .and_then(|headers| headers.inner().get("x-dead-reason").cloned())
+                        .map(|reason| match reason {
+                            lapin::types::AMQPValue::LongString(text) => text.to_string(),
+                            other => format!("{other:?}"),
+                        })
+                        .unwrap_or_default();
+                    dead.lock().unwrap().push((message.delivery.data, reason));
+                }
+                let count = dead.lock().unwrap().len();
+                count == 3
             }
-        }
-    })
+        },
+    )
     .await;
+    let dead = dead.lock().unwrap().clone();
+    for (expected, body) in &garbage {
+        let (_, reason) = dead
+            .iter()
+            .find(|(data, _)| data == body)
+            .expect("each bad message is dead-lettered");
+        assert!(reason.contains(expected), "{reason}");
+    }
+    assert!(
+        first.mails_to("no-id@example.com").is_empty(),
+        "a message without an id is not handled"
+    );
 }
 
 /// A node hosting only `roles`, on the first node's database and namespace.
