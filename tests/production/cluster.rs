@@ -294,7 +294,9 @@ async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
     }
     let connection = rabbit().await.unwrap();
     let channel = connection.create_channel().await.unwrap();
-    let dead: Arc<std::sync::Mutex<Vec<(Vec<u8>, String)>>> = Arc::default();
+    // Each dead message's body and reason.
+    type Dead = Vec<(Vec<u8>, String)>;
+    let dead: Arc<std::sync::Mutex<Dead>> = Arc::default();
     eventually(
         "every unreadable message is in the dead-letter queue",
         || {
