@@ -38,8 +38,8 @@ mod tokens;
 mod users;
 
 mod cluster;
-mod killed_node;
 mod mail;
+mod node_processes;
 mod outages;
 mod races;
 mod store_contract;

@@ -1,0 +1,320 @@
+//! Real node processes of the binary sharing PostgreSQL, Redis and
+//! RabbitMQ, each test in its own database, key prefix and namespace: the
+//! original microservices' split serving a whole journey through a gateway,
+//! and a mailer node killed with SIGKILL while codes are requested.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::cluster::{rabbit, rabbit_url, Namespace};
+use crate::helpers::{code_in, eventually, production_services, TestDatabase, ADMIN_EMAIL};
+use crate::node_process::{storefront, Running};
+use crate::smtp_server::SmtpServer;
+
+/// The services a test cluster runs on, made for one test.
+struct Services {
+    redis: String,
+    database: TestDatabase,
+    smtp: SmtpServer,
+    namespace: Namespace,
+    prefix: String,
+    jwt_secret: String,
+}
+
+impl Services {
+    async fn start() -> Option<Services> {
+        rabbit().await?;
+        let services = production_services().await?;
+        Some(Services {
+            database: TestDatabase::create(&services.postgres).await,
+            redis: services.redis,
+            smtp: SmtpServer::start().await,
+            namespace: Namespace::new(),
+            prefix: format!("sftest:{}:", uuid::Uuid::new_v4().simple()),
+            jwt_secret: uuid::Uuid::new_v4().simple().to_string().repeat(2),
+        })
+    }
+
+    /// A node process hosting `roles` (comma-separated; empty: a gateway).
+    fn node(&self, data_dir: &Path, id: &str, roles: &str) -> Running {
+        let mut command = storefront(data_dir);
+        command
+            .env("STOREFRONT__DATABASE__URL", &self.database.url)
+            .env("STOREFRONT__KV__URL", &self.redis)
+            .env("STOREFRONT__KV__PREFIX", &self.prefix)
+            .env("STOREFRONT__MAIL__TRANSPORT", "smtp")
+            .env("STOREFRONT__MAIL__SMTP_HOST", "127.0.0.1")
+            .env("STOREFRONT__MAIL__SMTP_PORT", self.smtp.port.to_string())
+            .env("STOREFRONT__MAIL__SMTP_TLS", "none")
+            .env("STOREFRONT__MAIL__SMTP_TIMEOUT_SECS", "2")
+            .env("STOREFRONT__MAIL__RETRY_BASE_MS", "100")
+            .env("STOREFRONT__MAIL__RETRY_POLL_MS", "100")
+            .env("STOREFRONT__BUS__URL", rabbit_url())
+            .env("STOREFRONT__BUS__NAMESPACE", &self.namespace.name)
+            .env("STOREFRONT__NODE__ID", id)
+            .env("STOREFRONT__NODE__ROLES", roles)
+            .env("STOREFRONT__ACTORS__CALL_TIMEOUT_MS", "2000")
+            .env("STOREFRONT__AUTH__JWT_SECRET", &self.jwt_secret)
+            .env("STOREFRONT__AUTH__OTP_SEND_INTERVAL_SECS", "0")
+            .env("STOREFRONT__AUTH__OTP_SENDS_PER_HOUR", "1000")
+            .env(
+                "STOREFRONT__LIMITS__OTP_REQUESTS_PER_CLIENT_PER_MINUTE",
+                "100000",
+            )
+            .env("STOREFRONT__LIMITS__OTP_MAILS_PER_MINUTE", "100000");
+        Running::start(command)
+    }
+}
+
+/// The newest mail to `to` whose subject starts with `subject`, waited for.
+async fn mail_to(smtp: &SmtpServer, to: &str, subject: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(mail) = smtp.inbox.messages().into_iter().rev().find(|mail| {
+            mail.contains(&format!("To: {to}")) && mail.contains(&format!("Subject: {subject}"))
+        }) {
+            return mail;
+        }
+        assert!(Instant::now() < deadline, "no mail {subject:?} to {to}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs in through `node` with the code the mailer sent over SMTP.
+async fn sign_in(node: &Running, smtp: &SmtpServer, email: &str) -> String {
+    let asked = node
+        .post("/auth/otp", json!({ "email": email }), None)
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let code = code_in(&mail_to(smtp, email, "Your storefront sign-in code").await);
+    let verified = node
+        .post(
+            "/auth/otp/verify",
+            json!({ "email": email, "otp": code }),
+            None,
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    verified.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sends `body` and returns the answer's status and JSON.
+async fn send(node: &Running, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    let answer = node.post(path, body, Some(token)).await;
+    let status = answer.status();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// The original microservices' split, one process each: auth, mailer,
+/// catalogue, and a gateway hosting no actor at all. Everything a shop
+/// does goes through the gateway.
+#[actix_web::test]
+async fn the_microservices_split_serves_a_whole_journey_through_a_gateway() {
+    let Some(services) = Services::start().await else {
+        return;
+    };
+    let smtp = &services.smtp;
+    let folders: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let _auth = services.node(folders[0].path(), "auth", "otp,user");
+    let _mailer = services.node(folders[1].path(), "mailer", "mailer");
+    let _catalogue = services.node(folders[2].path(), "catalogue", "product,cart,order");
+    let gateway = services.node(folders[3].path(), "gateway", "");
+
+    let admin = sign_in(&gateway, smtp, ADMIN_EMAIL).await;
+    let (status, product) = send(
+        &gateway,
+        "/products",
+        &admin,
+        json!({ "title": "Split dress", "price": 2500, "category": "dresses",
+                "variants": [{ "size": "M", "stock": 2 }] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let read: Value = gateway
+        .client
+        .get(gateway.url(&format!("/products/{}", product["id"])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, product, "read back through the remote ProductActor");
+
+    let customer = sign_in(&gateway, smtp, "split@example.com").await;
+    mail_to(smtp, "split@example.com", "Welcome to storefront").await;
+    let (status, address) = send(
+        &gateway,
+        "/users/me/addresses",
+        &customer,
+        json!({ "street": "1 Main St", "city": "Springfield", "zipCode": "62701", "country": "US" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{address}");
+    let (status, cart) = send(
+        &gateway,
+        "/cart/items",
+        &customer,
+        json!({ "productId": product["id"], "size": "M", "quantity": 2 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    let (status, order) = send(
+        &gateway,
+        "/orders",
+        &customer,
+        json!({ "addressId": address["id"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let confirmation = mail_to(
+        smtp,
+        "split@example.com",
+        &format!("Your storefront order {}", order["id"]),
+    )
+    .await;
+    assert!(confirmation.contains("50.00"), "{confirmation}");
+
+    eventually("the gateway hears every node's heartbeat", || async {
+        let nodes: Vec<Value> = gateway
+            .get("/admin/cluster", &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let roles: Vec<(&str, usize)> = nodes
+            .iter()
+            .map(|node| {
+                (
+                    node["nodeId"].as_str().unwrap(),
+                    node["roles"].as_array().unwrap().len(),
+                )
+            })
+            .collect();
+        // This node first, then the others by id.
+        roles == [("gateway", 0), ("auth", 2), ("catalogue", 3), ("mailer", 1)]
+    })
+    .await;
+}
+
+/// The Message-ID header of a mail as it arrived.
+fn message_id(mail: &str) -> String {
+    mail.lines()
+        .find_map(|line| line.strip_prefix("Message-ID: "))
+        .expect("every mail has a Message-ID")
+        .trim()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_mailer_node_killed_while_codes_are_requested_mails_each_code_once() {
+    let Some(services) = Services::start().await else {
+        return;
+    };
+    let smtp = &services.smtp;
+    let gateway_dir = tempfile::tempdir().unwrap();
+    let mailer_dir = tempfile::tempdir().unwrap();
+    let gateway = services.node(gateway_dir.path(), "gateway", "otp,user,product,cart,order");
+    let mailer = services.node(mailer_dir.path(), "mailer", "mailer");
+
+    let emails: Vec<String> = (0..30).map(|n| format!("killed-{n}@example.com")).collect();
+    let requests = {
+        let client = gateway.client.clone();
+        let url = gateway.url("/auth/otp");
+        let emails = emails.clone();
+        tokio::spawn(async move {
+            for email in emails {
+                let answer = client
+                    .post(&url)
+                    .json(&json!({ "email": email }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), StatusCode::ACCEPTED, "{email}");
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        })
+    };
+    // Killed once it has mailed a few: in the middle of the stream.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.inbox.messages().len() < 5 {
+        assert!(Instant::now() < deadline, "the mailer node mailed nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    mailer.kill();
+    let at_kill = smtp.inbox.messages().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mailer = services.node(mailer_dir.path(), "mailer", "mailer");
+    requests.await.unwrap();
+
+    let mailed = |mails: &[String]| -> HashMap<String, Vec<String>> {
+        let mut by_recipient: HashMap<String, Vec<String>> = HashMap::new();
+        for mail in mails {
+            let to = mail
+                .lines()
+                .find_map(|line| line.strip_prefix("To: "))
+                .unwrap()
+                .trim()
+                .to_owned();
+            by_recipient.entry(to).or_default().push(mail.clone());
+        }
+        by_recipient
+    };
+    // Done when every code was mailed and nothing is left to mail: no mail
+    // in the queue (one whose try was cut by the kill is sent again when its
+    // lease runs out) and no event claimed but unfinished (one the killed
+    // node held is taken over when its claim's lease runs out).
+    let database_pool = sqlx::PgPool::connect(&services.database.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let by_recipient = mailed(&smtp.inbox.messages());
+        let (pending,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM mail_queue)
+                  + (SELECT count(*) FROM handled_messages WHERE NOT done)",
+        )
+        .fetch_one(&database_pool)
+        .await
+        .unwrap();
+        if pending == 0 && emails.iter().all(|email| by_recipient.contains_key(email)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "codes never mailed (killed after {at_kill} mails, {pending} pending): {:?}",
+            emails
+                .iter()
+                .filter(|email| !by_recipient.contains_key(*email))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let by_recipient = mailed(&smtp.inbox.messages());
+    for email in &emails {
+        let mails = &by_recipient[email];
+        // SMTP cannot make the server's acceptance and the sender's record
+        // of it one step: a kill between the two sends the same message
+        // (same Message-ID, same code) again, which mail systems show once.
+        // A second message, or a second code, would be a real duplicate.
+        let messages: HashSet<String> = mails.iter().map(|mail| message_id(mail)).collect();
+        let codes: HashSet<String> = mails.iter().map(|mail| code_in(mail)).collect();
+        assert_eq!(
+            (messages.len(), codes.len()),
+            (1, 1),
+            "{email} got {} mails: {mails:#?}",
+            mails.len()
+        );
+    }
+    eprintln!(
+        "killed after {at_kill} of {} mails; {} sent again by SMTP",
+        emails.len(),
+        smtp.inbox.messages().len() - emails.len()
+    );
+    drop((gateway, mailer));
+}
