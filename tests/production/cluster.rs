@@ -853,3 +853,60 @@ async fn a_redelivered_command_is_not_run_twice() {
         .unwrap();
     assert_eq!(bus["broker"]["repeatedCommands"], 1, "{bus}");
 }
+
+/// A reply that comes after its caller gave up is dropped and counted; the
+/// caller got a 503 meanwhile, not a hang.
+#[actix_web::test]
+async fn a_reply_after_the_callers_timeout_is_dropped_and_counted() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let Some(host) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "product-node");
+        settings.node.roles = vec![ActorKind::Product];
+    })
+    .await
+    else {
+        return;
+    };
+    let mut settings = host.settings.clone();
+    clustered(&mut settings, &namespace, "gateway");
+    settings.node.roles = all_but(ActorKind::Product);
+    settings.actors.call_timeout_ms = nonzero64(1000);
+    let gateway = start(settings, host.resources.clone()).await;
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+
+    // The product node's write waits on this lock past the gateway's
+    // timeout, then goes through.
+    let database = sqlx::PgPool::connect(&host.resources.database.as_ref().unwrap().url)
+        .await
+        .unwrap();
+    let mut lock = database.begin().await.unwrap();
+    sqlx::query("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let answer = gateway
+        .send_json(
+            Method::POST,
+            "/products",
+            Some(&admin),
+            &json!({ "title": "Late dress", "price": 1500, "category": "dresses",
+                     "variants": [{ "size": "S", "stock": 3 }] }),
+        )
+        .await;
+    assert_problem(answer, StatusCode::SERVICE_UNAVAILABLE).await;
+    lock.rollback().await.unwrap();
+
+    eventually("the late reply is counted", || async {
+        let bus: Value = gateway
+            .get("/admin/bus", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        bus["broker"]["lateReplies"] == 1
+    })
+    .await;
+}
