@@ -23,7 +23,7 @@ use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
 use storefront::store::{PgStore, ProductStore};
 
 use crate::helpers::{
-    assert_problem, eventually, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
+    assert_problem, eventually, nonzero, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
 };
 use crate::tcp_proxy::TcpProxy;
 use storefront::actors::ActorKind;
@@ -908,5 +908,65 @@ async fn a_reply_after_the_callers_timeout_is_dropped_and_counted() {
             .unwrap();
         bus["broker"]["lateReplies"] == 1
     })
+    .await;
+}
+
+/// Codes, limits and revocations live in Redis: a code asked for on one
+/// node verifies on another, a client's limit is one for the cluster, and
+/// a session signed out on one node is refused on every other.
+#[actix_web::test]
+async fn codes_limits_and_revocations_hold_across_nodes() {
+    let namespace = Namespace::new();
+    if rabbit().await.is_none() {
+        return;
+    }
+    let limited = |settings: &mut Settings| {
+        settings.limits.otp_requests_per_client_per_minute = nonzero(3);
+    };
+    let Some(first) = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "node-a");
+        limited(settings);
+    })
+    .await
+    else {
+        return;
+    };
+    let mut settings = first.settings.clone();
+    clustered(&mut settings, &namespace, "node-b");
+    limited(&mut settings);
+    let second = start(settings, first.resources.clone()).await;
+
+    let email = "roaming@example.com";
+    assert_eq!(
+        first.request_otp(email).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = first.next_code(email).await;
+    let verified = second.verify(email, &code).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let token = verified.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(
+        second.request_otp("other@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        first.request_otp("third@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_problem(
+        second.request_otp("fourth@example.com").await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+
+    assert_eq!(first.logout(&token).await.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        second.get("/auth/me", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+    )
     .await;
 }
