@@ -41,15 +41,15 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The next try after `attempts` failed ones, or `None` when the mail is
-    /// dead: a permanent refusal, too many tries, or a try that would come
-    /// after the mail's content expired.
+    /// How long until the next try after `attempts` failed ones, or `None`
+    /// when the mail is dead: a permanent refusal, too many tries, or a try
+    /// that would come after the mail's content expired.
     fn next_attempt(
         &self,
         attempts: u32,
         error: &MailError,
         expires_at: Option<DateTime<Utc>>,
-    ) -> Option<DateTime<Utc>> {
+    ) -> Option<Duration> {
         if !error.is_temporary() || attempts >= self.max_attempts {
             return None;
         }
@@ -60,12 +60,8 @@ impl RetryPolicy {
         let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         match expires_at {
             Some(expires_at) if next >= expires_at => None,
-            _ => Some(next),
+            _ => Some(delay),
         }
-    }
-
-    fn leased_until(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
 }
 
@@ -112,17 +108,12 @@ impl MailerActor {
         self.retry_round_running = true;
         let parts = self.parts.clone();
         let round = async move {
-            let dropped = parts.queue.purge_expired(Utc::now()).await?;
+            let dropped = parts.queue.purge_expired().await?;
             if dropped > 0 {
                 tracing::info!(dropped, "expired sign-in mails dropped from the queue");
             }
             // One mail per claim, so the lease only has to outlast one send.
-            while let Some(queued) = parts
-                .queue
-                .claim_due(Utc::now(), parts.retry.lease, 1)
-                .await?
-                .pop()
-            {
+            while let Some(queued) = parts.queue.claim_due(parts.retry.lease, 1).await?.pop() {
                 let attempts = queued.attempts + 1;
                 match parts.sealer.open(queued.mail) {
                     Ok(mail) => attempt(&parts, queued.id, mail, attempts).await,
@@ -226,11 +217,7 @@ impl Handles<DeliverEvent> for MailerActor {
             let mail = mail?;
             let Some(id) = parts
                 .queue
-                .enqueue(
-                    &event_id,
-                    &parts.sealer.seal(&mail),
-                    parts.retry.leased_until(),
-                )
+                .enqueue(&event_id, &parts.sealer.seal(&mail), parts.retry.lease)
                 .await?
             else {
                 tracing::info!(message_id = %event_id, "this event's mail was queued before; not again");
@@ -284,7 +271,7 @@ impl Handles<RetryQueuedMail> for MailerActor {
         let parts = self.parts.clone();
         let address = ctx.address();
         Box::pin(async move {
-            if !parts.queue.retry_now(msg.id, Utc::now()).await? {
+            if !parts.queue.retry_now(msg.id).await? {
                 return Err(ActorError::NotFound);
             }
             // Start a round now rather than at the next tick.
@@ -344,16 +331,11 @@ mod tests {
             &self,
             _: &str,
             _: &StoredMail,
-            _: DateTime<Utc>,
+            _: Duration,
         ) -> Result<Option<i64>, StoreError> {
             Ok(Some(1))
         }
-        async fn claim_due(
-            &self,
-            _: DateTime<Utc>,
-            _: Duration,
-            _: u32,
-        ) -> Result<Vec<QueuedMail>, StoreError> {
+        async fn claim_due(&self, _: Duration, _: u32) -> Result<Vec<QueuedMail>, StoreError> {
             Ok(Vec::new())
         }
         async fn delete(&self, _: i64) -> Result<(), StoreError> {
@@ -364,11 +346,11 @@ mod tests {
             _: i64,
             _: u32,
             _: &str,
-            _: Option<DateTime<Utc>>,
+            _: Option<Duration>,
         ) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        async fn purge_expired(&self) -> Result<u64, StoreError> {
             if self.rounds.fetch_add(1, Ordering::SeqCst) == 0 {
                 panic!("the first retry round breaks");
             }
@@ -377,7 +359,7 @@ mod tests {
         async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
             Ok(Vec::new())
         }
-        async fn retry_now(&self, _: i64, _: DateTime<Utc>) -> Result<bool, StoreError> {
+        async fn retry_now(&self, _: i64) -> Result<bool, StoreError> {
             Ok(false)
         }
     }
@@ -430,14 +412,10 @@ mod tests {
             lease: Duration::from_secs(60),
         };
         let temporary = MailError::SmtpUnreachable;
-        let in_secs = |attempts| {
-            policy
-                .next_attempt(attempts, &temporary, None)
-                .map(|at| (at - Utc::now()).num_milliseconds())
-        };
-        assert!(matches!(in_secs(1), Some(ms) if (900..=1000).contains(&ms)));
-        assert!(matches!(in_secs(2), Some(ms) if (1900..=2000).contains(&ms)));
-        assert_eq!(in_secs(3), None);
+        let delay = |attempts| policy.next_attempt(attempts, &temporary, None);
+        assert_eq!(delay(1), Some(Duration::from_secs(1)));
+        assert_eq!(delay(2), Some(Duration::from_secs(2)));
+        assert_eq!(delay(3), None);
         let permanent = MailError::Address("no-at-sign".parse::<lettre::Address>().unwrap_err());
         assert_eq!(policy.next_attempt(1, &permanent, None), None);
         let expiring = Some(Utc::now() + chrono::Duration::milliseconds(500));

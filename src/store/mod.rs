@@ -169,41 +169,39 @@ pub struct QueuedMail {
 /// The durable mail queue. Every mail is written here before its first try
 /// and deleted once delivered, so a mail is never lost and never sent by two
 /// tries at once: whoever holds a mail's lease is the only one sending it.
+/// Leases and due times are kept by the database's clock, so a node whose
+/// clock is wrong cannot take a mail another node holds.
 #[async_trait]
 pub trait MailQueue: Send + Sync {
     /// Writes the mail that event `event_id` asks for, leased to the caller
-    /// until `leased_until`; returns its id, or `None` when that event's
-    /// mail was written before (the event was delivered again), even if it
-    /// was sent and deleted since.
+    /// for `lease`; returns its id, or `None` when that event's mail was
+    /// written before (the event was delivered again), even if it was sent
+    /// and deleted since.
     async fn enqueue(
         &self,
         event_id: &str,
         mail: &StoredMail,
-        leased_until: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError>;
-    /// Takes up to `limit` live mails due by `now` and leases them for
-    /// `lease`, so two nodes never send the same try.
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
         lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, StoreError>;
+    ) -> Result<Option<i64>, StoreError>;
+    /// Takes up to `limit` live mails that are due and leases them for
+    /// `lease`, so two nodes never send the same try.
+    async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<QueuedMail>, StoreError>;
     /// Removes a mail: delivered, or not worth delivering any more.
     async fn delete(&self, id: i64) -> Result<(), StoreError>;
-    /// Records a failed try; `None` as next attempt marks the mail dead.
+    /// Records a failed try, to be tried again after `retry_in`; `None`
+    /// marks the mail dead.
     async fn failed(
         &self,
         id: i64,
         attempts: u32,
         error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
+        retry_in: Option<Duration>,
     ) -> Result<(), StoreError>;
-    /// Deletes every mail whose content expired by `now`; returns how many.
-    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes every mail whose content expired; returns how many.
+    async fn purge_expired(&self) -> Result<u64, StoreError>;
     async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError>;
-    /// Makes a live mail (dead or not) due at `now` with a fresh count of tries.
-    async fn retry_now(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Makes a live mail (dead or not) due now with a fresh count of tries.
+    async fn retry_now(&self, id: i64) -> Result<bool, StoreError>;
 }
 
 /// Users and their addresses.

@@ -47,9 +47,9 @@ mod dialect {
     /// clock is wrong cannot misjudge another's claim.
     pub const NOW: &str = "now()";
 
-    /// The database's clock minus the seconds bound at `$n`.
-    pub fn seconds_ago(n: u8) -> String {
-        format!("(now() - ${n}::float8 * interval '1 second')")
+    /// The database's clock plus the seconds (negative: minus) bound at `$n`.
+    pub fn now_plus_seconds(n: u8) -> String {
+        format!("(now() + ${n}::float8 * interval '1 second')")
     }
 }
 

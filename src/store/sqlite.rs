@@ -42,12 +42,12 @@ mod dialect {
     pub const SKIP_LOCKED: &str = "";
 
     /// The database's clock (the one machine's whose file it is), as text
-    /// that sorts in time order.
-    pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+    /// that sorts in time order among the times sqlx writes.
+    pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')";
 
-    /// The database's clock minus the seconds bound at `$n`.
-    pub fn seconds_ago(n: u8) -> String {
-        format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ${n} || ' seconds')")
+    /// The database's clock plus the seconds (negative: minus) bound at `$n`.
+    pub fn now_plus_seconds(n: u8) -> String {
+        format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', ${n} || ' seconds')")
     }
 }
 

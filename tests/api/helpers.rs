@@ -144,6 +144,9 @@ pub async fn start(settings: Settings, resources: Arc<Resources>) -> TestApp {
         address,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Under the server's keep-alive (5 s): a connection the server
+            // is closing as it idles out is never picked for a request.
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("a client"),
         outbox: settings.mail.outbox_dir.clone(),

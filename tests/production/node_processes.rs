@@ -7,7 +7,14 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use storefront::bus::bridge::{Bridge, Claims};
+use storefront::bus::{Event, EventEnvelope, UserCreated};
+use storefront::config::DatabaseSettings;
+use storefront::store::PgStore;
 
 use crate::cluster::{rabbit, rabbit_url, Namespace};
 use crate::helpers::{code_in, eventually, production_services, TestDatabase, ADMIN_EMAIL};
@@ -40,6 +47,11 @@ impl Services {
 
     /// A node process hosting `roles` (comma-separated; empty: a gateway).
     fn node(&self, data_dir: &Path, id: &str, roles: &str) -> Running {
+        Running::start(self.command(data_dir, id, roles))
+    }
+
+    /// The command that starts such a node, to add to.
+    fn command(&self, data_dir: &Path, id: &str, roles: &str) -> Command {
         let mut command = storefront(data_dir);
         command
             .env("STOREFRONT__DATABASE__URL", &self.database.url)
@@ -65,7 +77,7 @@ impl Services {
                 "100000",
             )
             .env("STOREFRONT__LIMITS__OTP_MAILS_PER_MINUTE", "100000");
-        Running::start(command)
+        command
     }
 }
 
@@ -317,4 +329,114 @@ async fn a_mailer_node_killed_while_codes_are_requested_mails_each_code_once() {
         smtp.inbox.messages().len() - emails.len()
     );
     drop((gateway, mailer));
+}
+
+/// libfaketime, which moves a process's clock (Debian's `faketime`).
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// libfaketime if installed; under `CI=true` it must be.
+fn faketime() -> Option<&'static str> {
+    if Path::new(FAKETIME).exists() {
+        return Some(FAKETIME);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |value| value != "true"),
+        "{FAKETIME} is missing; CI=true requires it (apt-get install faketime)"
+    );
+    eprintln!("SKIPPED (clock skew): {FAKETIME} is missing; apt-get install faketime");
+    None
+}
+
+/// Two mailer nodes, one of them an hour ahead. The same event published
+/// twice is handled once: the copy that reaches a node while the other
+/// handles it waits for that, whatever either node's clock says. Each node
+/// lists the other as live.
+#[actix_web::test]
+async fn a_node_an_hour_ahead_neither_breaks_deduplication_nor_looks_dead() {
+    let Some(faketime) = faketime() else {
+        return;
+    };
+    let Some(services) = Services::start().await else {
+        return;
+    };
+    let smtp = &services.smtp;
+    let folders: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let roles = "otp,user,mailer,product,cart,order";
+    let on_time = services.node(folders[0].path(), "on-time", roles);
+    let mut ahead = services.command(folders[1].path(), "ahead", roles);
+    ahead
+        .env("LD_PRELOAD", faketime)
+        .env("FAKETIME", "+1h")
+        // Sessions from the node on time are still young for it.
+        .env("STOREFRONT__AUTH__TOKEN_TTL_SECS", "86400");
+    let ahead = Running::start(ahead);
+    let admin = sign_in(&on_time, smtp, ADMIN_EMAIL).await;
+
+    eventually("each node lists the other", || async {
+        let mut both = true;
+        for (node, other) in [(&on_time, "ahead"), (&ahead, "on-time")] {
+            let nodes: Vec<Value> = node
+                .get("/admin/cluster", &admin)
+                .await
+                .json()
+                .await
+                .unwrap_or_default();
+            both &= nodes.iter().any(|listed| listed["nodeId"] == other);
+        }
+        both
+    })
+    .await;
+
+    // Each handling holds its claim for a while: the second copy arrives
+    // while the first is being handled.
+    smtp.inbox.delay_data(Duration::from_millis(1500));
+    let store = PgStore::connect(&DatabaseSettings {
+        url: services.database.database_url(),
+        ..DatabaseSettings::default()
+    })
+    .await
+    .unwrap();
+    let sender = Bridge::connect(
+        &rabbit_url(),
+        &services.namespace.name,
+        "test-sender",
+        Claims::new(Arc::new(store), Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let envelope = EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "test-sender".into(),
+        timestamp: chrono::Utc::now(),
+        event: Event::UserCreated(UserCreated {
+            user_id: 1,
+            email: "twice@example.com".into(),
+            phone_number: None,
+        }),
+    };
+    sender.publish(&envelope).await.unwrap();
+    sender.publish(&envelope).await.unwrap();
+
+    let duplicates = || async {
+        let mut total = 0;
+        for node in [&on_time, &ahead] {
+            let bus: Value = node.get("/admin/bus", &admin).await.json().await.unwrap();
+            total += bus["broker"]["duplicates"].as_u64().unwrap();
+        }
+        total
+    };
+    eventually("the second copy is acked as a duplicate", || async {
+        duplicates().await == 1
+    })
+    .await;
+    mail_to(smtp, "twice@example.com", "Welcome to storefront").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let welcomes = smtp
+        .inbox
+        .messages()
+        .iter()
+        .filter(|mail| mail.contains("To: twice@example.com"))
+        .count();
+    assert_eq!(welcomes, 1);
+    assert_eq!(duplicates().await, 1, "handled once, not taken over");
 }

@@ -82,7 +82,12 @@ impl Running {
             child,
             base: format!("http://127.0.0.1:{port}"),
             output,
-            client: reqwest::Client::new(),
+            // Under the server's keep-alive (5 s): a connection the server
+            // is closing as it idles out is never picked for a request.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(3))
+                .build()
+                .unwrap(),
         }
     }
 

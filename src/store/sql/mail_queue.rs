@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::time::Duration;
 
 use super::{dialect, SqlStore};
@@ -15,7 +15,7 @@ impl MailQueue for SqlStore {
         &self,
         event_id: &str,
         mail: &StoredMail,
-        leased_until: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         // Recorded in the transaction that writes the mail: a node that dies
@@ -35,19 +35,20 @@ impl MailQueue for SqlStore {
         if !first {
             return Ok(None);
         }
-        let (id,): (i64,) = sqlx::query_as(
+        let (id,): (i64,) = sqlx::query_as(&format!(
             "INSERT INTO mail_queue
                  (kind, sender, recipients, subject, raw, attempts, last_error, next_attempt_at,
                   dead, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, 0, '', $6, FALSE, $7, $8)
+             VALUES ($1, $2, $3, $4, $5, 0, '', {leased_until}, FALSE, $7, $8)
              RETURNING id",
-        )
+            leased_until = dialect::now_plus_seconds(6)
+        ))
         .bind(mail.kind.as_str())
         .bind(&mail.sender)
         .bind(mail.recipients.join(","))
         .bind(&mail.subject)
         .bind(&mail.sealed)
-        .bind(leased_until)
+        .bind(lease.as_secs_f64())
         .bind(mail.expires_at)
         .bind(Utc::now())
         .fetch_one(&mut *tx)
@@ -56,24 +57,19 @@ impl MailQueue for SqlStore {
         Ok(Some(id))
     }
 
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, StoreError> {
-        let leased_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<QueuedMail>, StoreError> {
         let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "UPDATE mail_queue SET next_attempt_at = $1
+            "UPDATE mail_queue SET next_attempt_at = {leased_until}
              WHERE id IN (SELECT id FROM mail_queue
-                          WHERE NOT dead AND next_attempt_at <= $2
-                                AND (expires_at IS NULL OR expires_at > $2)
-                          ORDER BY next_attempt_at LIMIT $3{skip_locked})
+                          WHERE NOT dead AND next_attempt_at <= {now}
+                                AND (expires_at IS NULL OR expires_at > {now})
+                          ORDER BY next_attempt_at LIMIT $2{skip_locked})
              RETURNING {QUEUE_COLUMNS}",
+            leased_until = dialect::now_plus_seconds(1),
+            now = dialect::NOW,
             skip_locked = dialect::SKIP_LOCKED
         ))
-        .bind(leased_until)
-        .bind(now)
+        .bind(lease.as_secs_f64())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -93,28 +89,31 @@ impl MailQueue for SqlStore {
         id: i64,
         attempts: u32,
         error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
+        retry_in: Option<Duration>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = $4, dead = $5
+        sqlx::query(&format!(
+            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = {next}, dead = $5
              WHERE id = $1",
-        )
+            next = dialect::now_plus_seconds(4)
+        ))
         .bind(id)
         .bind(i64::from(attempts))
         .bind(error)
-        .bind(next_attempt_at.unwrap_or_else(Utc::now))
-        .bind(next_attempt_at.is_none())
+        .bind(retry_in.unwrap_or_default().as_secs_f64())
+        .bind(retry_in.is_none())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM mail_queue WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+    async fn purge_expired(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query(&format!(
+            "DELETE FROM mail_queue WHERE expires_at <= {}",
+            dialect::NOW
+        ))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
@@ -126,13 +125,13 @@ impl MailQueue for SqlStore {
         rows.into_iter().map(QueuedRow::summary).collect()
     }
 
-    async fn retry_now(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = $2
-             WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-        )
+    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(&format!(
+            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = {now}
+             WHERE id = $1 AND (expires_at IS NULL OR expires_at > {now})",
+            now = dialect::NOW
+        ))
         .bind(id)
-        .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();

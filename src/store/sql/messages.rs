@@ -23,11 +23,11 @@ impl MessageLog for SqlStore {
              ON CONFLICT (consumer, message_id) DO UPDATE SET claimed_at = excluded.claimed_at
              WHERE handled_messages.done = FALSE AND handled_messages.claimed_at < {stale}",
             now = dialect::NOW,
-            stale = dialect::seconds_ago(3),
+            stale = dialect::now_plus_seconds(3),
         ))
         .bind(consumer)
         .bind(message_id)
-        .bind(lease.as_secs_f64())
+        .bind(-lease.as_secs_f64())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -58,9 +58,9 @@ impl MessageLog for SqlStore {
         .await?;
         sqlx::query(&format!(
             "DELETE FROM handled_messages WHERE claimed_at < {}",
-            dialect::seconds_ago(1)
+            dialect::now_plus_seconds(1)
         ))
-        .bind(KEPT_SECS)
+        .bind(-KEPT_SECS)
         .execute(&self.pool)
         .await?;
         Ok(())
