@@ -8,12 +8,14 @@ use helpers::Backend;
 pub const BACKEND: Backend = Backend::Embedded;
 
 mod actors;
+mod admin_page;
 mod auth;
 mod bad_input;
 mod hardening;
 mod helpers;
 mod ops;
 mod orders;
+mod overview;
 mod process;
 mod products;
 // Only the production suite stops and resumes its SMTP server.
@@ -22,3 +24,7 @@ mod products;
 mod smtp_server;
 mod tokens;
 mod users;
+// Each suite drives the browser its own way and uses part of it.
+#[allow(dead_code)]
+#[path = "../support/webdriver.rs"]
+mod webdriver;

@@ -21,6 +21,8 @@ mod helpers;
 mod ops;
 #[path = "../api/orders.rs"]
 mod orders;
+#[path = "../api/overview.rs"]
+mod overview;
 #[path = "../api/products.rs"]
 mod products;
 #[path = "../support/smtp_server.rs"]
@@ -29,6 +31,10 @@ mod smtp_server;
 mod tokens;
 #[path = "../api/users.rs"]
 mod users;
+// Each suite drives the browser its own way and uses part of it.
+#[allow(dead_code)]
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 
 mod cluster;
 mod mail;
