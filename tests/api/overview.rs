@@ -60,7 +60,8 @@ async fn the_overview_shows_this_node_its_kinds_their_past_the_bus_and_the_mail(
     assert!(otp["latencyMs"]["p99"].as_f64().unwrap() > 0.0, "{otp}");
     assert_eq!(body["bus"]["broker"], Value::Null);
     assert_eq!(body["bus"]["outboxBacklog"], 0);
-    assert_eq!(body["mail"]["parked"], 0);
+    // The welcome mail may still be on its first try.
+    assert!(body["mail"]["parked"].as_u64().unwrap() <= 1, "{body}");
     assert_eq!(body["mail"]["dead"], 0);
 
     // A sample every two seconds: the sign-in's messages show in the first.

@@ -7,6 +7,8 @@
 const POLL_MS = 2000;
 // The span of a chart: the five minutes a node keeps of each kind.
 const CHART_SECONDS = 300;
+// Of the 50 messages a kind remembers, the newest shown in its detail.
+const MESSAGES_SHOWN = 20;
 
 const byId = (id) => document.getElementById(id);
 let pollTimer = null;
@@ -153,10 +155,20 @@ function nodeCard(node, overview) {
     element("p", null, "legend"),
   );
   const legend = head.lastChild;
-  legend.append("charts, last 5 min: ", element("span", "■ queued", "queue"), " ", element("span", "— p99 ms", "latency"));
+  legend.append(
+    "charts, last 5 min: ",
+    element("span", "■ handled/s", "rate"),
+    " ",
+    element("span", "■ queued", "queue"),
+    " ",
+    element("span", "— p99 ms", "latency"),
+  );
 
   const table = element("table", null, "kinds");
-  const header = row(["kind", "instances", "queued", "in flight", "handled/s", "handled", "failed", "restarts", "p50 ms", "p99 ms", "queue and latency"].map((name) => element("th", name)));
+  const header = row(
+    ["kind", "instances", "queued", "in flight", "handled/s", "handled", "failed", "restarts", "p50 ms", "p99 ms", "last 5 minutes"]
+      .map((name) => element("th", name)),
+  );
   table.append(element("thead"), element("tbody"));
   table.tHead.append(header);
   for (const kind of node.kinds) table.tBodies[0].append(kindRow(node, kind, overview.sampleEverySecs));
@@ -191,8 +203,9 @@ function kindRow(node, kind, sampleEverySecs) {
   return tr;
 }
 
-// Queued messages as bars and the p99 latency as a line, each scaled to its
-// own maximum, the newest sample at the right edge.
+// Handled per second as a pale area, queued messages as bars and the p99
+// latency as a line, each scaled to its own maximum, the newest sample at
+// the right edge.
 function chart(history, sampleEverySecs) {
   const width = 180;
   const height = 40;
@@ -200,17 +213,22 @@ function chart(history, sampleEverySecs) {
   const canvas = element("canvas", null, "chart");
   canvas.width = width * scale;
   canvas.height = height * scale;
-  const queued = history.queued;
-  const p99 = history.p99Ms;
+  const { queued, handledPerSec: rates, p99Ms: p99 } = history;
   const maxQueued = Math.max(1, ...queued);
+  const maxRate = Math.max(0.1, ...rates);
   const maxP99 = Math.max(0.001, ...p99);
-  canvas.title = `last ${queued.length * sampleEverySecs} s: queued up to ${Math.max(0, ...queued)}, p99 up to ${ms(Math.max(0, ...p99))} ms`;
+  canvas.title = `last ${queued.length * sampleEverySecs} s: up to ${maxRate} handled/s, ` +
+    `queued up to ${Math.max(0, ...queued)}, p99 up to ${ms(Math.max(0, ...p99))} ms`;
   const context = canvas.getContext("2d");
   context.scale(scale, scale);
   const step = width / (CHART_SECONDS / sampleEverySecs);
   const x = (i, count) => width - (count - i) * step;
   context.fillStyle = "#dbe6fb";
   context.fillRect(0, height - 1, width, 1);
+  rates.forEach((value, i) => {
+    const areaHeight = (value / maxRate) * (height - 4);
+    context.fillRect(x(i, rates.length), height - areaHeight, step, areaHeight);
+  });
   context.fillStyle = "#2f6fde";
   queued.forEach((value, i) => {
     const barHeight = (value / maxQueued) * (height - 4);
@@ -271,7 +289,7 @@ async function renderDetail() {
   );
   byId("detail-messages").tBodies[0].replaceChildren(
     ...actor.recentMessages
-      .slice()
+      .slice(-MESSAGES_SHOWN)
       .reverse()
       .map((message) =>
         row([
