@@ -15,7 +15,8 @@
 # default configuration (info logs, to a file) on a seeded SQLite catalogue;
 # set STOREFRONT__DATABASE__URL to a postgres:// URL to measure PostgreSQL
 # (the database must exist and may be emptied), and BENCH_PRODUCTS to seed
-# more products.
+# more products. Last, /products/1 is measured alone and with POLLERS
+# (default 100; 0 skips it) operator's pages polling /admin/overview.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -39,6 +40,7 @@ export STOREFRONT__DATA_DIR="$work"
 export STOREFRONT__DATABASE__URL="${STOREFRONT__DATABASE__URL:-sqlite://$work/storefront.db}"
 export STOREFRONT__MAIL__OUTBOX_DIR="$work/outbox"
 export STOREFRONT__SERVER__PORT=18480
+export STOREFRONT__AUTH__ADMIN_EMAILS=bench-admin@example.com
 for kind in otp user mailer product; do
     export "STOREFRONT__ACTORS__${kind^^}__INSTANCES=$instances"
 done
@@ -96,5 +98,68 @@ for page in "${pages[@]}"; do
         -v p="$(column 2)" -v bp="$(column 4)" \
         'BEGIN { printf "| `%s` | %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n", page, bytes, r, br, ratio, p, bp }'
 done
+
+# The operator's page: POLLERS open pages (default 100), each asking for
+# /admin/overview once a second (the page asks every 2 s), while wrk
+# measures /products/1; against /products/1 alone and, to tell the pages'
+# cost from the pollers' own, with as many pollers of /healthz; in turn,
+# ROUNDS times. The pollers are one Python process of threads with a
+# kept-alive connection each, on the same cores as the server and wrk.
+pollers="${POLLERS:-100}"
+if [[ "$pollers" -gt 0 ]]; then
+    curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
+        -d '{"email": "bench-admin@example.com"}' http://127.0.0.1:18480/auth/otp
+    code=""
+    for _ in $(seq 100); do
+        code=$(grep -rhoE 'sign-in code is [0-9]{6}' "$work/outbox" 2>/dev/null | tail -n1 | grep -oE '[0-9]{6}' || true)
+        [[ -n "$code" ]] && break
+        sleep 0.1
+    done
+    token=$(curl -sf -X POST -H 'content-type: application/json' \
+        -d "{\"email\": \"bench-admin@example.com\", \"otp\": \"$code\"}" \
+        http://127.0.0.1:18480/auth/otp/verify | sed -E 's/.*"token":"([^"]+)".*/\1/')
+    cat >"$work/pollers.py" <<'PY'
+import http.client, sys, threading, time
+count, token, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def page(offset):
+    time.sleep(offset)
+    connection = http.client.HTTPConnection("127.0.0.1", 18480)
+    while True:
+        started = time.monotonic()
+        connection.request("GET", path, headers={"Cookie": "access_token=" + token})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+for index in range(count):
+    threading.Thread(target=page, args=(index / count,), daemon=True).start()
+threading.Event().wait()
+PY
+    : >"$work/polled"
+    for _ in $(seq "$rounds"); do
+        read -r alone alone_p99 < <(measure http://127.0.0.1:18480/products/1)
+        for path in /admin/overview /healthz; do
+            python3 "$work/pollers.py" "$pollers" "$token" "$path" &
+            poller=$!
+            sleep 2
+            read -r polled polled_p99 < <(measure http://127.0.0.1:18480/products/1)
+            kill "$poller"
+            wait "$poller" 2>/dev/null || true
+            printf '%s %s ' "$polled" "$polled_p99" >>"$work/polled"
+        done
+        echo "$alone $alone_p99" >>"$work/polled"
+    done
+    column() { awk -v c="$1" '{ print $c }' "$work/polled" | median; }
+    # Columns of a round: overview-polled req/s and p99, healthz-polled
+    # req/s and p99, alone req/s and p99.
+    overview_ratio=$(awk '{ print $1 / $5 }' "$work/polled" | median)
+    healthz_ratio=$(awk '{ print $3 / $5 }' "$work/polled" | median)
+    overview_bytes=$(curl -sf -b "access_token=$token" http://127.0.0.1:18480/admin/overview | wc -c)
+    printf '\n`/products/1` alone and while %s pollers each ask once a second for (overview: %s bytes)\n\n' "$pollers" "$overview_bytes"
+    printf '| polled | req/s | ratio to alone | p99 ms |\n|---|---|---|---|\n'
+    printf '| nothing | %.0f | 1 | %.2f |\n' "$(column 5)" "$(column 6)"
+    printf '| `/admin/overview` | %.0f | %.2f | %.2f |\n' "$(column 1)" "$overview_ratio" "$(column 2)"
+    printf '| `/healthz` | %.0f | %.2f | %.2f |\n' "$(column 3)" "$healthz_ratio" "$(column 4)"
+fi
 
 awk -v products="${BENCH_PRODUCTS:-288}" '/^VmRSS/ { printf "\nstorefront resident memory after the runs: %.0f MB (%d products)\n", $2 / 1024, products }' "/proc/$server/status"

@@ -102,6 +102,7 @@ fn serve(
         cookie_secure: settings.auth.cookie_secure,
         trusted_proxies: settings.server.trusted_proxies.clone(),
         limits,
+        overview: Default::default(),
     });
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),

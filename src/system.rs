@@ -12,7 +12,7 @@ use crate::actors::order::{OrderActor, OrderParts, Outbox};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{
-    Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute,
+    Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute, Timeline,
 };
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
@@ -87,6 +87,8 @@ pub struct Services {
 pub struct Cluster {
     pub own: Arc<dyn Fn() -> Heartbeat + Send + Sync>,
     pub others: Arc<Membership>,
+    /// The recent past of the kinds this node hosts.
+    pub timeline: Arc<Timeline>,
 }
 
 /// Polls the store for products other nodes wrote, every `interval`, on the
@@ -115,6 +117,7 @@ fn keep_up(catalogue: &Arc<Catalogue>, interval: std::time::Duration, arbiters: 
 fn own_heartbeat(
     settings: &Settings,
     registry: &Registry,
+    timeline: Arc<Timeline>,
     node_id: String,
     address: String,
 ) -> Arc<dyn Fn() -> Heartbeat + Send + Sync> {
@@ -140,6 +143,10 @@ fn own_heartbeat(
                     queued: snapshot.queued,
                     in_flight: snapshot.in_flight,
                     handled: snapshot.handled,
+                    failed: snapshot.failed,
+                    restarts: snapshot.restarts,
+                    latency_ms: snapshot.latency_ms,
+                    latest: timeline.history(*kind).latest(),
                 })
             })
             .collect(),
@@ -464,9 +471,13 @@ pub async fn start(
         },
     );
 
+    let timeline = Timeline::new(&registry);
+    let sampled = timeline.clone();
+    arbiters.handle(0).spawn_fn(move || sampled.keep_sampling());
     let cluster = Cluster {
-        own: own_heartbeat(settings, &registry, node_id, address),
+        own: own_heartbeat(settings, &registry, timeline.clone(), node_id, address),
         others: Arc::new(Membership::default()),
+        timeline,
     };
     if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
         join(bridge, cluster.others.clone(), cluster.own.clone())

@@ -17,13 +17,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bridge::{Bridge, BridgeError};
+use crate::actors::runtime::{History, LatencyMs, Sample};
 
-/// How often a node says it is there.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How often a node says it is there: as often as it samples its kinds,
+/// so each heartbeat carries one new sample.
+pub const HEARTBEAT_EVERY: Duration = crate::actors::runtime::SAMPLE_EVERY;
 /// A node not heard of for this long is no longer listed.
 const LIVE_FOR: Duration = Duration::from_secs(6);
 
-/// One actor kind as a heartbeat sums it up.
+/// One actor kind as a heartbeat sums it up. The fields after `handled`
+/// came later: a heartbeat of an older node lacks them and reads as zeros.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorBeat {
@@ -32,6 +35,16 @@ pub struct ActorBeat {
     pub queued: u64,
     pub in_flight: u64,
     pub handled: u64,
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default)]
+    pub restarts: u64,
+    /// Since the node started.
+    #[serde(default)]
+    pub latency_ms: LatencyMs,
+    /// The last window the node sampled (`null` before its first).
+    #[serde(default)]
+    pub latest: Option<Sample>,
 }
 
 /// What a node says of itself.
@@ -48,32 +61,78 @@ pub struct Heartbeat {
     pub actors: Vec<ActorBeat>,
 }
 
+/// What this node knows of another.
+struct Seen {
+    heartbeat: Heartbeat,
+    /// When the heartbeat arrived, by this node's clock (so another node's
+    /// skewed clock does not make it look dead).
+    arrived: Instant,
+    /// By kind name: the samples its heartbeats carried.
+    histories: BTreeMap<String, History>,
+}
+
 /// The other nodes this node heard from.
 #[derive(Default)]
 pub struct Membership {
-    /// By node id: its last heartbeat and when it arrived, by this node's
-    /// clock (so another node's skewed clock does not make it look dead).
-    seen: Mutex<BTreeMap<String, (Heartbeat, Instant)>>,
+    /// By node id.
+    seen: Mutex<BTreeMap<String, Seen>>,
+}
+
+/// Another live node: its last heartbeat and its kinds' histories.
+pub struct Member {
+    pub heartbeat: Heartbeat,
+    pub histories: BTreeMap<String, History>,
 }
 
 impl Membership {
     fn record(&self, heartbeat: Heartbeat) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(heartbeat.node_id.clone(), (heartbeat, Instant::now()));
+        let mut seen = self.lock();
+        let node = seen
+            .entry(heartbeat.node_id.clone())
+            .or_insert_with(|| Seen {
+                heartbeat: heartbeat.clone(),
+                arrived: Instant::now(),
+                histories: BTreeMap::new(),
+            });
+        // Only the kinds it hosts now keep a history.
+        node.histories
+            .retain(|name, _| heartbeat.actors.iter().any(|beat| &beat.name == name));
+        for beat in &heartbeat.actors {
+            if let Some(sample) = beat.latest {
+                node.histories
+                    .entry(beat.name.clone())
+                    .or_default()
+                    .push(sample);
+            }
+        }
+        node.heartbeat = heartbeat;
+        node.arrived = Instant::now();
     }
 
     /// The other live nodes' last heartbeats, by node id.
     pub fn live(&self) -> Vec<Heartbeat> {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        seen.retain(|_, (_, at)| at.elapsed() < LIVE_FOR);
-        seen.values()
-            .map(|(heartbeat, _)| heartbeat.clone())
+        self.live_members()
+            .into_iter()
+            .map(|member| member.heartbeat)
             .collect()
+    }
+
+    /// The other live nodes with their histories, by node id.
+    pub fn live_members(&self) -> Vec<Member> {
+        let mut seen = self.lock();
+        seen.retain(|_, node| node.arrived.elapsed() < LIVE_FOR);
+        seen.values()
+            .map(|node| Member {
+                heartbeat: node.heartbeat.clone(),
+                histories: node.histories.clone(),
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Seen>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -178,4 +237,68 @@ async fn listen(bridge: Arc<Bridge>, membership: Arc<Membership>) -> Result<(), 
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(name: &str, queued: u64) -> ActorBeat {
+        ActorBeat {
+            name: name.to_owned(),
+            instances: 1,
+            queued,
+            in_flight: 0,
+            handled: 0,
+            failed: 0,
+            restarts: 0,
+            latency_ms: LatencyMs::default(),
+            latest: Some(Sample {
+                queued,
+                ..Sample::default()
+            }),
+        }
+    }
+
+    fn heartbeat(actors: Vec<ActorBeat>) -> Heartbeat {
+        Heartbeat {
+            node_id: "other".to_owned(),
+            roles: Vec::new(),
+            address: "http://127.0.0.1:1".to_owned(),
+            sent_at: Utc::now(),
+            actors,
+        }
+    }
+
+    #[test]
+    fn heartbeats_build_each_kinds_history_of_another_node() {
+        let membership = Membership::default();
+        membership.record(heartbeat(vec![beat("OtpActor", 1), beat("UserActor", 5)]));
+        membership.record(heartbeat(vec![beat("OtpActor", 2)]));
+        let members = membership.live_members();
+        assert_eq!(members.len(), 1);
+        let histories = &members[0].histories;
+        let queued: Vec<u64> = histories["OtpActor"]
+            .samples()
+            .map(|sample| sample.queued)
+            .collect();
+        assert_eq!(queued, [1, 2]);
+        assert!(
+            !histories.contains_key("UserActor"),
+            "a kind the node no longer hosts has no history"
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_of_an_older_node_reads_as_zeros() {
+        let older = serde_json::json!({
+            "nodeId": "old", "roles": ["otp"], "address": "http://127.0.0.1:1",
+            "sentAt": "2026-01-01T00:00:00Z",
+            "actors": [{"name": "OtpActor", "instances": 1, "queued": 0, "inFlight": 0, "handled": 7}],
+        });
+        let heartbeat: Heartbeat = serde_json::from_value(older).unwrap();
+        assert_eq!(heartbeat.actors[0].handled, 7);
+        assert_eq!(heartbeat.actors[0].failed, 0);
+        assert!(heartbeat.actors[0].latest.is_none());
+    }
 }

@@ -175,13 +175,17 @@ pub struct BusBody {
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn bus_state(state: web::Data<AppState>, _admin: Admin) -> HttpResponse {
+    HttpResponse::Ok().json(bus_body(&state).await)
+}
+
+pub async fn bus_body(state: &AppState) -> BusBody {
     let backlog = state.registry.get::<OrderActor>().call(OutboxBacklog).await;
-    HttpResponse::Ok().json(BusBody {
+    BusBody {
         node: state.registry.node_id().to_owned(),
         events: state.bus.counters(),
         broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
         outbox_backlog: backlog.ok().and_then(Result::ok),
-    })
+    }
 }
 
 /// A node of the cluster as the admin view shows it.

@@ -3,6 +3,7 @@
 //! store.
 
 pub mod admin;
+pub mod admin_page;
 pub mod auth;
 pub mod cart;
 pub mod client;
@@ -12,6 +13,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod overview;
 pub mod products;
 pub mod schemas;
 pub mod session;
@@ -41,6 +43,7 @@ pub struct AppState {
     pub cookie_secure: bool,
     pub trusted_proxies: TrustedProxies,
     pub limits: RequestLimits,
+    pub overview: overview::OverviewCache,
 }
 
 /// What one request may send.
@@ -64,6 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(orders::routes)
         .configure(users::routes)
         .configure(admin::routes)
+        .configure(overview::routes)
+        .configure(admin_page::routes)
         .configure(openapi::routes);
 }
 

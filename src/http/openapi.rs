@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
-use super::{admin, auth, cart, error, ops, orders, products, users};
+use super::{admin, auth, cart, error, ops, orders, overview, products, users};
 use crate::domain::Size;
 
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use crate::domain::Size;
         ops::healthz, ops::readyz, ops::metrics,
         admin::list_actors, admin::get_actor,
         admin::bus_state, admin::cluster, admin::list_queued_mail, admin::retry_queued_mail,
+        overview::overview,
     ),
     components(schemas(error::Problem)),
     modifiers(&SessionSecurity, &LegacyAliases, &ProblemResponses),
@@ -46,7 +47,7 @@ use crate::domain::Size;
 pub struct ApiDoc;
 
 /// Operations only an admin may call: a customer gets 403.
-const ADMIN_ONLY: [(&str, &str); 13] = [
+const ADMIN_ONLY: [(&str, &str); 14] = [
     ("post", "/products"),
     ("put", "/products/{id}"),
     ("patch", "/products/{id}"),
@@ -60,6 +61,7 @@ const ADMIN_ONLY: [(&str, &str); 13] = [
     ("get", "/admin/orders"),
     ("get", "/admin/bus"),
     ("get", "/admin/cluster"),
+    ("get", "/admin/overview"),
 ];
 
 /// Operations under a per-client limit.

@@ -8,6 +8,7 @@ use helpers::Backend;
 pub const BACKEND: Backend = Backend::Embedded;
 
 mod actors;
+mod admin_page;
 mod auth;
 mod bad_input;
 mod hardening;
@@ -18,6 +19,7 @@ mod helpers;
 mod node_process;
 mod ops;
 mod orders;
+mod overview;
 mod process;
 mod products;
 // Only the production suite stops and resumes its SMTP server.
@@ -26,3 +28,7 @@ mod products;
 mod smtp_server;
 mod tokens;
 mod users;
+// Each suite drives the browser its own way and uses part of it.
+#[allow(dead_code)]
+#[path = "../support/webdriver.rs"]
+mod webdriver;

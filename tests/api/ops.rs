@@ -116,6 +116,7 @@ const ROUTES: &[&str] = &[
     "get /admin/orders",
     "get /admin/bus",
     "get /admin/cluster",
+    "get /admin/overview",
 ];
 
 #[actix_web::test]

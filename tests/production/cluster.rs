@@ -26,6 +26,7 @@ use crate::helpers::{
     assert_problem, eventually, nonzero, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
 };
 use crate::tcp_proxy::TcpProxy;
+use crate::webdriver::Browser;
 use storefront::actors::ActorKind;
 
 const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -969,4 +970,143 @@ async fn codes_limits_and_revocations_hold_across_nodes() {
         StatusCode::UNAUTHORIZED,
     )
     .await;
+}
+
+#[actix_web::test]
+async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
+    let namespace = Namespace::new();
+    let Some((first, second)) = split(&namespace, ActorKind::Product).await else {
+        return;
+    };
+    let admin = second.login(ADMIN_EMAIL).await.token;
+    for _ in 0..5 {
+        assert_eq!(
+            second.get("/products/1", None).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    eventually("the gateway's overview shows the product node", || async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let overview: Value = second
+            .get("/admin/overview", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let nodes = overview["nodes"].as_array().unwrap();
+        let Some(product_node) = nodes.iter().find(|node| node["thisNode"] == false) else {
+            return false;
+        };
+        let kind = &product_node["kinds"][0];
+        nodes.len() == 2
+            && overview["bus"]["broker"]["connected"] == true
+            && product_node["nodeId"] == "product-node"
+            && product_node["roles"] == json!(["product"])
+            && kind["name"] == "ProductActor"
+            && kind["handled"].as_u64().unwrap() >= 5
+            && kind["latencyMs"]["p99"].as_f64().unwrap() > 0.0
+            && !kind["history"]["queued"].as_array().unwrap().is_empty()
+            && nodes[0]["kinds"].as_array().unwrap().len() == ActorKind::ALL.len() - 1
+    })
+    .await;
+    drop(first);
+}
+
+/// Takes the screenshots in `docs/` of the operator's page on a two-node
+/// cluster with traffic: `cargo test --test production screenshots -- --ignored`.
+#[actix_web::test]
+#[ignore = "writes docs/admin-page.png and docs/admin-kind-detail.png; run by hand"]
+async fn screenshots_of_the_operators_page() {
+    let namespace = Namespace::new();
+    rabbit().await.expect("RabbitMQ answers");
+    let front = spawn_app_with(|settings| {
+        clustered(settings, &namespace, "node-front");
+        settings.node.roles = vec![ActorKind::Otp, ActorKind::User, ActorKind::Mailer];
+    })
+    .await
+    .expect("the production backends answer");
+    let shop = node_with_roles(
+        &front,
+        &namespace,
+        "node-shop",
+        &[ActorKind::Product, ActorKind::Cart, ActorKind::Order],
+    )
+    .await;
+    let product = json!({
+        "title": "Linen shirt", "description": "A shirt of linen.", "price": 4900,
+        "category": "shirts", "dressType": "casual", "variants": [{"size": "M", "stock": 1000}],
+    });
+    let admin = front.login(ADMIN_EMAIL).await.token;
+    let created = front
+        .send_json(Method::POST, "/products", Some(&admin), &product)
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let product_id = created.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    // Uneven traffic on both nodes for a minute, so the charts have a shape.
+    let shopper = shop.login("shopper@example.com").await.token;
+    let traffic = async {
+        for round in 0..60u64 {
+            let burst = 5 + (round % 12) * 6;
+            for _ in 0..burst {
+                shop.get(&format!("/products/{product_id}"), None).await;
+                front.get("/products?q=linen", None).await;
+            }
+            front.get("/auth/me", Some(&shopper)).await;
+            shop.send_json(
+                Method::POST,
+                "/cart/items",
+                Some(&shopper),
+                &json!({"productId": product_id, "size": "M", "quantity": 1}),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let browser = Browser::start((1440, 1500))
+        .await
+        .expect("chromium and chromedriver");
+    let page = async {
+        tokio::time::sleep(Duration::from_secs(50)).await;
+        browser.goto(&front.url("/admin")).await;
+        browser
+            .wait_for(
+                "the sign-in form",
+                10,
+                "return !document.getElementById('signin').hidden",
+            )
+            .await;
+        browser.type_into("#email", ADMIN_EMAIL).await;
+        browser.click("#email-form button").await;
+        let code = front.next_code(ADMIN_EMAIL).await;
+        browser.type_into("#code", &code).await;
+        browser.click("#code-form button").await;
+        browser
+            .wait_for(
+                "both nodes",
+                20,
+                "return document.querySelectorAll('section.node').length === 2",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        browser.screenshot(&docs.join("admin-page.png")).await;
+        browser.click("tr[data-kind=\"UserActor\"] button").await;
+        browser
+            .wait_for(
+                "the detail",
+                10,
+                "return document.querySelectorAll('#detail-messages tbody tr').length > 0",
+            )
+            .await;
+        browser
+            .run("document.getElementById('detail').scrollIntoView(); return null;")
+            .await;
+        browser
+            .screenshot(&docs.join("admin-kind-detail.png"))
+            .await;
+    };
+    futures_util::join!(traffic, page);
 }

@@ -26,6 +26,8 @@ mod ops;
 mod node_process;
 #[path = "../api/orders.rs"]
 mod orders;
+#[path = "../api/overview.rs"]
+mod overview;
 #[path = "../api/products.rs"]
 mod products;
 #[path = "../support/smtp_server.rs"]
@@ -36,6 +38,10 @@ mod tcp_proxy;
 mod tokens;
 #[path = "../api/users.rs"]
 mod users;
+// Each suite drives the browser its own way and uses part of it.
+#[allow(dead_code)]
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 
 mod cluster;
 mod mail;

@@ -7,6 +7,7 @@ mod envelope;
 mod pool;
 mod registry;
 mod stats;
+mod timeline;
 mod wire;
 
 pub use address::{Address, CallError, RemoteCall, RemoteRoute};
@@ -17,6 +18,7 @@ pub use stats::{
     InstanceSnapshot, InstanceStats, KindSnapshot, KindStats, LatencyMs, MessageRecord, Outcome,
     RECENT_MESSAGES,
 };
+pub use timeline::{History, Sample, Timeline, SAMPLES_KEPT, SAMPLE_EVERY};
 pub use wire::{answer_remote, DispatchError, Hosted, ReplyOf, WireMessage};
 
 use super::{ActorError, ActorKind};

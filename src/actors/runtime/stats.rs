@@ -67,7 +67,7 @@ pub(super) fn wall_time(instant: Instant) -> SystemTime {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, ToSchema)]
 pub struct LatencyMs {
     pub p50: f64,
     pub p99: f64,
@@ -275,10 +275,7 @@ impl KindStats {
 
     /// The last messages of all instances, oldest first.
     pub fn recent(&self) -> Vec<MessageRecord> {
-        let instances = self
-            .instances
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let instances = self.instances();
         let mut recent: Vec<MessageRecord> = instances
             .iter()
             .flat_map(|instance| {
@@ -295,16 +292,45 @@ impl KindStats {
         recent
     }
 
-    pub fn snapshot(&self) -> KindSnapshot {
-        let instances = self
-            .instances
+    fn instances(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<InstanceStats>>> {
+        self.instances
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Messages handled by all instances so far.
+    pub fn handled(&self) -> u64 {
+        self.instances()
+            .iter()
+            .map(|instance| instance.handled.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Messages waiting and running now, over all instances.
+    pub fn load(&self) -> (u64, u64) {
+        self.instances()
+            .iter()
+            .fold((0, 0), |(queued, in_flight), instance| {
+                (
+                    queued + instance.queued.load(Ordering::Relaxed),
+                    in_flight + instance.in_flight.load(Ordering::Relaxed),
+                )
+            })
+    }
+
+    /// The handling times of all instances so far, in µs.
+    pub fn latency_histogram(&self) -> Histogram<u64> {
         let mut merged = new_histogram();
-        for instance in instances.iter() {
+        for instance in self.instances().iter() {
             // Same bounds on both sides: adding cannot fail.
             let _ = merged.add(&lock(&instance.history).latency_us);
         }
+        merged
+    }
+
+    pub fn snapshot(&self) -> KindSnapshot {
+        let merged = self.latency_histogram();
+        let instances = self.instances();
         let snapshots: Vec<InstanceSnapshot> = instances
             .iter()
             .map(|instance| instance.snapshot())

@@ -1,0 +1,177 @@
+//! The operator's page in a real (headless) Chromium: sign-in through its
+//! own form, live counts, a kind's detail, and nothing fetched from outside
+//! the node.
+
+use serde_json::Value;
+use storefront::actors::ActorKind;
+
+use crate::helpers::{spawn_app, ADMIN_EMAIL};
+use crate::webdriver::Browser;
+
+/// Signs in through the page's form as `email`, with the code from the mail.
+async fn sign_in(browser: &Browser, app: &crate::helpers::TestApp, email: &str) {
+    browser
+        .wait_for(
+            "the sign-in form",
+            10,
+            "return !document.getElementById('signin').hidden",
+        )
+        .await;
+    browser.type_into("#email", email).await;
+    browser.click("#email-form button").await;
+    browser
+        .wait_for(
+            "the code field",
+            10,
+            "return !document.getElementById('code-form').hidden",
+        )
+        .await;
+    let code = app.next_code(email).await;
+    browser.type_into("#code", &code).await;
+    browser.click("#code-form button").await;
+}
+
+/// A script that reads the handled count the page shows for ProductActor
+/// into `handled` (null while there is none) and returns `answer`.
+fn products_handled(answer: &str) -> String {
+    format!(
+        "const cell = document.querySelector('tr[data-kind=\"ProductActor\"] td.handled');
+         const handled = cell ? Number(cell.textContent) : null;
+         return {answer};"
+    )
+}
+
+#[actix_web::test]
+async fn an_admin_watches_the_actors_live_and_a_customer_is_turned_away() {
+    let Some(browser) = Browser::start((1400, 1000)).await else {
+        return;
+    };
+    let Some(app) = spawn_app().await else { return };
+
+    browser.goto(&app.url("/admin")).await;
+    sign_in(&browser, &app, ADMIN_EMAIL).await;
+    let shown = browser
+        .wait_for(
+            "every actor kind of the node",
+            10,
+            "const kinds = [...document.querySelectorAll('tr[data-kind]')].map(row => row.dataset.kind);
+             return kinds.length ? kinds : null;",
+        )
+        .await;
+    let mut shown: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kind| kind.as_str().unwrap())
+        .collect();
+    shown.sort_unstable();
+    let mut every: Vec<&str> = ActorKind::ALL
+        .iter()
+        .map(|kind| kind.actor_name())
+        .collect();
+    every.sort_unstable();
+    assert_eq!(shown, every);
+    // Gone if the page reloads.
+    browser.run("window.samePage = true; return null;").await;
+
+    let before = browser
+        .wait_for("a handled count", 10, &products_handled("handled"))
+        .await
+        .as_u64()
+        .unwrap();
+    for _ in 0..5 {
+        assert!(app.get("/products", None).await.status().is_success());
+    }
+    let grown = format!("handled >= {} ? handled : null", before + 5);
+    browser
+        .wait_for("the handled count to grow", 10, &products_handled(&grown))
+        .await;
+    assert_eq!(browser.run("return window.samePage === true").await, true);
+
+    browser.click("tr[data-kind=\"ProductActor\"] button").await;
+    let detail = browser
+        .wait_for(
+            "the kind's instances and last messages",
+            10,
+            "const instances = document.querySelectorAll('#detail-instances tbody tr').length;
+             const types = [...document.querySelectorAll('#detail-messages tbody tr')]
+                 .map(row => row.children[1].textContent);
+             return !document.getElementById('detail').hidden && instances > 0 && types.length > 0
+                 ? { instances, types } : null;",
+        )
+        .await;
+    let types = detail["types"].as_array().unwrap();
+    assert!(types.contains(&Value::from("SearchProducts")), "{detail}");
+
+    let requested = browser
+        .run(
+            "return [location.href].concat(
+                 performance.getEntriesByType('navigation').map(entry => entry.name),
+                 performance.getEntriesByType('resource').map(entry => entry.name));",
+        )
+        .await;
+    let requested: Vec<&str> = requested
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::as_str)
+        .map(Option::unwrap)
+        .collect();
+    assert!(
+        requested.iter().any(|url| url.ends_with("/admin/overview")),
+        "{requested:?}"
+    );
+    for url in &requested {
+        assert!(
+            url.starts_with(&format!("{}/", app.address)),
+            "a request outside the node: {url}"
+        );
+    }
+    let page = app.get("/admin", None).await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+
+    browser.delete_cookies().await;
+    browser.goto(&app.url("/admin")).await;
+    sign_in(&browser, &app, "shopper@example.com").await;
+    browser
+        .wait_for(
+            "admins only",
+            10,
+            "return !document.getElementById('admins-only').hidden
+                 && document.getElementById('dashboard').hidden",
+        )
+        .await;
+    let text = browser
+        .run("return document.getElementById('admins-only').textContent")
+        .await;
+    assert!(text.as_str().unwrap().contains("Admins only"), "{text}");
+}
+
+#[actix_web::test]
+async fn the_page_and_its_files_load_nothing_from_elsewhere() {
+    let Some(app) = spawn_app().await else { return };
+    for (path, content_type) in [
+        ("/admin", "text/html; charset=utf-8"),
+        ("/admin/assets/admin.js", "text/javascript; charset=utf-8"),
+        ("/admin/assets/admin.css", "text/css; charset=utf-8"),
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            headers["content-security-policy"],
+            storefront::http::admin_page::CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{path}"
+        );
+        assert!(!text.contains("innerHTML"), "{path}");
+    }
+}
