@@ -160,6 +160,34 @@ PY
     printf '| nothing | %.0f | 1 | %.2f |\n' "$(column 5)" "$(column 6)"
     printf '| `/admin/overview` | %.0f | %.2f | %.2f |\n' "$(column 1)" "$overview_ratio" "$(column 2)"
     printf '| `/healthz` | %.0f | %.2f | %.2f |\n' "$(column 3)" "$healthz_ratio" "$(column 4)"
+
+    # What the pages cost the node itself, free of the pollers' and wrk's
+    # share of the cores: the server's own CPU time (utime + stime) over
+    # 10 s of polling alone, per second of wall time.
+    cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
+    tick=$(getconf CLK_TCK)
+    printf '
+The server'"'"'s own CPU time while %s pollers ask once a second, nothing else running
+
+' "$pollers"
+    printf '| polled | server CPU ms per second | share of one core |\n|---|---|---|\n'
+    for path in nothing /admin/overview /auth/me /healthz; do
+        poller=""
+        if [[ "$path" != nothing ]]; then
+            python3 "$work/pollers.py" "$pollers" "$token" "$path" &
+            poller=$!
+            sleep 2
+        fi
+        before=$(cpu_ticks)
+        sleep 10
+        after=$(cpu_ticks)
+        if [[ -n "$poller" ]]; then
+            kill "$poller"
+            wait "$poller" 2>/dev/null || true
+        fi
+        awk -v path="$path" -v ticks=$((after - before)) -v tick="$tick" \
+            'BEGIN { ms = ticks * 1000 / tick / 10; printf "| `%s` | %.1f | %.1f %% |\n", path, ms, ms / 10 }'
+    done
 fi
 
 awk -v products="${BENCH_PRODUCTS:-288}" '/^VmRSS/ { printf "\nstorefront resident memory after the runs: %.0f MB (%d products)\n", $2 / 1024, products }' "/proc/$server/status"
