@@ -118,9 +118,13 @@ if [[ "$pollers" -gt 0 ]]; then
     token=$(curl -sf -X POST -H 'content-type: application/json' \
         -d "{\"email\": \"bench-admin@example.com\", \"otp\": \"$code\"}" \
         http://127.0.0.1:18480/auth/otp/verify | sed -E 's/.*"token":"([^"]+)".*/\1/')
+    [[ "$token" =~ ^[A-Za-z0-9._-]+$ ]] || { echo "the bench admin could not sign in" >&2; exit 1; }
+    # The pollers read the token from their environment, not argv (ps shows argv).
+    export BENCH_TOKEN="$token"
     cat >"$work/pollers.py" <<'PY'
-import http.client, sys, threading, time
-count, token, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import http.client, os, sys, threading, time
+count, path = int(sys.argv[1]), sys.argv[2]
+token = os.environ["BENCH_TOKEN"]
 def page(offset):
     time.sleep(offset)
     connection = http.client.HTTPConnection("127.0.0.1", 18480)
@@ -139,7 +143,7 @@ PY
     for _ in $(seq "$rounds"); do
         read -r alone alone_p99 < <(measure http://127.0.0.1:18480/products/1)
         for path in /admin/overview /healthz; do
-            python3 "$work/pollers.py" "$pollers" "$token" "$path" &
+            python3 "$work/pollers.py" "$pollers" "$path" &
             poller=$!
             sleep 2
             read -r polled polled_p99 < <(measure http://127.0.0.1:18480/products/1)
@@ -174,7 +178,7 @@ The server'"'"'s own CPU time while %s pollers ask once a second, nothing else r
     for path in nothing /admin/overview /auth/me /healthz; do
         poller=""
         if [[ "$path" != nothing ]]; then
-            python3 "$work/pollers.py" "$pollers" "$token" "$path" &
+            python3 "$work/pollers.py" "$pollers" "$path" &
             poller=$!
             sleep 2
         fi

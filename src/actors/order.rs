@@ -27,6 +27,10 @@ pub struct OrderParts {
     pub currency: Currency,
 }
 
+/// The high half of an outbox event's message id ("outbox" in ASCII); the
+/// low half is its row's id.
+const OUTBOX_MESSAGES: u64 = u64::from_be_bytes(*b"\0\0outbox");
+
 /// The orders' store and the bus their outbox is relayed to: what every
 /// node relays with, whether or not it hosts orders.
 #[derive(Clone)]
@@ -47,9 +51,12 @@ impl Outbox {
     /// relay (after the next change, the node's periodic relay, or a start).
     pub async fn relay(&self) {
         let bus = self.bus.clone();
-        let publish = move |event| {
+        let publish = move |row: i64, event| {
             let bus = bus.clone();
-            Box::pin(async move { bus.publish_confirmed(event).await })
+            // One id per row, however often it is relayed: consumers handle
+            // a row's event once even when it goes out twice.
+            let message_id = uuid::Uuid::from_u64_pair(OUTBOX_MESSAGES, row.unsigned_abs());
+            Box::pin(async move { bus.publish_confirmed(message_id, event).await })
                 as futures_util::future::BoxFuture<'static, bool>
         };
         if let Err(err) = self.store.relay_outbox(&publish).await {

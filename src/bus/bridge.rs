@@ -134,8 +134,9 @@ pub struct BridgeCounters {
     pub dead_lettered: AtomicU64,
     /// Replies to calls whose caller had given up (timed out).
     pub late_replies: AtomicU64,
-    /// Commands delivered again (the node that took them first died) and
-    /// answered as failed rather than run a second time.
+    /// Commands delivered again (the node that took them first died, or
+    /// lost its channel before acking) and answered as failed rather than
+    /// perhaps run a second time.
     pub repeated_commands: AtomicU64,
 }
 
@@ -496,7 +497,7 @@ impl Bridge {
                 // required fields of the envelope.
                 let reason = format!("the message does not decode as an event: {err}");
                 tracing::error!(queue = %consumer.queue, reason = %reason, "dead-lettered");
-                self.dead_letter(delivery, &reason).await;
+                self.dead_letter(&consumer.queue, delivery, &reason).await;
                 return;
             }
         };
@@ -557,10 +558,11 @@ impl Bridge {
     }
 
     /// Moves a message that can never be handled to the dead-letter queue
-    /// with `reason` in its `x-dead-reason` header, for the operator who
+    /// with `reason` in its `x-dead-reason` header and the queue it came
+    /// from in `x-dead-queue`, for the operator who
     /// reads it there; a plain reject (the broker's own dead-lettering,
     /// without the reason) when that publish fails.
-    async fn dead_letter(&self, delivery: lapin::message::Delivery, reason: &str) {
+    async fn dead_letter(&self, queue: &str, delivery: lapin::message::Delivery, reason: &str) {
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         headers.insert(
@@ -569,7 +571,7 @@ impl Bridge {
         );
         headers.insert(
             "x-dead-queue".into(),
-            AMQPValue::LongString(LongString::from(delivery.routing_key.to_string())),
+            AMQPValue::LongString(LongString::from(queue.to_owned())),
         );
         let properties = delivery.properties.clone().with_headers(headers);
         let published = async {

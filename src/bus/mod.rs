@@ -239,8 +239,14 @@ impl EventBus {
     /// it, however long it is away; past `bus.publish_buffer` events waiting so,
     /// a new one is refused (callers answer 503).
     pub fn publish(&self, event: Event) -> Result<(), BusFull> {
+        self.publish_as(Uuid::new_v4(), event)
+    }
+
+    /// `publish`, with the message id given: a sender that may send one
+    /// event twice gives both the same id.
+    fn publish_as(&self, message_id: Uuid, event: Event) -> Result<(), BusFull> {
         let envelope = Arc::new(EventEnvelope {
-            message_id: Uuid::new_v4(),
+            message_id,
             origin_node: self.inner.node_id.clone(),
             timestamp: Utc::now(),
             event,
@@ -298,12 +304,12 @@ impl EventBus {
     /// Publishes `event` and answers whether it is safely on its way: with
     /// a broker, once the broker confirmed it (no retries here: the caller
     /// keeps the event and tries again later); in process, at once.
-    pub async fn publish_confirmed(&self, event: Event) -> bool {
+    pub async fn publish_confirmed(&self, message_id: Uuid, event: Event) -> bool {
         let Some(bridge) = self.inner.bridge.get().cloned() else {
-            return self.publish(event).is_ok();
+            return self.publish_as(message_id, event).is_ok();
         };
         let envelope = EventEnvelope {
-            message_id: Uuid::new_v4(),
+            message_id,
             origin_node: self.inner.node_id.clone(),
             timestamp: Utc::now(),
             event,

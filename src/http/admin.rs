@@ -19,6 +19,11 @@ use crate::bus::BusCounters;
 use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
 
+/// How long an admin view waits for a number another actor (maybe on a node
+/// that is down) keeps; past it the number shows as unknown (`null`)
+/// rather than the view, and every page polling it, hanging.
+pub const VIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/admin/actors").route(web::get().to(list_actors)))
         .service(super::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
@@ -179,12 +184,16 @@ pub async fn bus_state(state: web::Data<AppState>, _admin: Admin) -> HttpRespons
 }
 
 pub async fn bus_body(state: &AppState) -> BusBody {
-    let backlog = state.registry.get::<OrderActor>().call(OutboxBacklog).await;
+    let backlog = tokio::time::timeout(
+        VIEW_WAIT,
+        state.registry.get::<OrderActor>().call(OutboxBacklog),
+    )
+    .await;
     BusBody {
         node: state.registry.node_id().to_owned(),
         events: state.bus.counters(),
         broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
-        outbox_backlog: backlog.ok().and_then(Result::ok),
+        outbox_backlog: backlog.ok().and_then(Result::ok).and_then(Result::ok),
     }
 }
 

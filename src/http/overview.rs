@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 
-use super::admin::{bus_body, BusBody, QueuedMailBody};
+use super::admin::{bus_body, BusBody, QueuedMailBody, VIEW_WAIT};
 use super::error::Problem;
 use super::session::Admin;
 use super::AppState;
@@ -174,9 +174,12 @@ async fn render(state: &AppState) -> Bytes {
         });
     let (bus, queued_mail) = futures_util::join!(
         bus_body(state),
-        state.registry.get::<MailerActor>().call(ListQueuedMail)
+        tokio::time::timeout(
+            VIEW_WAIT,
+            state.registry.get::<MailerActor>().call(ListQueuedMail)
+        )
     );
-    let queued_mail = queued_mail.ok().and_then(Result::ok);
+    let queued_mail = queued_mail.ok().and_then(Result::ok).and_then(Result::ok);
     let document = Overview {
         node: state.registry.node_id().to_owned(),
         generated_at: Utc::now(),

@@ -491,8 +491,11 @@ pub trait OrderStore: Send + Sync {
     async fn outbox_backlog(&self) -> Result<u64, StoreError>;
 }
 
-/// Sends one event on; `true` once it is safely on its way.
-pub type Publish = dyn Fn(Event) -> futures_util::future::BoxFuture<'static, bool> + Send + Sync;
+/// Sends on the event of outbox row `id`; `true` once it is safely on its
+/// way. Row ids are never reused, so a row relayed twice (the broker took it
+/// but the row could not be deleted) can be known by its id.
+pub type Publish =
+    dyn Fn(i64, Event) -> futures_util::future::BoxFuture<'static, bool> + Send + Sync;
 
 /// Who may handle a bus message now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

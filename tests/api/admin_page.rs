@@ -17,13 +17,20 @@ async fn sign_in(browser: &Browser, app: &crate::helpers::TestApp, email: &str) 
             "return !document.getElementById('signin').hidden",
         )
         .await;
+    assert_eq!(
+        browser
+            .run("return document.getElementById('code-form').checkVisibility()")
+            .await,
+        Value::Bool(false),
+        "the code field shows only once a code was asked for"
+    );
     browser.type_into("#email", email).await;
     browser.click("#email-form button").await;
     browser
         .wait_for(
             "the code field",
             10,
-            "return !document.getElementById('code-form').hidden",
+            "return document.getElementById('code-form').checkVisibility()",
         )
         .await;
     let code = app.next_code(email).await;

@@ -19,8 +19,8 @@ mod hardening;
 mod helpers;
 #[path = "../api/ops.rs"]
 mod ops;
-// The production suite only starts and kills nodes; it sends its requests
-// itself.
+// The production suite uses part of the runner (it never stops a node
+// with SIGTERM).
 #[allow(dead_code)]
 #[path = "../support/node_process.rs"]
 mod node_process;

@@ -249,7 +249,7 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     let expiring = queue
         .enqueue(
             "event-4",
-            &stored_mail(Some(now + Span::milliseconds(1500))),
+            &stored_mail(Some(now + Span::seconds(3))),
             due_now,
         )
         .await
@@ -269,7 +269,7 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [expiring]);
     assert!(!queue.retry_now(expired).await.unwrap());
     assert_eq!(queue.purge_expired().await.unwrap(), 1);
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(queue.purge_expired().await.unwrap(), 1);
     assert!(queue
         .queued()

@@ -1,6 +1,6 @@
 //! A TCP proxy on a loopback port that a test can cut: every connection
-//! through it is closed at once and new ones are refused, as when the
-//! server behind it goes away, until it is restored.
+//! through it is closed at once and new ones are closed as soon as they are
+//! accepted, as when the server behind it goes away, until it is restored.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ impl TcpProxy {
         TcpProxy { port, open }
     }
 
-    /// Closes every connection and refuses new ones.
+    /// Closes every connection, and each new one as it comes.
     pub fn cut(&self) {
         self.open.send_replace(false);
     }

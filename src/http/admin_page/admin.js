@@ -102,34 +102,41 @@ async function signOut() {
 
 // ---- Polling ---------------------------------------------------------------
 
-async function poll() {
+// One poll runs at a time: asking while one runs (a click) shares it, and
+// each poll schedules the next when it ends, whatever happened meanwhile.
+let polling = null;
+
+function poll() {
   clearTimeout(pollTimer);
-  let answer;
+  if (!polling) polling = pollOnce().finally(() => (polling = null));
+  return polling;
+}
+
+async function pollOnce() {
+  let again = true;
   try {
-    answer = await api("GET", "/admin/overview");
+    const answer = await api("GET", "/admin/overview");
+    if (answer.status === 401) {
+      setStatus("");
+      show("signin");
+      again = false;
+    } else if (answer.status === 403) {
+      setStatus("");
+      show("admins-only");
+      again = false;
+    } else if (answer.status === 200) {
+      show("dashboard");
+      render(answer.data);
+      if (openDetail) await renderDetail();
+    } else {
+      setStatus(answer.data?.detail || `The overview failed (${answer.status}); trying again.`);
+    }
   } catch {
     setStatus("The node does not answer; trying again.");
-    pollTimer = setTimeout(poll, POLL_MS);
-    return;
+  } finally {
+    clearTimeout(pollTimer);
+    if (again) pollTimer = setTimeout(poll, POLL_MS);
   }
-  if (answer.status === 401) {
-    setStatus("");
-    show("signin");
-    return;
-  }
-  if (answer.status === 403) {
-    setStatus("");
-    show("admins-only");
-    return;
-  }
-  if (answer.status === 200) {
-    show("dashboard");
-    render(answer.data);
-    if (openDetail) await renderDetail();
-  } else {
-    setStatus(answer.data?.detail || `The overview failed (${answer.status}); trying again.`);
-  }
-  pollTimer = setTimeout(poll, POLL_MS);
 }
 
 // ---- The overview ----------------------------------------------------------
@@ -265,7 +272,10 @@ async function renderDetail() {
     }
     return;
   }
+  const shown = openDetail;
   const answer = await api("GET", `/admin/actors/${encodeURIComponent(name)}`);
+  // Closed, or another kind opened, while this one was asked for.
+  if (openDetail !== shown) return;
   if (answer.status !== 200) {
     note.textContent = answer.data?.detail || `The detail failed (${answer.status}).`;
     return;

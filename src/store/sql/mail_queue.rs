@@ -107,6 +107,17 @@ impl MailQueue for SqlStore {
     }
 
     async fn purge_expired(&self) -> Result<u64, StoreError> {
+        // The events whose mail was written are forgotten after as long as
+        // any handled message; here, as the bridge that prunes the others
+        // is not there in the embedded mode.
+        sqlx::query(&format!(
+            "DELETE FROM handled_messages WHERE consumer = '{MAIL_QUEUE_CONSUMER}'
+                                            AND claimed_at < {}",
+            dialect::now_plus_seconds(1)
+        ))
+        .bind(-super::messages::KEPT_SECS)
+        .execute(&self.pool)
+        .await?;
         Ok(sqlx::query(&format!(
             "DELETE FROM mail_queue WHERE expires_at <= {}",
             dialect::NOW

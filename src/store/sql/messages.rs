@@ -5,7 +5,7 @@ use crate::store::{Claim, MessageLog, StoreError};
 
 /// How long a handled message id is remembered: far longer than any
 /// redelivery.
-const KEPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+pub(super) const KEPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 #[async_trait]
 impl MessageLog for SqlStore {

@@ -451,7 +451,7 @@ impl OrderStore for SqlStore {
             for (id, event) in rows {
                 match serde_json::from_str::<Event>(&event) {
                     Ok(event) => {
-                        if !publish(event).await {
+                        if !publish(id, event).await {
                             break;
                         }
                     }
