@@ -369,28 +369,13 @@ impl Bridge {
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(LongString::from(self.names.dead())),
         );
-        self.link()
-            .publisher
-            .queue_declare(
-                queue.clone().into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                arguments,
-            )
-            .await?;
-        self.link()
-            .publisher
-            .queue_bind(
-                queue.clone().into(),
-                self.names.broadcast().into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        declare_own_queue(
+            &self.link().publisher,
+            &queue,
+            &self.names.broadcast(),
+            arguments,
+        )
+        .await?;
         Ok(queue)
     }
 
@@ -496,7 +481,10 @@ impl Bridge {
                 // Unknown types and missing ids fail here too: both are
                 // required fields of the envelope.
                 let reason = format!("the message does not decode as an event: {err}");
-                tracing::error!(queue = %consumer.queue, reason = %reason, "dead-lettered");
+                // serde's message may quote a value of the body (a sign-in
+                // code): the log gets where and what kind of error, the
+                // dead message the whole of it.
+                tracing::error!(queue = %consumer.queue, error = ?err.classify(), line = err.line(), column = err.column(), "a message does not decode; dead-lettered");
                 self.dead_letter(&consumer.queue, delivery, &reason).await;
                 return;
             }
@@ -597,6 +585,37 @@ impl Bridge {
             }
         }
     }
+}
+
+/// Declares `queue` with `arguments` as this connection's own (it goes
+/// with the connection) and binds it to the fanout `exchange`: how a node
+/// hears what is sent to every node.
+pub(super) async fn declare_own_queue(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    arguments: FieldTable,
+) -> Result<(), lapin::Error> {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            arguments,
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 /// Opens a connection and its publishing channel, and declares the

@@ -5,10 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, ExchangeKind};
 use serde::{Deserialize, Serialize};
@@ -16,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::bridge::{Bridge, BridgeError};
+use super::bridge::{declare_own_queue, Bridge, BridgeError};
 use crate::actors::runtime::{History, LatencyMs, Sample};
 
 /// How often a node says it is there: as often as it samples its kinds,
@@ -87,6 +84,9 @@ pub struct Member {
 impl Membership {
     fn record(&self, heartbeat: Heartbeat) {
         let mut seen = self.lock();
+        // Node ids come from the wire: the ones gone quiet are dropped here
+        // too, so the map holds only live nodes even if nobody reads it.
+        seen.retain(|_, node| node.arrived.elapsed() < LIVE_FOR);
         let node = seen
             .entry(heartbeat.node_id.clone())
             .or_insert_with(|| Seen {
@@ -195,26 +195,7 @@ async fn listen(bridge: Arc<Bridge>, membership: Arc<Membership>) -> Result<(), 
         "x-message-ttl".into(),
         AMQPValue::LongInt(LIVE_FOR.as_millis() as i32),
     );
-    channel
-        .queue_declare(
-            queue.clone().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            arguments,
-        )
-        .await?;
-    channel
-        .queue_bind(
-            queue.clone().into(),
-            names.heartbeats().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    declare_own_queue(&channel, &queue, &names.heartbeats(), arguments).await?;
     let mut heartbeats = channel
         .basic_consume(
             queue.into(),
