@@ -31,6 +31,12 @@ pub struct OrderParts {
 /// low half is its row's id.
 const OUTBOX_MESSAGES: u64 = u64::from_be_bytes(*b"\0\0outbox");
 
+/// The message id of outbox row `row`'s event: the same each time the row
+/// is relayed, another for every row.
+fn outbox_message_id(row: i64) -> uuid::Uuid {
+    uuid::Uuid::from_u64_pair(OUTBOX_MESSAGES, row.unsigned_abs())
+}
+
 /// The orders' store and the bus their outbox is relayed to: what every
 /// node relays with, whether or not it hosts orders.
 #[derive(Clone)]
@@ -55,7 +61,7 @@ impl Outbox {
             let bus = bus.clone();
             // One id per row, however often it is relayed: consumers handle
             // a row's event once even when it goes out twice.
-            let message_id = uuid::Uuid::from_u64_pair(OUTBOX_MESSAGES, row.unsigned_abs());
+            let message_id = outbox_message_id(row);
             Box::pin(async move { bus.publish_confirmed(message_id, event).await })
                 as futures_util::future::BoxFuture<'static, bool>
         };
@@ -304,5 +310,17 @@ impl Handles<FulfilOrder> for OrderActor {
             let transition = parts.store().fulfil_order(msg.id).await?;
             parts.after_transition(transition).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outbox_row_keeps_one_message_id_however_often_it_is_relayed() {
+        assert_eq!(outbox_message_id(7), outbox_message_id(7));
+        assert_ne!(outbox_message_id(7), outbox_message_id(8));
+        assert_ne!(outbox_message_id(1), outbox_message_id(1 << 40));
     }
 }
