@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{code_in, ADMIN_EMAIL};
-use crate::node_process::{storefront, Running, BINARY};
+use crate::node_process::{assert_no_secret, storefront, Running, BINARY};
 use crate::smtp_server::SmtpServer;
 
 /// Runs the binary with a configuration it must refuse at start; returns
@@ -243,20 +243,6 @@ async fn login_journey(server: &Running, mail: &Mailbox<'_>) -> Vec<String> {
     let response = server.post("/auth/logout", json!(null), Some(&admin)).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     secrets
-}
-
-fn assert_no_secret(logs: &str, secrets: &[String]) {
-    assert!(!logs.is_empty());
-    for secret in secrets {
-        assert!(
-            !logs.contains(secret.as_str()),
-            "a code or token reached the logs:\n{logs}"
-        );
-    }
-    assert!(
-        !logs.contains("sign-in code is"),
-        "a mail body reached the logs"
-    );
 }
 
 #[tokio::test]

@@ -8,17 +8,13 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storefront::bus::bridge::{Bridge, Claims};
-use storefront::bus::{Event, EventEnvelope, UserCreated};
 use storefront::config::DatabaseSettings;
-use storefront::store::PgStore;
 
-use crate::cluster::{rabbit, rabbit_url, Namespace};
+use crate::cluster::{rabbit, rabbit_url, test_sender, user_created, Namespace};
 use crate::helpers::{code_in, eventually, production_services, TestDatabase, ADMIN_EMAIL};
-use crate::node_process::{storefront, Running};
+use crate::node_process::{assert_no_secret, storefront, Running};
 use crate::smtp_server::SmtpServer;
 
 /// The services a test cluster runs on, made for one test.
@@ -133,10 +129,17 @@ async fn the_microservices_split_serves_a_whole_journey_through_a_gateway() {
     };
     let smtp = &services.smtp;
     let folders: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let _auth = services.node(folders[0].path(), "auth", "otp,user");
-    let _mailer = services.node(folders[1].path(), "mailer", "mailer");
-    let _catalogue = services.node(folders[2].path(), "catalogue", "product,cart,order");
-    let gateway = services.node(folders[3].path(), "gateway", "");
+    // At debug level, so that the logs of the whole journey can be read for
+    // secrets at the end.
+    let node = |folder: usize, id: &str, roles: &str| {
+        let mut command = services.command(folders[folder].path(), id, roles);
+        command.env("STOREFRONT__LOG__LEVEL", "debug");
+        Running::start(command)
+    };
+    let auth = node(0, "auth", "otp,user");
+    let mailer = node(1, "mailer", "mailer");
+    let catalogue = node(2, "catalogue", "product,cart,order");
+    let gateway = node(3, "gateway", "");
 
     let admin = sign_in(&gateway, smtp, ADMIN_EMAIL).await;
     let (status, product) = send(
@@ -213,6 +216,21 @@ async fn the_microservices_split_serves_a_whole_journey_through_a_gateway() {
         roles == [("gateway", 0), ("auth", 2), ("catalogue", 3), ("mailer", 1)]
     })
     .await;
+
+    let mut secrets: Vec<String> = smtp
+        .inbox
+        .messages()
+        .iter()
+        .filter(|mail| mail.contains("sign-in code is"))
+        .map(|mail| code_in(mail))
+        .collect();
+    assert_eq!(secrets.len(), 2, "two sign-ins, two codes");
+    secrets.extend([admin, customer]);
+    let logs: Vec<String> = [&auth, &mailer, &catalogue, &gateway]
+        .iter()
+        .flat_map(|node| node.output.lock().unwrap().clone())
+        .collect();
+    assert_no_secret(&logs.join("\n"), &secrets);
 }
 
 /// The Message-ID header of a mail as it arrived.
@@ -390,30 +408,15 @@ async fn a_node_an_hour_ahead_neither_breaks_deduplication_nor_looks_dead() {
     // Each handling holds its claim for a while: the second copy arrives
     // while the first is being handled.
     smtp.inbox.delay_data(Duration::from_millis(1500));
-    let store = PgStore::connect(&DatabaseSettings {
-        url: services.database.database_url(),
-        ..DatabaseSettings::default()
-    })
-    .await
-    .unwrap();
-    let sender = Bridge::connect(
-        &rabbit_url(),
-        &services.namespace.name,
-        "test-sender",
-        Claims::new(Arc::new(store), Duration::from_secs(5)),
+    let sender = test_sender(
+        &DatabaseSettings {
+            url: services.database.database_url(),
+            ..DatabaseSettings::default()
+        },
+        &services.namespace,
     )
-    .await
-    .unwrap();
-    let envelope = EventEnvelope {
-        message_id: uuid::Uuid::new_v4(),
-        origin_node: "test-sender".into(),
-        timestamp: chrono::Utc::now(),
-        event: Event::UserCreated(UserCreated {
-            user_id: 1,
-            email: "twice@example.com".into(),
-            phone_number: None,
-        }),
-    };
+    .await;
+    let envelope = user_created("twice@example.com");
     sender.publish(&envelope).await.unwrap();
     sender.publish(&envelope).await.unwrap();
 
