@@ -18,7 +18,7 @@ use storefront::actors::product::DeleteProduct;
 use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::remote::declare_command_queues;
 use storefront::bus::{Event, EventEnvelope, UserCreated};
-use storefront::config::{SecretUrl, Settings};
+use storefront::config::{DatabaseSettings, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
 use storefront::store::{PgStore, ProductStore};
 
@@ -233,8 +233,9 @@ async fn a_product_write_reaches_every_nodes_catalogue() {
     .await;
 }
 
-async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
-    let store = PgStore::connect(&app.settings.database).await.unwrap();
+/// A bridge of the test's own in `namespace`, to send what a node might.
+pub async fn test_sender(database: &DatabaseSettings, namespace: &Namespace) -> Arc<Bridge> {
+    let store = PgStore::connect(database).await.unwrap();
     Bridge::connect(
         &rabbit_url(),
         &namespace.name,
@@ -245,6 +246,24 @@ async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
     .unwrap()
 }
 
+async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
+    test_sender(&app.settings.database, namespace).await
+}
+
+/// A `user.created` event for `email`, with a message id of its own.
+pub fn user_created(email: &str) -> EventEnvelope {
+    EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "test-sender".into(),
+        timestamp: chrono::Utc::now(),
+        event: Event::UserCreated(UserCreated {
+            user_id: 1,
+            email: email.into(),
+            phone_number: None,
+        }),
+    }
+}
+
 #[actix_web::test]
 async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
     let namespace = Namespace::new();
@@ -252,16 +271,7 @@ async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
         return;
     };
     let sender = bridge_for(&first, &namespace).await;
-    let envelope = EventEnvelope {
-        message_id: uuid::Uuid::new_v4(),
-        origin_node: "test-sender".into(),
-        timestamp: chrono::Utc::now(),
-        event: Event::UserCreated(UserCreated {
-            user_id: 1,
-            email: "twice@example.com".into(),
-            phone_number: None,
-        }),
-    };
+    let envelope = user_created("twice@example.com");
     sender.publish(&envelope).await.unwrap();
     sender.publish(&envelope).await.unwrap();
     first
@@ -596,16 +606,7 @@ async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
     };
     let sender = bridge_for(&node, &namespace).await;
     // No mail can be composed to this address: the mailer fails each time.
-    let poisoned = EventEnvelope {
-        message_id: uuid::Uuid::new_v4(),
-        origin_node: "test-sender".into(),
-        timestamp: chrono::Utc::now(),
-        event: Event::UserCreated(UserCreated {
-            user_id: 1,
-            email: "nobody at nowhere".into(),
-            phone_number: None,
-        }),
-    };
+    let poisoned = user_created("nobody at nowhere");
     sender.publish(&poisoned).await.unwrap();
     let connection = rabbit().await.unwrap();
     let channel = connection.create_channel().await.unwrap();
@@ -620,7 +621,28 @@ async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
                 .basic_get(dead.into(), BasicGetOptions { no_ack: true })
                 .await
             {
-                Ok(Some(message)) => String::from_utf8_lossy(&message.delivery.data).contains(&id),
+                Ok(Some(message))
+                    if String::from_utf8_lossy(&message.delivery.data).contains(&id) =>
+                {
+                    // What every message carries, kept through dead-lettering.
+                    let properties = &message.delivery.properties;
+                    let text = |value: &Option<lapin::types::ShortString>| {
+                        value.as_ref().map(|value| value.to_string())
+                    };
+                    assert_eq!(text(properties.message_id()).as_deref(), Some(id.as_str()));
+                    assert_eq!(text(properties.kind()).as_deref(), Some("user.created"));
+                    assert_eq!(*properties.delivery_mode(), Some(2), "persistent");
+                    assert!(properties.timestamp().is_some());
+                    let origin = properties
+                        .headers()
+                        .as_ref()
+                        .and_then(|headers| headers.inner().get("x-origin-node").cloned());
+                    assert_eq!(
+                        origin,
+                        Some(lapin::types::AMQPValue::LongString("test-sender".into()))
+                    );
+                    true
+                }
                 _ => false,
             }
         }
