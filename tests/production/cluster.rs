@@ -421,6 +421,19 @@ async fn a_gateway_without_a_mailer_signs_in_through_the_mailer_node() {
         hosted.contains(&("OtpActor".to_owned(), true)),
         "{hosted:?}"
     );
+
+    // Each kind's queues on the broker: the mailer node consumes the
+    // mailer's commands and events, this gateway the commands of its kinds.
+    let queues = |name: &str| {
+        let actor = actors.iter().find(|actor| actor["name"] == name).unwrap();
+        (actor["clusterQueue"].clone(), actor["eventQueue"].clone())
+    };
+    let (commands, events) = queues("MailerActor");
+    assert_eq!(commands["consumers"], 1, "{commands}");
+    assert_eq!(events["consumers"], 1, "{events}");
+    assert!(commands["messages"].is_u64() && events["messages"].is_u64());
+    let (commands, _) = queues("OtpActor");
+    assert_eq!(commands["consumers"], 1, "{commands}");
 }
 
 #[actix_web::test]
