@@ -103,6 +103,7 @@ fn serve(
         trusted_proxies: settings.server.trusted_proxies.clone(),
         limits,
         overview: Default::default(),
+        known_users: Default::default(),
     });
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),

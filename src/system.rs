@@ -26,8 +26,8 @@ use crate::domain::{AdminList, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
 use crate::store::{
     CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
-    MemoryOtpStore, MessageLog, OrderStore, OtpStore, PgStore, ProductStore, RedisStore,
-    RevocationStore, SqliteStore, StoreError, UserStore,
+    MemoryOtpStore, MessageLog, MirroredRevocations, OrderStore, OtpStore, PgStore, ProductStore,
+    RedisStore, RevocationStore, SqliteStore, StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -515,11 +515,15 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
     Ok(match &settings.database.url {
         DatabaseUrl::Sqlite(_) => {
             let store = Arc::new(SqliteStore::connect(&settings.database).await?);
+            // The SQLite file is this node's alone (a cluster shares
+            // PostgreSQL), so this process sees every revocation written to
+            // it and can answer session checks from memory.
+            let live = store.live_revocations().await?;
             Databases {
                 users: store.clone(),
                 mail_queue: store.clone(),
                 catalogue: store.clone(),
-                revocations: store.clone(),
+                revocations: Arc::new(MirroredRevocations::new(store.clone(), live)),
                 carts: store.clone(),
                 orders: store.clone(),
                 messages: store,

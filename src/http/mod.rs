@@ -44,6 +44,7 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     pub limits: RequestLimits,
     pub overview: overview::OverviewCache,
+    pub known_users: session::KnownUsers,
 }
 
 /// What one request may send.

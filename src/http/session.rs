@@ -8,6 +8,8 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::ApiError;
 use super::{ask, AppState};
@@ -34,6 +36,51 @@ impl Authenticated {
     /// The user whose things alone the caller may see: none for an admin.
     pub fn own_only(&self) -> Option<i64> {
         (self.role != Role::Admin).then_some(self.user_id)
+    }
+}
+
+/// Which email each user id belongs to, as session checks found it. A
+/// user's email never changes and the API deletes no user, so a session
+/// check need not ask the UserActor (a database read, or a bus round trip
+/// where users live on another node) on every request. An entry lives
+/// `KNOWN_FOR`, so that a user removed from the database by hand is noticed
+/// within it.
+pub struct KnownUsers {
+    emails: moka::sync::Cache<i64, Arc<str>>,
+}
+
+const KNOWN_USERS: u64 = 100_000;
+const KNOWN_FOR: Duration = Duration::from_secs(300);
+
+impl Default for KnownUsers {
+    fn default() -> KnownUsers {
+        KnownUsers {
+            emails: moka::sync::Cache::builder()
+                .max_capacity(KNOWN_USERS)
+                .time_to_live(KNOWN_FOR)
+                .build(),
+        }
+    }
+}
+
+/// The email of `user_id`; `None` when there is no such user.
+async fn email_of(state: &AppState, user_id: i64) -> Result<Option<Arc<str>>, ApiError> {
+    if let Some(email) = state.known_users.emails.get(&user_id) {
+        return Ok(Some(email));
+    }
+    match state
+        .registry
+        .get::<UserActor>()
+        .call(GetUser { user_id })
+        .await?
+    {
+        Ok(user) => {
+            let email: Arc<str> = user.email.into();
+            state.known_users.emails.insert(user_id, email.clone());
+            Ok(Some(email))
+        }
+        Err(ActorError::NotFound) => Ok(None),
+        Err(err) => Err(ApiError::from_actor(err, "user")),
     }
 }
 
@@ -78,7 +125,7 @@ impl FromRequest for Authenticated {
             let invalid = || ApiError::Unauthorized("the session token is invalid or expired");
             let claims = state.signer.verify(&token).map_err(|_| invalid())?;
             let user_id = claims.user_id().map_err(|_| invalid())?;
-            let (revoked, user) = futures_util::join!(
+            let (revoked, email) = futures_util::join!(
                 ask(
                     state.registry.get::<OtpActor>(),
                     IsRevoked {
@@ -86,25 +133,24 @@ impl FromRequest for Authenticated {
                     },
                     "session",
                 ),
-                state.registry.get::<UserActor>().call(GetUser { user_id }),
+                email_of(&state, user_id),
             );
             if revoked? {
                 return Err(ApiError::Unauthorized("the session has been signed out"));
             }
-            let user = match user? {
-                Ok(user) => user,
-                Err(ActorError::NotFound) => {
-                    return Err(ApiError::Unauthorized(
+            // The id names another email when the database was replaced
+            // under tokens signed with the same secret.
+            let email =
+                email?
+                    .filter(|email| **email == *claims.email)
+                    .ok_or(ApiError::Unauthorized(
                         "the user of this session no longer exists",
-                    ))
-                }
-                Err(err) => return Err(ApiError::from_actor(err, "user")),
-            };
+                    ))?;
             Ok(Authenticated {
                 user_id,
-                role: state.admins.role_for(&user.email),
-                email: user.email,
+                role: state.admins.role_for(&email),
                 expires_at: claims.expires_at(),
+                email: claims.email,
                 jti: claims.jti,
             })
         })

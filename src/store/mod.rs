@@ -6,6 +6,7 @@ mod limits;
 mod memory;
 pub mod postgres;
 mod redis;
+mod revocation_mirror;
 mod rows;
 pub mod sqlite;
 
@@ -23,6 +24,7 @@ pub use limits::{ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, M
 pub use memory::MemoryOtpStore;
 pub use postgres::PgStore;
 pub use redis::RedisStore;
+pub use revocation_mirror::MirroredRevocations;
 pub use sqlite::SqliteStore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -2,12 +2,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 use storefront::domain::{Role, TokenSigner, User};
 
-use crate::helpers::{assert_problem, spawn_app, start};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, start};
 
 fn segments(token: &str) -> (String, Value, String) {
     let parts: Vec<&str> = token.split('.').collect();
@@ -120,4 +121,62 @@ async fn a_restart_keeps_sessions_with_the_generated_secret() {
     let second = start(first.settings.clone(), first.resources.clone()).await;
     let response = second.get("/auth/me", Some(&session.token)).await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Session checks remember which email each user id belongs to. A token
+/// signed with the node's own secret whose id now names another email (a
+/// database replaced under the same secret) or no user at all is refused
+/// all the same, the id's owner being remembered or not.
+#[actix_web::test]
+async fn a_genuinely_signed_token_for_someone_else_or_no_one_is_401() {
+    let secret = "the secret of the node under this test";
+    let Some(app) = spawn_app_with(|settings| {
+        settings.auth.jwt_secret = Some(SecretString::from(secret));
+    })
+    .await
+    else {
+        return;
+    };
+    let session = app.login("alice@example.com").await;
+    assert_eq!(
+        app.get("/auth/me", Some(&session.token)).await.status(),
+        StatusCode::OK
+    );
+    let signer = TokenSigner::new(secret.as_bytes(), Duration::from_secs(600));
+    let signed = |id: i64, email: &str| {
+        signer
+            .issue(&User {
+                id,
+                email: email.into(),
+                phone_number: None,
+                name: None,
+                role: Role::Customer,
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            })
+            .token
+    };
+    for (name, token) in [
+        (
+            "her id, another email",
+            signed(session.id(), "mallory@example.com"),
+        ),
+        (
+            "no such user",
+            signed(session.id() + 1000, "nobody@example.com"),
+        ),
+    ] {
+        let response = app.get("/auth/me", Some(&token)).await;
+        let problem = assert_problem(response, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(
+            problem["detail"], "the user of this session no longer exists",
+            "{name}"
+        );
+    }
+    let hers = signed(session.id(), "alice@example.com");
+    let me: Value = app.get("/auth/me", Some(&hers)).await.json().await.unwrap();
+    assert_eq!(
+        me["email"], "alice@example.com",
+        "the test signs as the node does"
+    );
 }

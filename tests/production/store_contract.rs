@@ -4,6 +4,7 @@
 //! drift apart.
 
 use chrono::{Duration as Span, Utc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use storefront::config::{DatabaseSettings, DatabaseUrl, KvSettings, KvUrl, SecretUrl};
@@ -13,8 +14,8 @@ use storefront::domain::{
 };
 use storefront::store::{
     Claim, ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailQueue, MemoryOtpStore,
-    MessageLog, OtpCheck, OtpStore, PgStore, ProductStore, RateDecision, RedisStore,
-    RevocationStore, SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
+    MessageLog, MirroredRevocations, OtpCheck, OtpStore, PgStore, ProductStore, RateDecision,
+    RedisStore, RevocationStore, SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
 };
 
 use crate::helpers::{nonzero, nonzero64, production_services, TestDatabase};
@@ -625,6 +626,32 @@ async fn sqlite_keeps_the_contract() {
     message_log_contract(&store).await;
     revocation_contract(&store).await;
     product_store_contract(&store).await;
+}
+
+/// The embedded mode answers session checks from memory: the mirror keeps
+/// the contract, and a new mirror (a restarted node) starts from the
+/// revocations the file holds and have not expired.
+#[tokio::test]
+async fn sqlite_revocations_mirrored_in_memory_keep_the_contract_across_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::sqlite_file(&folder.path().join("revocations.db"));
+    let store = Arc::new(SqliteStore::connect(&database(url.clone())).await.unwrap());
+    let mirror = MirroredRevocations::new(store.clone(), store.live_revocations().await.unwrap());
+    revocation_contract(&mirror).await;
+    mirror
+        .revoke("brief", Utc::now() + Span::milliseconds(100))
+        .await
+        .unwrap();
+    drop((mirror, store));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let reopened = Arc::new(SqliteStore::connect(&database(url)).await.unwrap());
+    let live = reopened.live_revocations().await.unwrap();
+    let jtis: Vec<&str> = live.iter().map(|(jti, _)| jti.as_str()).collect();
+    assert_eq!(jtis, ["jti"], "expired revocations are not loaded");
+    let restarted = MirroredRevocations::new(reopened, live);
+    assert!(restarted.is_revoked("jti").await.unwrap());
+    assert!(!restarted.is_revoked("other").await.unwrap());
 }
 
 #[tokio::test]

@@ -4,6 +4,19 @@ use chrono::{DateTime, Utc};
 use super::SqlStore;
 use crate::store::{RevocationStore, StoreError};
 
+impl SqlStore {
+    /// Every revocation whose token has not expired yet: what a
+    /// `MirroredRevocations` starts from.
+    pub async fn live_revocations(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1")
+                .bind(Utc::now())
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
+
 #[async_trait]
 impl RevocationStore for SqlStore {
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
