@@ -13,6 +13,7 @@ use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::runtime::{
     Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute, Timeline,
+    SAMPLES_IN_HEARTBEAT,
 };
 use crate::actors::user::UserActor;
 use crate::actors::{ActorKind, Registry};
@@ -146,7 +147,7 @@ fn own_heartbeat(
                     failed: snapshot.failed,
                     restarts: snapshot.restarts,
                     latency_ms: snapshot.latency_ms,
-                    latest: timeline.history(*kind).latest(),
+                    recent: timeline.history(*kind).recent(SAMPLES_IN_HEARTBEAT),
                 })
             })
             .collect(),

@@ -17,7 +17,7 @@ use super::bridge::{declare_own_queue, Bridge, BridgeError};
 use crate::actors::runtime::{History, LatencyMs, Sample};
 
 /// How often a node says it is there: as often as it samples its kinds,
-/// so each heartbeat carries one new sample.
+/// so each heartbeat carries about one new sample.
 pub const HEARTBEAT_EVERY: Duration = crate::actors::runtime::SAMPLE_EVERY;
 /// A node not heard of for this long is no longer listed.
 const LIVE_FOR: Duration = Duration::from_secs(6);
@@ -39,9 +39,10 @@ pub struct ActorBeat {
     /// Since the node started.
     #[serde(default)]
     pub latency_ms: LatencyMs,
-    /// The last window the node sampled (`null` before its first).
+    /// The last windows the node sampled, oldest first (`SAMPLES_IN_HEARTBEAT`
+    /// at most; none before its first).
     #[serde(default)]
-    pub latest: Option<Sample>,
+    pub recent: Vec<Sample>,
 }
 
 /// What a node says of itself.
@@ -79,6 +80,8 @@ pub struct Membership {
 pub struct Member {
     pub heartbeat: Heartbeat,
     pub histories: BTreeMap<String, History>,
+    /// How long ago its last heartbeat arrived, by this node's clock.
+    pub heard: Duration,
 }
 
 impl Membership {
@@ -98,12 +101,10 @@ impl Membership {
         node.histories
             .retain(|name, _| heartbeat.actors.iter().any(|beat| &beat.name == name));
         for beat in &heartbeat.actors {
-            if let Some(sample) = beat.latest {
-                node.histories
-                    .entry(beat.name.clone())
-                    .or_default()
-                    .push(sample);
-            }
+            node.histories
+                .entry(beat.name.clone())
+                .or_default()
+                .merge(&beat.recent);
         }
         node.heartbeat = heartbeat;
         node.arrived = Instant::now();
@@ -125,6 +126,7 @@ impl Membership {
             .map(|node| Member {
                 heartbeat: node.heartbeat.clone(),
                 histories: node.histories.clone(),
+                heard: node.arrived.elapsed(),
             })
             .collect()
     }
@@ -234,10 +236,11 @@ mod tests {
             failed: 0,
             restarts: 0,
             latency_ms: LatencyMs::default(),
-            latest: Some(Sample {
+            recent: vec![Sample {
+                window: queued,
                 queued,
                 ..Sample::default()
-            }),
+            }],
         }
     }
 
@@ -280,6 +283,6 @@ mod tests {
         let heartbeat: Heartbeat = serde_json::from_value(older).unwrap();
         assert_eq!(heartbeat.actors[0].handled, 7);
         assert_eq!(heartbeat.actors[0].failed, 0);
-        assert!(heartbeat.actors[0].latest.is_none());
+        assert!(heartbeat.actors[0].recent.is_empty());
     }
 }

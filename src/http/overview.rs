@@ -59,8 +59,13 @@ pub struct NodeOverview {
     pub roles: Vec<String>,
     /// Where its HTTP listens.
     pub address: String,
-    /// When its last heartbeat was sent (now, for the node answering).
+    /// When its last heartbeat was sent, by its own clock (now, for the
+    /// node answering).
     pub last_seen: DateTime<Utc>,
+    /// Seconds since its last heartbeat arrived, by the answering node's
+    /// clock (0 for the node answering): unlike `lastSeen`, not moved by a
+    /// skewed clock.
+    pub heard_secs_ago: f64,
     /// The kinds it hosts.
     pub kinds: Vec<KindOverview>,
 }
@@ -135,14 +140,16 @@ fn kind_overview(beat: ActorBeat, history: Option<&History>) -> KindOverview {
     }
 }
 
+/// `heard` is `None` for the node answering.
 fn node_overview(
     heartbeat: Heartbeat,
-    this_node: bool,
+    heard: Option<Duration>,
     history_of: impl Fn(&str) -> Option<History>,
 ) -> NodeOverview {
     NodeOverview {
         node_id: heartbeat.node_id,
-        this_node,
+        this_node: heard.is_none(),
+        heard_secs_ago: heard.map_or(0.0, |heard| (heard.as_secs_f64() * 10.0).round() / 10.0),
         roles: heartbeat.roles,
         address: heartbeat.address,
         last_seen: heartbeat.sent_at,
@@ -159,7 +166,7 @@ fn node_overview(
 
 async fn render(state: &AppState) -> Bytes {
     let timeline = &state.cluster.timeline;
-    let own = node_overview((state.cluster.own)(), true, |name| {
+    let own = node_overview((state.cluster.own)(), None, |name| {
         crate::actors::ActorKind::parse(name).map(|kind| timeline.history(kind))
     });
     let others = state
@@ -168,7 +175,7 @@ async fn render(state: &AppState) -> Bytes {
         .live_members()
         .into_iter()
         .map(|member| {
-            node_overview(member.heartbeat, false, |name| {
+            node_overview(member.heartbeat, Some(member.heard), |name| {
                 member.histories.get(name).cloned()
             })
         });

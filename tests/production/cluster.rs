@@ -1037,6 +1037,8 @@ async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
             && overview["bus"]["broker"]["connected"] == true
             && product_node["nodeId"] == "product-node"
             && product_node["roles"] == json!(["product"])
+            && product_node["heardSecsAgo"].as_f64().unwrap() < 6.0
+            && nodes[0]["heardSecsAgo"] == 0.0
             && kind["name"] == "ProductActor"
             && kind["handled"].as_u64().unwrap() >= 5
             && kind["latencyMs"]["p99"].as_f64().unwrap() > 0.0

@@ -18,7 +18,7 @@ pub use stats::{
     InstanceSnapshot, InstanceStats, KindSnapshot, KindStats, LatencyMs, MessageRecord, Outcome,
     RECENT_MESSAGES,
 };
-pub use timeline::{History, Sample, Timeline, SAMPLES_KEPT, SAMPLE_EVERY};
+pub use timeline::{History, Sample, Timeline, SAMPLES_IN_HEARTBEAT, SAMPLES_KEPT, SAMPLE_EVERY};
 pub use wire::{answer_remote, DispatchError, Hosted, ReplyOf, WireMessage};
 
 use super::{ActorError, ActorKind};

@@ -3,7 +3,9 @@
 //! that window, kept for the last `SAMPLES_KEPT` windows in a ring.
 //!
 //! The node samples its own kinds; other nodes' samples arrive in their
-//! heartbeats (`bus::cluster`), which carry each kind's latest one.
+//! heartbeats (`bus::cluster`), which carry each kind's last few, numbered,
+//! so that the two timers (sampling and heartbeat) drifting apart neither
+//! repeat nor drop a window of another node's history.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -20,11 +22,17 @@ use super::{ActorKind, Registry};
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 /// Five minutes of samples.
 pub const SAMPLES_KEPT: usize = 150;
+/// The samples a heartbeat carries: a window missed between two heartbeats
+/// arrives with the next one.
+pub const SAMPLES_IN_HEARTBEAT: usize = 3;
 
 /// One window of a kind on one node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
+    /// The window's number, from 1 at the node's start.
+    #[serde(default)]
+    pub window: u64,
     /// Messages waiting at the end of the window.
     pub queued: u64,
     pub in_flight: u64,
@@ -51,8 +59,27 @@ impl History {
         self.0.iter()
     }
 
-    pub fn latest(&self) -> Option<Sample> {
-        self.0.back().copied()
+    /// The last `count` samples, oldest first.
+    pub fn recent(&self, count: usize) -> Vec<Sample> {
+        self.0
+            .iter()
+            .skip(self.0.len().saturating_sub(count))
+            .copied()
+            .collect()
+    }
+
+    /// Appends the samples of `recent` (another node's, oldest first) this
+    /// history does not hold yet; starts again from them when their numbers
+    /// went back, which only a restart of that node does.
+    pub fn merge(&mut self, recent: &[Sample]) {
+        let last = self.0.back().map_or(0, |sample| sample.window);
+        if recent.last().is_some_and(|newest| newest.window < last) {
+            self.0.clear();
+        }
+        let last = self.0.back().map_or(0, |sample| sample.window);
+        for sample in recent.iter().filter(|sample| sample.window > last) {
+            self.push(*sample);
+        }
     }
 }
 
@@ -62,6 +89,7 @@ struct Sampled {
     handled: u64,
     latency_us: Histogram<u64>,
     at: Instant,
+    windows: u64,
     history: History,
 }
 
@@ -86,6 +114,7 @@ impl Timeline {
                 handled: stats.handled(),
                 latency_us: stats.latency_histogram(),
                 at: now,
+                windows: 0,
                 history: History::default(),
             })
             .collect();
@@ -108,7 +137,9 @@ impl Timeline {
             let seconds = now.duration_since(kind.at).as_secs_f64().max(0.001);
             let rate = handled.saturating_sub(kind.handled) as f64 / seconds;
             let (queued, in_flight) = kind.stats.load();
+            kind.windows += 1;
             kind.history.push(Sample {
+                window: kind.windows,
                 queued,
                 in_flight,
                 handled_per_sec: (rate * 10.0).round() / 10.0,
@@ -173,6 +204,37 @@ mod tests {
         }
         assert_eq!(history.samples().len(), SAMPLES_KEPT);
         assert_eq!(history.samples().next().unwrap().queued, 10);
-        assert_eq!(history.latest().unwrap().queued, SAMPLES_KEPT as u64 + 9);
+        let recent: Vec<u64> = history.recent(2).iter().map(|s| s.queued).collect();
+        assert_eq!(recent, [SAMPLES_KEPT as u64 + 8, SAMPLES_KEPT as u64 + 9]);
+    }
+
+    fn windows(numbers: &[u64]) -> Vec<Sample> {
+        numbers
+            .iter()
+            .map(|&window| Sample {
+                window,
+                ..Sample::default()
+            })
+            .collect()
+    }
+
+    fn numbers(history: &History) -> Vec<u64> {
+        history.samples().map(|sample| sample.window).collect()
+    }
+
+    #[test]
+    fn another_nodes_windows_are_taken_once_each_in_order() {
+        let mut history = History::default();
+        history.merge(&windows(&[1]));
+        history.merge(&windows(&[1, 2]));
+        history.merge(&windows(&[1, 2]));
+        // A heartbeat came late: the next one brings the window it missed.
+        history.merge(&windows(&[2, 3, 4]));
+        assert_eq!(numbers(&history), [1, 2, 3, 4]);
+        // The node restarted and counts from 1 again.
+        history.merge(&windows(&[1]));
+        assert_eq!(numbers(&history), [1]);
+        history.merge(&[]);
+        assert_eq!(numbers(&history), [1]);
     }
 }

@@ -154,11 +154,15 @@ function nodeCard(node, overview) {
   const head = element("div", null, "node-head");
   const title = element("h2", node.nodeId);
   if (node.thisNode) title.append(" ", element("span", "this node", "this-node"));
-  const age = Math.max(0, (Date.parse(overview.generatedAt) - Date.parse(node.lastSeen)) / 1000);
   head.append(
     title,
     element("p", `roles: ${node.roles.join(", ") || "none (HTTP only)"}`),
-    element("p", `last heartbeat: ${time(node.lastSeen)} (${age.toFixed(0)} s before this update)`),
+    element(
+      "p",
+      node.thisNode
+        ? `last heartbeat: ${time(node.lastSeen)}`
+        : `last heartbeat: ${time(node.lastSeen)} by its clock, heard ${node.heardSecsAgo.toFixed(0)} s before this update`,
+    ),
     element("p", null, "legend"),
   );
   const legend = head.lastChild;
