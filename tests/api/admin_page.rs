@@ -1,11 +1,11 @@
 //! The operator's page in a real (headless) Chromium: sign-in through its
-//! own form, live counts, a kind's detail, and nothing fetched from outside
-//! the node.
+//! own form, live counts, a kind's detail, the mail queue's retry button,
+//! and nothing fetched from outside the node.
 
 use serde_json::Value;
 use storefront::actors::ActorKind;
 
-use crate::helpers::{spawn_app, ADMIN_EMAIL};
+use crate::helpers::{nonzero64, spawn_app, spawn_app_with, ADMIN_EMAIL};
 use crate::webdriver::Browser;
 
 /// Signs in through the page's form as `email`, with the code from the mail.
@@ -181,4 +181,71 @@ async fn the_page_and_its_files_load_nothing_from_elsewhere() {
         );
         assert!(!text.contains("innerHTML"), "{path}");
     }
+}
+
+/// A sign-in mail the node could not send shows in the page's mail queue
+/// without its code, and its Retry button sends it now, not at its next
+/// try a minute later.
+#[actix_web::test]
+async fn a_parked_mail_shows_without_its_code_and_its_retry_button_sends_it() {
+    let Some(browser) = Browser::start((1400, 1000)).await else {
+        return;
+    };
+    let Some(app) = spawn_app_with(|settings| {
+        settings.mail.retry_base_ms = nonzero64(60_000);
+    })
+    .await
+    else {
+        return;
+    };
+    browser.goto(&app.url("/admin")).await;
+    sign_in(&browser, &app, ADMIN_EMAIL).await;
+
+    app.break_mail();
+    let email = "parked@example.com";
+    assert_eq!(
+        app.request_otp(email).await.status(),
+        reqwest::StatusCode::ACCEPTED
+    );
+    let parked_row = format!(
+        "const row = [...document.querySelectorAll('#mail-list tbody tr')]
+             .find(row => row.children[2].textContent === '{email}');"
+    );
+    let shown = browser
+        .wait_for(
+            "the parked mail after its failed try",
+            15,
+            &format!(
+                "{parked_row}
+                 return row && row.children[4].textContent === '1' ? document.body.innerText : null;"
+            ),
+        )
+        .await;
+    app.fix_mail();
+    browser
+        .run(&format!(
+            "{parked_row}
+             row.querySelector('button').click();
+             return null;"
+        ))
+        .await;
+    let code = app.next_code(email).await;
+    browser
+        .wait_for(
+            "the sent mail to leave the queue",
+            10,
+            &format!("{parked_row} return row ? null : true;"),
+        )
+        .await;
+
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains(email), "{shown}");
+    let numbers: Vec<&str> = shown
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .collect();
+    assert!(
+        !numbers.contains(&code.as_str()),
+        "the code is on the page: {shown}"
+    );
 }
