@@ -557,3 +557,31 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert!(body["type"].is_string(), "{body}");
     body
 }
+
+/// Whether `secret` stands in `text` as itself: not as a run of digits
+/// inside a longer number or a timestamp's fraction of a second, which a
+/// six-digit code may match by chance.
+fn mentions(text: &str, secret: &str) -> bool {
+    text.match_indices(secret).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + secret.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// No code or token of `secrets`, and no mail body, is in `text` (logs, a
+/// page, a document).
+pub fn assert_no_secret(text: &str, secrets: &[String]) {
+    assert!(!text.is_empty());
+    for secret in secrets {
+        assert!(
+            !mentions(text, secret),
+            "a code or token is in what was read:\n{text}"
+        );
+    }
+    assert!(
+        !text.to_lowercase().contains("sign-in code is"),
+        "a mail body is in what was read:\n{text}"
+    );
+}

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::assert_no_secret;
 use crate::helpers::{code_in, ADMIN_EMAIL};
-use crate::node_process::{assert_no_secret, storefront, Running, BINARY};
+use crate::node_process::{storefront, Running, BINARY};
 use crate::smtp_server::SmtpServer;
 
 /// Runs the binary with a configuration it must refuse at start; returns

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use storefront::config::DatabaseSettings;
 
 use crate::cluster::{rabbit, rabbit_url, test_sender, user_created, Namespace};
+use crate::helpers::assert_no_secret;
 use crate::helpers::{code_in, eventually, production_services, TestDatabase, ADMIN_EMAIL};
-use crate::node_process::{assert_no_secret, storefront, Running};
+use crate::node_process::{storefront, Running};
 use crate::smtp_server::SmtpServer;
 
 /// The services a test cluster runs on, made for one test.
