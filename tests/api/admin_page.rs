@@ -8,36 +8,6 @@ use storefront::actors::ActorKind;
 use crate::helpers::{assert_no_secret, nonzero64, spawn_app, spawn_app_with, ADMIN_EMAIL};
 use crate::webdriver::Browser;
 
-/// Signs in through the page's form as `email`, with the code from the mail.
-async fn sign_in(browser: &Browser, app: &crate::helpers::TestApp, email: &str) {
-    browser
-        .wait_for(
-            "the sign-in form",
-            10,
-            "return !document.getElementById('signin').hidden",
-        )
-        .await;
-    assert_eq!(
-        browser
-            .run("return document.getElementById('code-form').checkVisibility()")
-            .await,
-        Value::Bool(false),
-        "the code field shows only once a code was asked for"
-    );
-    browser.type_into("#email", email).await;
-    browser.click("#email-form button").await;
-    browser
-        .wait_for(
-            "the code field",
-            10,
-            "return document.getElementById('code-form').checkVisibility()",
-        )
-        .await;
-    let code = app.next_code(email).await;
-    browser.type_into("#code", &code).await;
-    browser.click("#code-form button").await;
-}
-
 /// A script that reads the handled count the page shows for ProductActor
 /// into `handled` (null while there is none) and returns `answer`.
 fn products_handled(answer: &str) -> String {
@@ -56,7 +26,7 @@ async fn an_admin_watches_the_actors_live_and_a_customer_is_turned_away() {
     let Some(app) = spawn_app().await else { return };
 
     browser.goto(&app.url("/admin")).await;
-    sign_in(&browser, &app, ADMIN_EMAIL).await;
+    browser.sign_in_on_page(&app, ADMIN_EMAIL).await;
     let shown = browser
         .wait_for(
             "every actor kind of the node",
@@ -141,7 +111,7 @@ async fn an_admin_watches_the_actors_live_and_a_customer_is_turned_away() {
 
     browser.delete_cookies().await;
     browser.goto(&app.url("/admin")).await;
-    sign_in(&browser, &app, "shopper@example.com").await;
+    browser.sign_in_on_page(&app, "shopper@example.com").await;
     browser
         .wait_for(
             "admins only",
@@ -199,7 +169,7 @@ async fn a_parked_mail_shows_without_its_code_and_its_retry_button_sends_it() {
         return;
     };
     browser.goto(&app.url("/admin")).await;
-    sign_in(&browser, &app, ADMIN_EMAIL).await;
+    browser.sign_in_on_page(&app, ADMIN_EMAIL).await;
 
     app.break_mail();
     let email = "parked@example.com";

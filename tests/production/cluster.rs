@@ -1049,6 +1049,63 @@ async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
     drop(first);
 }
 
+/// On a cluster, the page of the node that hosts a kind shows in the kind's
+/// detail its queues on the broker: the commands other nodes send it, and
+/// the mailer's events, each with this node's consumer.
+#[actix_web::test]
+async fn a_kinds_detail_on_the_page_shows_its_queues_on_the_broker() {
+    let namespace = Namespace::new();
+    let Some((_product_node, gateway)) = split(&namespace, ActorKind::Product).await else {
+        return;
+    };
+    let Some(browser) = Browser::start((1400, 1000)).await else {
+        return;
+    };
+    browser.goto(&gateway.url("/admin")).await;
+    browser.sign_in_on_page(&gateway, ADMIN_EMAIL).await;
+    browser
+        .wait_for(
+            "both nodes",
+            20,
+            "return document.querySelectorAll('section.node').length === 2",
+        )
+        .await;
+    for (kind, queues) in [
+        ("UserActor", &["commands from other nodes"][..]),
+        ("MailerActor", &["commands from other nodes", "events"][..]),
+    ] {
+        browser
+            .click(&format!(
+                "section.node[data-node=\"gateway\"] tr[data-kind=\"{kind}\"] button"
+            ))
+            .await;
+        let note = browser
+            .wait_for(
+                "the kind's queues on the broker",
+                10,
+                &format!(
+                    "const note = document.getElementById('detail-note').textContent;
+                     return document.getElementById('detail-title').textContent.startsWith('{kind} ')
+                         && note.includes('On the broker') ? note : null;"
+                ),
+            )
+            .await;
+        let note = note.as_str().unwrap();
+        assert_eq!(
+            note.matches("On the broker").count(),
+            queues.len(),
+            "{kind}: {note}"
+        );
+        for queue in queues {
+            assert!(
+                note.contains(&format!("On the broker, {queue}: ")),
+                "{kind}: {note}"
+            );
+        }
+        assert!(note.contains("waiting, 1 consumer(s)."), "{kind}: {note}");
+    }
+}
+
 /// Takes the screenshots in `docs/` of the operator's page on a two-node
 /// cluster with traffic: `cargo test --test production screenshots -- --ignored`.
 #[actix_web::test]
@@ -1108,18 +1165,7 @@ async fn screenshots_of_the_operators_page() {
     let page = async {
         tokio::time::sleep(Duration::from_secs(50)).await;
         browser.goto(&front.url("/admin")).await;
-        browser
-            .wait_for(
-                "the sign-in form",
-                10,
-                "return !document.getElementById('signin').hidden",
-            )
-            .await;
-        browser.type_into("#email", ADMIN_EMAIL).await;
-        browser.click("#email-form button").await;
-        let code = front.next_code(ADMIN_EMAIL).await;
-        browser.type_into("#code", &code).await;
-        browser.click("#code-form button").await;
+        browser.sign_in_on_page(&front, ADMIN_EMAIL).await;
         browser
             .wait_for(
                 "both nodes",

@@ -192,6 +192,34 @@ impl Browser {
         }
     }
 
+    /// Signs in through the operator's page's own form (open in this
+    /// browser) as `email`, with the code from `app`'s mail.
+    pub async fn sign_in_on_page(&self, app: &crate::helpers::TestApp, email: &str) {
+        self.wait_for(
+            "the sign-in form",
+            10,
+            "return !document.getElementById('signin').hidden",
+        )
+        .await;
+        assert_eq!(
+            self.run("return document.getElementById('code-form').checkVisibility()")
+                .await,
+            Value::Bool(false),
+            "the code field shows only once a code was asked for"
+        );
+        self.type_into("#email", email).await;
+        self.click("#email-form button").await;
+        self.wait_for(
+            "the code field",
+            10,
+            "return document.getElementById('code-form').checkVisibility()",
+        )
+        .await;
+        let code = app.next_code(email).await;
+        self.type_into("#code", &code).await;
+        self.click("#code-form button").await;
+    }
+
     pub async fn delete_cookies(&self) {
         self.session_command("DELETE", "/cookie", Value::Null).await;
     }

@@ -285,7 +285,14 @@ async function renderDetail() {
     return;
   }
   const actor = answer.data;
-  note.textContent = `${actor.instances.length} instance(s); last message ${time(actor.lastMessageAt)}.`;
+  const queues = [
+    ["commands from other nodes", actor.clusterQueue],
+    ["events", actor.eventQueue],
+  ]
+    .filter(([, queue]) => queue)
+    .map(([what, queue]) => ` On the broker, ${what}: ${queue.messages} waiting, ${queue.consumers} consumer(s).`);
+  note.textContent =
+    `${actor.instances.length} instance(s); last message ${time(actor.lastMessageAt)}.` + queues.join("");
   byId("detail-instances").tBodies[0].replaceChildren(
     ...actor.instances.map((instance) =>
       row([
