@@ -1049,6 +1049,20 @@ async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
     drop(first);
 }
 
+/// Opens `app`'s operator's page, signs in as the admin and waits for the
+/// two nodes of the cluster.
+async fn open_the_page_of_two_nodes(browser: &Browser, app: &TestApp) {
+    browser.goto(&app.url("/admin")).await;
+    browser.sign_in_on_page(app, ADMIN_EMAIL).await;
+    browser
+        .wait_for(
+            "both nodes",
+            20,
+            "return document.querySelectorAll('section.node').length === 2",
+        )
+        .await;
+}
+
 /// On a cluster, the page of the node that hosts a kind shows in the kind's
 /// detail its queues on the broker: the commands other nodes send it, and
 /// the mailer's events, each with this node's consumer.
@@ -1061,15 +1075,7 @@ async fn a_kinds_detail_on_the_page_shows_its_queues_on_the_broker() {
     let Some(browser) = Browser::start((1400, 1000)).await else {
         return;
     };
-    browser.goto(&gateway.url("/admin")).await;
-    browser.sign_in_on_page(&gateway, ADMIN_EMAIL).await;
-    browser
-        .wait_for(
-            "both nodes",
-            20,
-            "return document.querySelectorAll('section.node').length === 2",
-        )
-        .await;
+    open_the_page_of_two_nodes(&browser, &gateway).await;
     for (kind, queues) in [
         ("UserActor", &["commands from other nodes"][..]),
         ("MailerActor", &["commands from other nodes", "events"][..]),
@@ -1164,15 +1170,7 @@ async fn screenshots_of_the_operators_page() {
         .expect("chromium and chromedriver");
     let page = async {
         tokio::time::sleep(Duration::from_secs(50)).await;
-        browser.goto(&front.url("/admin")).await;
-        browser.sign_in_on_page(&front, ADMIN_EMAIL).await;
-        browser
-            .wait_for(
-                "both nodes",
-                20,
-                "return document.querySelectorAll('section.node').length === 2",
-            )
-            .await;
+        open_the_page_of_two_nodes(&browser, &front).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
         browser.screenshot(&docs.join("admin-page.png")).await;
