@@ -139,15 +139,8 @@ fn own_heartbeat(
             .filter_map(|kind| {
                 let snapshot = registry.stats(*kind)?.snapshot();
                 Some(ActorBeat {
-                    name: snapshot.name.to_owned(),
-                    instances: snapshot.instances.len(),
-                    queued: snapshot.queued,
-                    in_flight: snapshot.in_flight,
-                    handled: snapshot.handled,
-                    failed: snapshot.failed,
-                    restarts: snapshot.restarts,
-                    latency_ms: snapshot.latency_ms,
-                    recent: timeline.history(*kind).recent(SAMPLES_IN_HEARTBEAT),
+                    counters: snapshot.into(),
+                    recent: timeline.recent(*kind, SAMPLES_IN_HEARTBEAT),
                 })
             })
             .collect(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bridge::{declare_own_queue, Bridge, BridgeError};
-use crate::actors::runtime::{History, LatencyMs, Sample};
+use crate::actors::runtime::{History, KindSnapshot, LatencyMs, Sample};
 
 /// How often a node says it is there: as often as it samples its kinds,
 /// so each heartbeat carries about one new sample.
@@ -22,11 +22,12 @@ pub const HEARTBEAT_EVERY: Duration = crate::actors::runtime::SAMPLE_EVERY;
 /// A node not heard of for this long is no longer listed.
 const LIVE_FOR: Duration = Duration::from_secs(6);
 
-/// One actor kind as a heartbeat sums it up. The fields after `handled`
-/// came later: a heartbeat of an older node lacks them and reads as zeros.
+/// One actor kind's counters on one node, summed over its instances. The
+/// fields after `handled` came later: a heartbeat of an older node lacks
+/// them and reads as zeros.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ActorBeat {
+pub struct KindCounters {
     pub name: String,
     pub instances: usize,
     pub queued: u64,
@@ -39,6 +40,29 @@ pub struct ActorBeat {
     /// Since the node started.
     #[serde(default)]
     pub latency_ms: LatencyMs,
+}
+
+impl From<KindSnapshot> for KindCounters {
+    fn from(snapshot: KindSnapshot) -> KindCounters {
+        KindCounters {
+            name: snapshot.name.to_owned(),
+            instances: snapshot.instances.len(),
+            queued: snapshot.queued,
+            in_flight: snapshot.in_flight,
+            handled: snapshot.handled,
+            failed: snapshot.failed,
+            restarts: snapshot.restarts,
+            latency_ms: snapshot.latency_ms,
+        }
+    }
+}
+
+/// One actor kind as a heartbeat sums it up.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorBeat {
+    #[serde(flatten)]
+    pub counters: KindCounters,
     /// The last windows the node sampled, oldest first (`SAMPLES_IN_HEARTBEAT`
     /// at most; none before its first).
     #[serde(default)]
@@ -98,11 +122,15 @@ impl Membership {
                 histories: BTreeMap::new(),
             });
         // Only the kinds it hosts now keep a history.
-        node.histories
-            .retain(|name, _| heartbeat.actors.iter().any(|beat| &beat.name == name));
+        node.histories.retain(|name, _| {
+            heartbeat
+                .actors
+                .iter()
+                .any(|beat| &beat.counters.name == name)
+        });
         for beat in &heartbeat.actors {
             node.histories
-                .entry(beat.name.clone())
+                .entry(beat.counters.name.clone())
                 .or_default()
                 .merge(&beat.recent);
         }
@@ -228,14 +256,16 @@ mod tests {
 
     fn beat(name: &str, queued: u64) -> ActorBeat {
         ActorBeat {
-            name: name.to_owned(),
-            instances: 1,
-            queued,
-            in_flight: 0,
-            handled: 0,
-            failed: 0,
-            restarts: 0,
-            latency_ms: LatencyMs::default(),
+            counters: KindCounters {
+                name: name.to_owned(),
+                instances: 1,
+                queued,
+                in_flight: 0,
+                handled: 0,
+                failed: 0,
+                restarts: 0,
+                latency_ms: LatencyMs::default(),
+            },
             recent: vec![Sample {
                 window: queued,
                 queued,
@@ -281,8 +311,8 @@ mod tests {
             "actors": [{"name": "OtpActor", "instances": 1, "queued": 0, "inFlight": 0, "handled": 7}],
         });
         let heartbeat: Heartbeat = serde_json::from_value(older).unwrap();
-        assert_eq!(heartbeat.actors[0].handled, 7);
-        assert_eq!(heartbeat.actors[0].failed, 0);
+        assert_eq!(heartbeat.actors[0].counters.handled, 7);
+        assert_eq!(heartbeat.actors[0].counters.failed, 0);
         assert!(heartbeat.actors[0].recent.is_empty());
     }
 }

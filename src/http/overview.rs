@@ -15,8 +15,8 @@ use super::error::Problem;
 use super::session::Admin;
 use super::AppState;
 use crate::actors::mailer::{ListQueuedMail, MailerActor};
-use crate::actors::runtime::{History, LatencyMs, SAMPLE_EVERY};
-use crate::bus::cluster::{ActorBeat, Heartbeat};
+use crate::actors::runtime::{History, SAMPLE_EVERY};
+use crate::bus::cluster::{ActorBeat, Heartbeat, KindCounters};
 
 /// How long a rendered document is served: a page polls every two seconds,
 /// so a hundred pages cost one render a second.
@@ -75,15 +75,8 @@ pub struct NodeOverview {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindOverview {
-    pub name: String,
-    pub instances: usize,
-    pub queued: u64,
-    pub in_flight: u64,
-    pub handled: u64,
-    pub failed: u64,
-    pub restarts: u64,
-    /// Since the node started.
-    pub latency_ms: LatencyMs,
+    #[serde(flatten)]
+    pub counters: KindCounters,
     pub history: HistoryBody,
 }
 
@@ -129,14 +122,7 @@ pub struct MailOverview<'a> {
 fn kind_overview(beat: ActorBeat, history: Option<&History>) -> KindOverview {
     KindOverview {
         history: HistoryBody::from(history.unwrap_or(&History::default())),
-        name: beat.name,
-        instances: beat.instances,
-        queued: beat.queued,
-        in_flight: beat.in_flight,
-        handled: beat.handled,
-        failed: beat.failed,
-        restarts: beat.restarts,
-        latency_ms: beat.latency_ms,
+        counters: beat.counters,
     }
 }
 
@@ -157,7 +143,7 @@ fn node_overview(
             .actors
             .into_iter()
             .map(|beat| {
-                let history = history_of(&beat.name);
+                let history = history_of(&beat.counters.name);
                 kind_overview(beat, history.as_ref())
             })
             .collect(),

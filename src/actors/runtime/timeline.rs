@@ -154,11 +154,20 @@ impl Timeline {
 
     /// The samples of `kind` so far, oldest first (none when not hosted).
     pub fn history(&self, kind: ActorKind) -> History {
+        self.with_history(kind, History::clone)
+    }
+
+    /// The last `count` samples of `kind`, oldest first, without copying
+    /// the rest.
+    pub fn recent(&self, kind: ActorKind, count: usize) -> Vec<Sample> {
+        self.with_history(kind, |history| history.recent(count))
+    }
+
+    fn with_history<T: Default>(&self, kind: ActorKind, read: impl FnOnce(&History) -> T) -> T {
         self.lock()
             .iter()
             .find(|sampled| sampled.stats.kind() == kind)
-            .map(|sampled| sampled.history.clone())
-            .unwrap_or_default()
+            .map_or_else(T::default, |sampled| read(&sampled.history))
     }
 
     /// Samples every `SAMPLE_EVERY` on the current arbiter, as long as the
