@@ -64,6 +64,30 @@ async fn an_admin_watches_the_actors_live_and_a_customer_is_turned_away() {
         .wait_for("the handled count to grow", 10, &products_handled(&grown))
         .await;
     assert_eq!(browser.run("return window.samePage === true").await, true);
+    // The traffic reaches the kind's chart once a window that saw it is
+    // sampled: pixels drawn above the chart's baseline.
+    let chart = browser
+        .wait_for(
+            "the kind's chart to draw the traffic",
+            10,
+            "const canvas = document.querySelector('tr[data-kind=\"ProductActor\"] canvas.chart');
+             if (!canvas) return null;
+             const scale = window.devicePixelRatio || 1;
+             const pixels = canvas.getContext('2d')
+                 .getImageData(0, 0, canvas.width, canvas.height - 2 * scale).data;
+             let drawn = 0;
+             for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) drawn++;
+             return drawn > 0 ? canvas.title : null;",
+        )
+        .await;
+    let title = chart.as_str().unwrap();
+    let peak: f64 = title
+        .split("up to ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|rate| rate.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in the chart's title: {title}"));
+    assert!(peak > 0.0, "{title}");
 
     browser.click("tr[data-kind=\"ProductActor\"] button").await;
     let detail = browser
