@@ -1063,11 +1063,12 @@ async fn open_the_page_of_two_nodes(browser: &Browser, app: &TestApp) {
         .await;
 }
 
-/// On a cluster, the page of the node that hosts a kind shows in the kind's
+/// On a cluster, the page shows the other node with its roles and heartbeat
+/// and the broker's counts; the node that hosts a kind shows in the kind's
 /// detail its queues on the broker: the commands other nodes send it, and
 /// the mailer's events, each with this node's consumer.
 #[actix_web::test]
-async fn a_kinds_detail_on_the_page_shows_its_queues_on_the_broker() {
+async fn the_page_on_a_cluster_shows_the_other_node_the_broker_and_a_kinds_queues() {
     let namespace = Namespace::new();
     let Some((_product_node, gateway)) = split(&namespace, ActorKind::Product).await else {
         return;
@@ -1076,6 +1077,30 @@ async fn a_kinds_detail_on_the_page_shows_its_queues_on_the_broker() {
         return;
     };
     open_the_page_of_two_nodes(&browser, &gateway).await;
+    let shown = browser
+        .run(
+            "const terms = [...document.querySelectorAll('#bus-counts dt')];
+             return {
+                 bus: Object.fromEntries(terms.map(term => [term.textContent, term.nextSibling.textContent])),
+                 productNode: document.querySelector('section.node[data-node=\"product-node\"] .node-head').textContent,
+             };",
+        )
+        .await;
+    let bus = &shown["bus"];
+    assert_eq!(bus["broker"], "connected", "{shown}");
+    for count in [
+        "published",
+        "confirmed",
+        "consumed",
+        "redelivered",
+        "dead-lettered",
+        "outbox backlog",
+    ] {
+        assert!(bus[count].is_string(), "{count} is not shown: {shown}");
+    }
+    let product_node = shown["productNode"].as_str().unwrap();
+    assert!(product_node.contains("roles: product"), "{shown}");
+    assert!(product_node.contains("last heartbeat: "), "{shown}");
     for (kind, queues) in [
         ("UserActor", &["commands from other nodes"][..]),
         ("MailerActor", &["commands from other nodes", "events"][..]),
