@@ -51,6 +51,7 @@ async fn main() {
             url: DatabaseUrl::Postgres(SecretUrl::parse(&url).unwrap()),
             max_connections: std::num::NonZeroU32::new(16).unwrap(),
             acquire_timeout_secs: std::num::NonZeroU64::new(30).unwrap(),
+            ..DatabaseSettings::default()
         })
         .await
         .unwrap(),
@@ -132,7 +133,7 @@ async fn main() {
                     quantity: Quantity::parse(1).unwrap(),
                     title: "Bench dress".into(),
                 };
-                store.add_to_cart(&owner, &line, 99).await.unwrap();
+                store.add_to_cart(&owner, &line, 99, 50).await.unwrap();
                 let outcome = store
                     .place_order(&Checkout {
                         user_id: buyer.user_id,
@@ -140,6 +141,7 @@ async fn main() {
                         address_id: buyer.address_id,
                         currency: "USD".into(),
                         idempotency: None,
+                        expected_subtotal: None,
                     })
                     .await
                     .unwrap();

@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::actors::cart::{CartActor, CartParts};
+use crate::actors::cart::{CartActor, CartParts, CartRules};
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::order::{OrderActor, OrderParts, Outbox};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
@@ -15,7 +15,7 @@ use crate::actors::runtime::{
     Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute, Timeline,
     SAMPLES_IN_HEARTBEAT,
 };
-use crate::actors::user::UserActor;
+use crate::actors::user::{UserActor, UserParts};
 use crate::actors::{ActorKind, Registry};
 use crate::bus::bridge::{Bridge, Claims};
 use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
@@ -23,12 +23,12 @@ use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::EventBus;
 use crate::catalogue::Catalogue;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
-use crate::domain::{AdminList, OtpHasher, TokenSigner};
+use crate::domain::{AdminList, GuestCarts, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
 use crate::store::{
     CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
     MemoryOtpStore, MessageLog, MirroredRevocations, OrderStore, OtpStore, PgStore, ProductStore,
-    RedisStore, RevocationStore, SqliteStore, StoreError, UserStore,
+    RedisStore, RevocationStore, Rounds, SqliteStore, StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,7 @@ pub struct Services {
     pub registry: Registry,
     pub bus: EventBus,
     pub signer: Arc<TokenSigner>,
+    pub guest_carts: Arc<GuestCarts>,
     pub admins: Arc<AdminList>,
     /// Work that outlives the message that started it (a mail's first try).
     pub background: tokio_util::task::TaskTracker,
@@ -219,6 +220,7 @@ pub async fn start(
     let quotas = ClientQuotas {
         otp_requests_per_minute: settings.limits.otp_requests_per_client_per_minute,
         otp_verifies_per_minute: settings.limits.otp_verifies_per_client_per_minute,
+        guest_carts_per_minute: settings.limits.guest_carts_per_minute,
     };
     // Codes and limits live in Redis when there is one, so every node sees
     // the same; in this process otherwise. Revocations must outlive a
@@ -329,18 +331,23 @@ pub async fn start(
         bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
     }
 
-    let users = database.users;
-    let user_bus = bus.clone();
+    let user_parts = UserParts {
+        store: database.users,
+        bus: bus.clone(),
+        registry: registry.clone(),
+        session_ttl: settings.auth.token_ttl(),
+    };
     host::<UserActor>(
         settings,
         &registry,
         &arbiters,
         Placement::Workers,
         remote,
-        || Arc::new(move |_| UserActor::new(users.clone(), user_bus.clone())),
+        || Arc::new(move |_| UserActor::new(user_parts.clone())),
     );
 
     let auth = &settings.auth;
+    let cart_clients = clients.clone();
     let otp_parts = Arc::new(OtpActorParts {
         store: otp_store,
         revocations,
@@ -398,7 +405,7 @@ pub async fn start(
         remote,
         || {
             let parts = ProductParts {
-                store: database.catalogue,
+                store: database.catalogue.clone(),
                 catalogue: loaded(),
                 bus: bus.clone(),
                 currency: currency.clone(),
@@ -417,12 +424,21 @@ pub async fn start(
         Placement::Workers,
         remote,
         || {
+            let cart = &settings.cart;
             let parts = CartParts {
                 store: database.carts,
+                products: database.catalogue.clone(),
                 catalogue: loaded(),
                 currency: currency.clone(),
+                clients: cart_clients,
+                rounds: database.rounds,
+                rules: CartRules {
+                    max_lines: cart.max_lines.get(),
+                    guest_ttl: cart.guest_ttl(),
+                    guest_sweep: cart.guest_sweep(),
+                },
             };
-            Arc::new(move |_| CartActor::new(parts.clone()))
+            Arc::new(move |instance| CartActor::new(parts.clone(), instance))
         },
     );
     let outbox = Outbox {
@@ -460,6 +476,9 @@ pub async fn start(
                 outbox,
                 catalogue: loaded(),
                 currency: currency.clone(),
+                // A quarter of the caller's patience is left for the way
+                // back (over the bus, maybe) and the HTTP answer.
+                answer_within: settings.actors.call_timeout() * 3 / 4,
             };
             Arc::new(move |_| OrderActor::new(parts.clone()))
         },
@@ -486,6 +505,7 @@ pub async fn start(
         registry,
         bus,
         signer,
+        guest_carts: Arc::new(GuestCarts::new(&secret)),
         admins,
         background,
         arbiters,
@@ -502,6 +522,7 @@ pub struct Databases {
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
     pub messages: Arc<dyn MessageLog>,
+    pub rounds: Arc<dyn Rounds>,
 }
 
 /// Connects to `database.url` (SQLite or PostgreSQL) and migrates it.
@@ -520,7 +541,8 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 revocations: Arc::new(MirroredRevocations::new(store.clone(), live)),
                 carts: store.clone(),
                 orders: store.clone(),
-                messages: store,
+                messages: store.clone(),
+                rounds: store,
             }
         }
         DatabaseUrl::Postgres(_) => {
@@ -532,7 +554,8 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 revocations: store.clone(),
                 carts: store.clone(),
                 orders: store.clone(),
-                messages: store,
+                messages: store.clone(),
+                rounds: store,
             }
         }
     })

@@ -129,6 +129,10 @@ pub enum ActorError {
     Refused(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A checkout would charge another subtotal than the one the customer
+    /// saw: nothing changed, and this is the cart as the checkout found it.
+    #[error("the cart's subtotal is now {}", .0.subtotal)]
+    SubtotalChanged(Box<crate::domain::Cart>),
     /// Well-formed, but cannot be done as asked (a key reused for another request).
     #[error("cannot be processed: {0}")]
     Unprocessable(String),
@@ -160,7 +164,9 @@ impl ActorError {
 impl From<StoreError> for ActorError {
     fn from(err: StoreError) -> ActorError {
         match err {
-            StoreError::Unavailable { .. } => ActorError::Unavailable(error_chain(&err)),
+            StoreError::Unavailable { .. } | StoreError::Contention(_) => {
+                ActorError::Unavailable(error_chain(&err))
+            }
             StoreError::Conflict(message) => ActorError::Conflict(message),
             StoreError::Refused(message) => ActorError::Refused(message),
             StoreError::Failed(_) | StoreError::Corrupt(_) => {
@@ -257,9 +263,10 @@ mod tests {
     use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
     use crate::domain::{
         AddressChanges, AddressDraft, Cart, CartOwner, ClientKey, Email, IdempotencyKey,
-        NewAddress, NewProduct, Order, OrderLine, OrderStatus, OtpCode, PhoneNumber, PricedLine,
-        Product, ProductDraft, ProfileChanges, Quantity, Role, Size, Stock, User,
+        NewAddress, NewProduct, Order, OrderLine, OrderStatus, OtpCode, Page, PhoneNumber,
+        PricedLine, Product, ProductDraft, ProfileChanges, Quantity, Role, Size, Stock, User,
     };
+    use crate::store::OrderPage;
 
     #[test]
     fn parses_kind_names() {
@@ -395,7 +402,23 @@ mod tests {
         );
         message(
             otp::IsRevoked::NAME,
-            &round_trip(otp::IsRevoked { jti: "j".into() }, Ok(true)),
+            &round_trip(
+                otp::IsRevoked {
+                    jti: "j".into(),
+                    user_id: 7,
+                },
+                Ok(true),
+            ),
+        );
+        message(
+            otp::RevokeUserSessions::NAME,
+            &round_trip(
+                otp::RevokeUserSessions {
+                    user_id: 7,
+                    until: Utc::now(),
+                },
+                Ok(()),
+            ),
         );
         message(
             user::Login::NAME,
@@ -419,7 +442,7 @@ mod tests {
                     user_id: 7,
                     changes: ProfileChanges::default(),
                 },
-                Ok(user),
+                Ok(user.clone()),
             ),
         );
         message(
@@ -626,6 +649,7 @@ mod tests {
                     product_id: 1,
                     size: Size::M,
                     quantity: Quantity::parse(2).unwrap(),
+                    new_guest: Some(ClientKey::from_ip("192.0.2.9".parse().unwrap())),
                 },
                 Ok(cart.clone()),
             ),
@@ -653,7 +677,7 @@ mod tests {
         );
         message(
             cart::ClearCart::NAME,
-            &round_trip(cart::ClearCart { owner: guest }, Ok(cart)),
+            &round_trip(cart::ClearCart { owner: guest }, Ok(cart.clone())),
         );
         message(
             cart::MergeGuestCart::NAME,
@@ -676,6 +700,7 @@ mod tests {
                 size: Size::M,
                 quantity: 2,
                 unit_price: 4900,
+                restocked: Some(2),
             }],
             subtotal: 9800,
             currency: "USD".into(),
@@ -690,6 +715,7 @@ mod tests {
                     email: "ana@example.com".into(),
                     address_id: 3,
                     idempotency_key: Some(IdempotencyKey::parse("checkout-1").unwrap()),
+                    expected_subtotal: Some(9800),
                 },
                 Ok(order::Placed {
                     order: order.clone(),
@@ -703,8 +729,15 @@ mod tests {
                 order::ListOrders {
                     user_id: None,
                     status: Some(OrderStatus::Placed),
+                    page: Page {
+                        limit: 20,
+                        offset: 40,
+                    },
                 },
-                Ok(vec![order.clone()]),
+                Ok(OrderPage {
+                    items: vec![order.clone()],
+                    total: 41,
+                }),
             ),
         );
         message(
@@ -730,7 +763,36 @@ mod tests {
         );
         message(
             order::FulfilOrder::NAME,
-            &round_trip(order::FulfilOrder { id: 9 }, Ok(order)),
+            &round_trip(order::FulfilOrder { id: 9 }, Ok(order.clone())),
+        );
+        message(
+            order::PlaceOrder::NAME,
+            &round_trip(
+                order::PlaceOrder {
+                    user_id: 7,
+                    email: "ana@example.com".into(),
+                    address_id: 3,
+                    idempotency_key: None,
+                    expected_subtotal: Some(1000),
+                },
+                Err(ActorError::SubtotalChanged(Box::new(cart.clone()))),
+            ),
+        );
+        message(
+            user::DeleteUser::NAME,
+            &round_trip(user::DeleteUser { user_id: 7 }, Ok(())),
+        );
+        message(
+            user::ExportUser::NAME,
+            &round_trip(
+                user::ExportUser { user_id: 7 },
+                Ok(user::UserExport {
+                    user,
+                    addresses: vec![address.clone()],
+                    orders: vec![order],
+                    cart,
+                }),
+            ),
         );
 
         let answered: BTreeSet<&str> = ActorKind::ALL

@@ -6,14 +6,18 @@
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::runtime::{Handles, Reply};
+use super::runtime::{DropInRuntime, Handles, Reply};
 use super::ActorError;
 use crate::bus::{Event, EventBus, ProductChanged};
 use crate::catalogue::Catalogue;
-use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus};
-use crate::store::{Checkout, CheckoutOutcome, OrderStore, Transition};
+use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus, Page};
+use crate::store::{Checkout, CheckoutOutcome, OrderPage, OrderStore, StoreError, Transition};
 use crate::telemetry::error_chain;
+
+/// Tries of one checkout that the database gave up for a concurrent one.
+const CHECKOUT_TRIES: u32 = 5;
 
 pub struct OrderActor {
     parts: OrderParts,
@@ -25,6 +29,11 @@ pub struct OrderParts {
     pub outbox: Outbox,
     pub catalogue: Arc<Catalogue>,
     pub currency: Currency,
+    /// An order's answer leaves within this of its message's arrival, so
+    /// that it reaches its caller before the caller's timeout (the caller
+    /// may be on another node): a committed order is answered as the
+    /// order, never as a 5xx.
+    pub answer_within: Duration,
 }
 
 /// The high half of an outbox event's message id ("outbox" in ASCII); the
@@ -103,11 +112,54 @@ impl OrderParts {
         }
     }
 
-    async fn after_transition(&self, transition: Transition) -> Result<Order, ActorError> {
+    /// After a commit: the outbox is relayed and the catalogue brought up
+    /// to date with the stock, both waited for until the answer must leave
+    /// (`answer_within` after `arrived`) and then left to finish alone. The
+    /// order is committed either way: its answer is the order.
+    async fn after_commit(&self, products: Vec<i64>, arrived: Instant) {
+        let parts = self.clone();
+        let follow_up = actix_rt::spawn(DropInRuntime::new(Box::pin(async move {
+            parts.relay().await;
+            parts.stock_changed(&products).await;
+        })));
+        let left = self.answer_within.saturating_sub(arrived.elapsed());
+        if tokio::time::timeout(left, follow_up).await.is_err() {
+            tracing::warn!("answering before the outbox relay and the catalogue refresh finished");
+        }
+    }
+
+    /// Runs a checkout, again when the database gave it up for a
+    /// concurrent one, while there is time to answer.
+    async fn place(
+        &self,
+        checkout: &Checkout,
+        arrived: Instant,
+    ) -> Result<CheckoutOutcome, StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.store().place_order(checkout).await {
+                Err(StoreError::Contention(err))
+                    if tries < CHECKOUT_TRIES && arrived.elapsed() < self.answer_within / 2 =>
+                {
+                    tracing::info!(tries, error = %error_chain(&*err), "a checkout lost a race in the database; trying it again");
+                    // Apart, so that the racers do not meet again at once.
+                    let pause = rand::random_range(5..=20) * u64::from(tries);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn after_transition(
+        &self,
+        transition: Transition,
+        arrived: Instant,
+    ) -> Result<Order, ActorError> {
         match transition {
             Transition::Done { order, products } => {
-                self.relay().await;
-                self.stock_changed(&products).await;
+                self.after_commit(products, arrived).await;
                 Ok(*order)
             }
             Transition::NotAllowed(status) => Err(ActorError::Conflict(format!(
@@ -142,6 +194,8 @@ pub struct PlaceOrder {
     pub email: String,
     pub address_id: i64,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The subtotal the customer saw; another one refuses the checkout.
+    pub expected_subtotal: Option<i64>,
 }
 
 /// An order and whether this call placed it (or an earlier call with the
@@ -152,12 +206,13 @@ pub struct Placed {
     pub replayed: bool,
 }
 
-/// Orders newest first: one user's, or everyone's (`user_id: None`).
+/// A page of orders newest first: one user's, or everyone's (`user_id: None`).
 #[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Vec<Order>, ActorError>")]
+#[rtype(result = "Result<OrderPage, ActorError>")]
 pub struct ListOrders {
     pub user_id: Option<i64>,
     pub status: Option<OrderStatus>,
+    pub page: Page,
 }
 
 /// One order; with `user_id`, only if it is theirs (another's is not found).
@@ -218,6 +273,7 @@ impl Handles<PlaceOrder> for OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<Placed, ActorError>> {
         let parts = self.parts.clone();
+        let arrived = Instant::now();
         Box::pin(async move {
             let checkout = Checkout {
                 user_id: msg.user_id,
@@ -228,11 +284,11 @@ impl Handles<PlaceOrder> for OrderActor {
                     .idempotency_key
                     .clone()
                     .map(|key| (key, fingerprint(&msg))),
+                expected_subtotal: msg.expected_subtotal,
             };
-            match parts.store().place_order(&checkout).await? {
+            match parts.place(&checkout, arrived).await? {
                 CheckoutOutcome::Placed { order, products } => {
-                    parts.relay().await;
-                    parts.stock_changed(&products).await;
+                    parts.after_commit(products, arrived).await;
                     Ok(Placed {
                         order,
                         replayed: false,
@@ -255,6 +311,9 @@ impl Handles<PlaceOrder> for OrderActor {
                         .collect::<Vec<_>>()
                         .join("; ")
                 ))),
+                CheckoutOutcome::SubtotalChanged(cart) => {
+                    Err(ActorError::SubtotalChanged(Box::new(cart)))
+                }
             }
         })
     }
@@ -265,9 +324,14 @@ impl Handles<ListOrders> for OrderActor {
         &mut self,
         msg: ListOrders,
         _: &mut Context<Self>,
-    ) -> Reply<Result<Vec<Order>, ActorError>> {
+    ) -> Reply<Result<OrderPage, ActorError>> {
         let parts = self.parts.clone();
-        Box::pin(async move { Ok(parts.store().orders(msg.user_id, msg.status).await?) })
+        Box::pin(async move {
+            Ok(parts
+                .store()
+                .orders(msg.user_id, msg.status, msg.page)
+                .await?)
+        })
     }
 }
 
@@ -292,9 +356,10 @@ impl Handles<CancelOrder> for OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<Order, ActorError>> {
         let parts = self.parts.clone();
+        let arrived = Instant::now();
         Box::pin(async move {
             let transition = parts.store().cancel_order(msg.id, msg.owner).await?;
-            parts.after_transition(transition).await
+            parts.after_transition(transition, arrived).await
         })
     }
 }
@@ -306,9 +371,10 @@ impl Handles<FulfilOrder> for OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<Order, ActorError>> {
         let parts = self.parts.clone();
+        let arrived = Instant::now();
         Box::pin(async move {
             let transition = parts.store().fulfil_order(msg.id).await?;
-            parts.after_transition(transition).await
+            parts.after_transition(transition, arrived).await
         })
     }
 }

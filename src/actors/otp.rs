@@ -71,7 +71,14 @@ impl Actor for OtpActor {
 
 crate::instrumented_actor!(OtpActor);
 
-crate::hosted_messages!(OtpActor: [RequestOtp, VerifyOtp, RevokeToken, IsRevoked, CheckDependency]);
+crate::hosted_messages!(OtpActor: [
+    RequestOtp,
+    VerifyOtp,
+    RevokeToken,
+    RevokeUserSessions,
+    IsRevoked,
+    CheckDependency,
+]);
 
 /// Sends a fresh code to `email`, replacing any previous one. Answers the
 /// same whether or not a user has this email.
@@ -109,15 +116,27 @@ pub struct RevokeToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Ends every session of a user at once, on every node: each of its tokens
+/// is refused from now until it would have expired (`until`).
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct RevokeUserSessions {
+    pub user_id: i64,
+    pub until: DateTime<Utc>,
+}
+
+/// Whether a token is signed out, by itself or with every session of its user.
 #[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<bool, ActorError>")]
 pub struct IsRevoked {
     pub jti: String,
+    pub user_id: i64,
 }
 
 crate::wire_name!(RequestOtp => "otp.request_code");
 crate::wire_name!(VerifyOtp => "otp.verify_code");
 crate::wire_name!(RevokeToken => "otp.revoke_token");
+crate::wire_name!(RevokeUserSessions => "otp.revoke_user_sessions");
 crate::wire_name!(IsRevoked => "otp.is_revoked");
 
 impl Handles<RequestOtp> for OtpActor {
@@ -239,10 +258,26 @@ impl Handles<RevokeToken> for OtpActor {
     }
 }
 
+impl Handles<RevokeUserSessions> for OtpActor {
+    fn handle(
+        &mut self,
+        msg: RevokeUserSessions,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<(), ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            Ok(parts
+                .revocations
+                .revoke_user(msg.user_id, msg.until)
+                .await?)
+        })
+    }
+}
+
 impl Handles<IsRevoked> for OtpActor {
     fn handle(&mut self, msg: IsRevoked, _: &mut Context<Self>) -> Reply<Result<bool, ActorError>> {
         let parts = self.parts.clone();
-        Box::pin(async move { Ok(parts.revocations.is_revoked(&msg.jti).await?) })
+        Box::pin(async move { Ok(parts.revocations.is_revoked(&msg.jti, msg.user_id).await?) })
     }
 }
 

@@ -1,26 +1,43 @@
 //! UserActor: users, roles and addresses. Publishes `user.created` when a
-//! login creates a user.
+//! login creates a user. Erases a person on request (their sessions end at
+//! once, on every node) and tells them everything the shop holds of them.
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::runtime::{Handles, Reply};
+use super::cart::{CartActor, GetCart};
+use super::order::{ListOrders, OrderActor};
+use super::otp::{OtpActor, RevokeUserSessions};
+use super::runtime::{Handles, Registry, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, UserCreated};
 use crate::domain::{
-    Address, AddressChanges, Email, NewAddress, PhoneNumber, ProfileChanges, Role, User,
+    Address, AddressChanges, Cart, CartOwner, Email, NewAddress, Order, Page, PhoneNumber,
+    ProfileChanges, Role, User,
 };
-use crate::store::UserStore;
+use crate::store::{Erasure, UserStore};
 
 pub struct UserActor {
-    store: Arc<dyn UserStore>,
-    bus: EventBus,
+    parts: UserParts,
+}
+
+/// What every instance shares.
+#[derive(Clone)]
+pub struct UserParts {
+    pub store: Arc<dyn UserStore>,
+    pub bus: EventBus,
+    /// The OtpActor (sessions), OrderActor and CartActor are reached
+    /// through it, wherever they are hosted.
+    pub registry: Registry,
+    /// How long a session lives: an erased user's are refused that long.
+    pub session_ttl: Duration,
 }
 
 impl UserActor {
-    pub fn new(store: Arc<dyn UserStore>, bus: EventBus) -> Self {
-        UserActor { store, bus }
+    pub fn new(parts: UserParts) -> Self {
+        UserActor { parts }
     }
 }
 
@@ -39,6 +56,8 @@ crate::hosted_messages!(UserActor: [
     GetAddress,
     UpdateAddress,
     DeleteAddress,
+    DeleteUser,
+    ExportUser,
     CheckDependency,
 ]);
 
@@ -101,6 +120,30 @@ pub struct DeleteAddress {
     pub address_id: i64,
 }
 
+/// Erases the person behind an account (see `UserStore::erase_user`) and
+/// ends every session of theirs at once; `NotFound` for no such user.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct DeleteUser {
+    pub user_id: i64,
+}
+
+/// Everything the shop holds about a user.
+#[derive(Debug, Message, Serialize, Deserialize)]
+#[rtype(result = "Result<UserExport, ActorError>")]
+pub struct ExportUser {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserExport {
+    pub user: User,
+    pub addresses: Vec<Address>,
+    /// Every order, newest first.
+    pub orders: Vec<Order>,
+    pub cart: Cart,
+}
+
 crate::wire_name!(Login => "user.login");
 crate::wire_name!(GetUser => "user.get");
 crate::wire_name!(UpdateProfile => "user.update_profile");
@@ -109,11 +152,13 @@ crate::wire_name!(AddAddress => "user.add_address");
 crate::wire_name!(GetAddress => "user.get_address");
 crate::wire_name!(UpdateAddress => "user.update_address");
 crate::wire_name!(DeleteAddress => "user.delete_address");
+crate::wire_name!(DeleteUser => "user.delete");
+crate::wire_name!(ExportUser => "user.export");
 
 impl Handles<Login> for UserActor {
     fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
-        let store = self.store.clone();
-        let bus = self.bus.clone();
+        let store = self.parts.store.clone();
+        let bus = self.parts.bus.clone();
         Box::pin(async move {
             let phone = msg.phone_number.as_ref().map(PhoneNumber::as_str);
             let (user, created) = store
@@ -137,7 +182,7 @@ impl Handles<Login> for UserActor {
 
 impl Handles<GetUser> for UserActor {
     fn handle(&mut self, msg: GetUser, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move { store.user(msg.user_id).await?.ok_or(ActorError::NotFound) })
     }
 }
@@ -148,7 +193,7 @@ impl Handles<UpdateProfile> for UserActor {
         msg: UpdateProfile,
         _: &mut Context<Self>,
     ) -> Reply<Result<User, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move {
             store
                 .update_profile(msg.user_id, &msg.changes)
@@ -164,7 +209,7 @@ impl Handles<ListAddresses> for UserActor {
         msg: ListAddresses,
         _: &mut Context<Self>,
     ) -> Reply<Result<Vec<Address>, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move { Ok(store.addresses(msg.user_id).await?) })
     }
 }
@@ -175,7 +220,7 @@ impl Handles<AddAddress> for UserActor {
         msg: AddAddress,
         _: &mut Context<Self>,
     ) -> Reply<Result<Address, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move { Ok(store.add_address(msg.user_id, &msg.address).await?) })
     }
 }
@@ -186,7 +231,7 @@ impl Handles<GetAddress> for UserActor {
         msg: GetAddress,
         _: &mut Context<Self>,
     ) -> Reply<Result<Address, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move {
             store
                 .address(msg.user_id, msg.address_id)
@@ -202,7 +247,7 @@ impl Handles<UpdateAddress> for UserActor {
         msg: UpdateAddress,
         _: &mut Context<Self>,
     ) -> Reply<Result<Address, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move {
             store
                 .update_address(msg.user_id, msg.address_id, &msg.changes)
@@ -218,7 +263,7 @@ impl Handles<DeleteAddress> for UserActor {
         msg: DeleteAddress,
         _: &mut Context<Self>,
     ) -> Reply<Result<(), ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move {
             if store.delete_address(msg.user_id, msg.address_id).await? {
                 Ok(())
@@ -229,13 +274,97 @@ impl Handles<DeleteAddress> for UserActor {
     }
 }
 
+impl Handles<DeleteUser> for UserActor {
+    fn handle(&mut self, msg: DeleteUser, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            // Erased first: were the sessions ended first and the erasure
+            // then failed, the person could not sign in to try again. An
+            // account erased before has its sessions ended again (a retry
+            // after a revocation that failed).
+            if parts.store.erase_user(msg.user_id).await? == Erasure::Missing {
+                return Err(ActorError::NotFound);
+            }
+            let until = chrono::Utc::now()
+                + chrono::Duration::from_std(parts.session_ttl).unwrap_or(chrono::Duration::MAX);
+            parts
+                .registry
+                .get::<OtpActor>()
+                .call(RevokeUserSessions {
+                    user_id: msg.user_id,
+                    until,
+                })
+                .await??;
+            tracing::info!(
+                user_id = msg.user_id,
+                "user erased; every session of theirs ended"
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Orders asked for at once while exporting.
+const EXPORT_PAGE: u32 = 100;
+
+impl Handles<ExportUser> for UserActor {
+    fn handle(
+        &mut self,
+        msg: ExportUser,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<UserExport, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let user = parts
+                .store
+                .user(msg.user_id)
+                .await?
+                .ok_or(ActorError::NotFound)?;
+            let addresses = parts.store.addresses(msg.user_id).await?;
+            let mut orders = Vec::new();
+            loop {
+                let page = parts
+                    .registry
+                    .get::<OrderActor>()
+                    .call(ListOrders {
+                        user_id: Some(msg.user_id),
+                        status: None,
+                        page: Page {
+                            limit: EXPORT_PAGE,
+                            offset: orders.len() as u64,
+                        },
+                    })
+                    .await??;
+                let last = page.items.len() < EXPORT_PAGE as usize;
+                orders.extend(page.items);
+                if last {
+                    break;
+                }
+            }
+            let cart = parts
+                .registry
+                .get::<CartActor>()
+                .call(GetCart {
+                    owner: CartOwner::User(msg.user_id),
+                })
+                .await??;
+            Ok(UserExport {
+                user,
+                addresses,
+                orders,
+                cart,
+            })
+        })
+    }
+}
+
 impl Handles<CheckDependency> for UserActor {
     fn handle(
         &mut self,
         _: CheckDependency,
         _: &mut Context<Self>,
     ) -> Reply<Result<DependencyStatus, ActorError>> {
-        let store = self.store.clone();
+        let store = self.parts.store.clone();
         Box::pin(async move {
             Ok(DependencyStatus::from_result(
                 "database",

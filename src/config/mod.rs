@@ -14,7 +14,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, SecretUrl, TrustedProxies};
+pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, Origins, SecretUrl, TrustedProxies};
 
 use crate::actors::ActorKind;
 use crate::domain::{Currency, Email};
@@ -38,6 +38,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    pub cart: CartSettings,
     pub bus: BusSettings,
     pub actors: ActorSettings,
     pub catalogue: CatalogueSettings,
@@ -55,6 +56,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
+            cart: CartSettings::default(),
             bus: BusSettings::default(),
             actors: ActorSettings::default(),
             catalogue: CatalogueSettings::default(),
@@ -80,6 +82,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Proxies allowed to name the client in `X-Forwarded-For`.
     pub trusted_proxies: TrustedProxies,
+    /// Origins of the shop's own front ends (exact), besides this server's:
+    /// their cookie-authenticated writes are accepted.
+    pub cors_origins: Origins,
 }
 
 impl Default for ServerSettings {
@@ -93,6 +98,7 @@ impl Default for ServerSettings {
             body_timeout_secs: NonZeroU64::new(10).expect("nonzero"),
             shutdown_timeout_secs: 30,
             trusted_proxies: TrustedProxies::default(),
+            cors_origins: Origins::default(),
         }
     }
 }
@@ -109,6 +115,11 @@ pub struct DatabaseSettings {
     pub url: DatabaseUrl,
     pub max_connections: NonZeroU32,
     pub acquire_timeout_secs: NonZeroU64,
+    /// How long a statement waits for a lock another transaction holds
+    /// before its transaction gives up (PostgreSQL's `lock_timeout`,
+    /// SQLite's busy timeout): under the callers' timeout, so that a
+    /// request stuck behind a lock is answered, not abandoned.
+    pub lock_timeout_ms: NonZeroU64,
 }
 
 impl Default for DatabaseSettings {
@@ -117,6 +128,7 @@ impl Default for DatabaseSettings {
             url: DatabaseUrl::Sqlite("sqlite://var/storefront.db".into()),
             max_connections: NonZeroU32::new(8).expect("nonzero"),
             acquire_timeout_secs: NonZeroU64::new(5).expect("nonzero"),
+            lock_timeout_ms: NonZeroU64::new(3000).expect("nonzero"),
         }
     }
 }
@@ -124,6 +136,10 @@ impl Default for DatabaseSettings {
 impl DatabaseSettings {
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.acquire_timeout_secs.get())
+    }
+
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_millis(self.lock_timeout_ms.get())
     }
 }
 
@@ -273,6 +289,8 @@ pub struct LimitSettings {
     pub otp_requests_per_client_per_minute: NonZeroU32,
     pub otp_verifies_per_client_per_minute: NonZeroU32,
     pub otp_mails_per_minute: NonZeroU32,
+    /// New guest carts per client.
+    pub guest_carts_per_minute: NonZeroU32,
 }
 
 impl Default for LimitSettings {
@@ -281,7 +299,40 @@ impl Default for LimitSettings {
             otp_requests_per_client_per_minute: NonZeroU32::new(20).expect("nonzero"),
             otp_verifies_per_client_per_minute: NonZeroU32::new(30).expect("nonzero"),
             otp_mails_per_minute: NonZeroU32::new(600).expect("nonzero"),
+            guest_carts_per_minute: NonZeroU32::new(10).expect("nonzero"),
         }
+    }
+}
+
+/// Carts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CartSettings {
+    /// Most lines in one cart.
+    pub max_lines: NonZeroU32,
+    /// A guest cart nobody changed for this long is deleted.
+    pub guest_ttl_secs: NonZeroU64,
+    /// How often idle guest carts are looked for (by one node at a time).
+    pub guest_sweep_secs: NonZeroU64,
+}
+
+impl Default for CartSettings {
+    fn default() -> Self {
+        CartSettings {
+            max_lines: NonZeroU32::new(50).expect("nonzero"),
+            guest_ttl_secs: NonZeroU64::new(30 * 24 * 3600).expect("nonzero"),
+            guest_sweep_secs: NonZeroU64::new(3600).expect("nonzero"),
+        }
+    }
+}
+
+impl CartSettings {
+    pub fn guest_ttl(&self) -> Duration {
+        Duration::from_secs(self.guest_ttl_secs.get())
+    }
+
+    pub fn guest_sweep(&self) -> Duration {
+        Duration::from_secs(self.guest_sweep_secs.get())
     }
 }
 
@@ -459,7 +510,12 @@ impl Default for LogSettings {
 }
 
 /// Keys that can hold a comma-separated list in an environment variable.
-const LIST_KEYS: [&str; 3] = ["auth.admin_emails", "server.trusted_proxies", "node.roles"];
+const LIST_KEYS: [&str; 4] = [
+    "auth.admin_emails",
+    "server.trusted_proxies",
+    "server.cors_origins",
+    "node.roles",
+];
 
 /// Variables that platforms and the original services' `.env` files set,
 /// read as fallbacks for the key they name.

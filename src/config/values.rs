@@ -310,9 +310,82 @@ impl<'de> Deserialize<'de> for TrustedProxies {
     }
 }
 
+/// Web origins (`https://shop.example`, `http://localhost:3000`), exactly:
+/// a scheme, a host and a port, nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(Vec<String>);
+
+impl Origins {
+    /// The origin `raw` names as a browser writes it in `Origin` (the
+    /// scheme's default port left out); `None` when it is no origin.
+    pub fn normalise(raw: &str) -> Option<String> {
+        let url = url::Url::parse(raw).ok()?;
+        let bare = matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none();
+        bare.then(|| url.origin().ascii_serialization())
+    }
+
+    pub fn contains(&self, origin: &str) -> bool {
+        Origins::normalise(origin).is_some_and(|origin| self.0.contains(&origin))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for Origins {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|raw| raw.trim())
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| {
+                Origins::normalise(raw).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "`{raw}` is not an origin like https://shop.example (a scheme, a host, \
+                         maybe a port, and no path)"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Origins)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_exact() {
+        let origins: Origins = serde_json::from_str(
+            r#"["https://shop.example", "http://localhost:3000", "HTTPS://Shop.Example:443"]"#,
+        )
+        .unwrap();
+        assert!(origins.contains("https://shop.example"));
+        assert!(origins.contains("http://localhost:3000"));
+        assert!(!origins.contains("http://shop.example"));
+        assert!(!origins.contains("https://evil.example"));
+        assert!(!origins.contains("null"));
+        for refused in [
+            r#"["https://shop.example/path"]"#,
+            r#"["*"]"#,
+            r#"["shop.example"]"#,
+            r#"["https://user@shop.example"]"#,
+            r#"["ftp://shop.example"]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Origins>(refused).is_err(),
+                "{refused}"
+            );
+        }
+    }
 
     #[test]
     fn urls_hide_their_password() {

@@ -18,6 +18,29 @@ pub struct Address {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Address {
+    /// What an erased customer's order keeps of its shipping address for
+    /// the shop's books: the country (which taxes ask for), nothing that
+    /// leads to a person.
+    pub fn anonymised(&self) -> Address {
+        Address {
+            id: self.id,
+            label: None,
+            street: ERASED.to_owned(),
+            city: ERASED.to_owned(),
+            state: None,
+            zip_code: ERASED.to_owned(),
+            country: self.country.clone(),
+            is_default: false,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// What stands where an erased customer's data was.
+pub const ERASED: &str = "(erased)";
+
 /// An address as a client gave it, nothing checked yet: every field optional,
 /// so one draft serves creation (where some are required) and partial updates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,20 +4,27 @@
 //! nodes; a checked type is parsed again when it is read back.
 
 mod address;
+mod checkout;
 mod client;
 mod email;
+mod guest_cart;
 mod money;
 mod notification;
 mod order;
 mod otp;
+mod page;
 mod product;
 pub mod rules;
 mod token;
 mod user;
 
 pub use address::{Address, AddressChanges, AddressDraft, NewAddress};
+pub use checkout::{
+    cart_as_checked, price_checkout, price_was_seen, units_restocked, CheckoutLine, PricedCheckout,
+};
 pub use client::ClientKey;
 pub use email::Email;
+pub use guest_cart::{GuestCartId, GuestCarts, IssuedGuestCart};
 pub use money::Currency;
 pub use notification::{render, MailContent, MailKind};
 pub use order::{
@@ -25,6 +32,7 @@ pub use order::{
     PricedLine, Quantity, Shortage,
 };
 pub use otp::{OtpCode, OtpHasher};
+pub use page::Page;
 pub use product::{
     category_name, final_price, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
     Variant,

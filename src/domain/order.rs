@@ -192,6 +192,9 @@ pub struct OrderLine {
     pub size: Size,
     pub quantity: i64,
     pub unit_price: i64,
+    /// Of a cancelled order: how many units went back to stock (fewer than
+    /// `quantity` when the size was removed or its stock is at the maximum).
+    pub restocked: Option<i64>,
 }
 
 impl OrderLine {
@@ -248,9 +251,13 @@ super::string_newtype!(IdempotencyKey);
 /// A line of a checkout that cannot be had, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shortage {
+    /// The cart line.
     pub item_id: i64,
+    pub product_id: i64,
     pub title: String,
     pub size: Size,
+    /// How many the line asks for.
+    pub asked: i64,
     /// How many there are now; `None` when the product is no longer sold.
     pub left: Option<i64>,
 }
@@ -260,10 +267,11 @@ impl std::fmt::Display for Shortage {
         match self.left {
             Some(left) => write!(
                 f,
-                "item {} ({}, {}): {left} left",
+                "item {} ({}, {}): {} asked, {left} left",
                 self.item_id,
                 self.title,
-                self.size.as_str()
+                self.size.as_str(),
+                self.asked
             ),
             None => write!(f, "item {} ({}): no longer sold", self.item_id, self.title),
         }

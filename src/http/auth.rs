@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::cart::CART_COOKIE;
+use super::cart::{guest_cart_of, CART_COOKIE};
 use super::client::Client;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
-use super::session::{Authenticated, SESSION_COOKIE};
+use super::session::{session_cookie_removal, Authenticated, SESSION_COOKIE};
 use super::users::{PhoneInput, UserBody};
 use super::{ask, schemas, AppState};
 use crate::actors::cart::{CartActor, MergeGuestCart};
@@ -151,19 +151,24 @@ pub async fn verify_otp(
         .finish();
     let mut response = HttpResponse::Ok();
     response.cookie(cookie);
-    if let Some(guest) = req.cookie(CART_COOKIE) {
+    if req.cookie(CART_COOKIE).is_some() {
         // The guest's cart becomes the user's; a merge that fails leaves the
-        // cookie, so the next sign-in tries again.
-        let merged = state
-            .registry
-            .get::<CartActor>()
-            .call(MergeGuestCart {
-                guest: guest.value().to_owned(),
-                user_id: session.user.id,
-            })
-            .await;
+        // cookie, so the next sign-in tries again. A cookie this server did
+        // not issue names no cart: it just goes.
+        let merged = match guest_cart_of(&req, &state.guest_carts) {
+            Some(guest) => state
+                .registry
+                .get::<CartActor>()
+                .call(MergeGuestCart {
+                    guest,
+                    user_id: session.user.id,
+                })
+                .await
+                .map(|merged| merged.map(drop)),
+            None => Ok(Ok(())),
+        };
         match merged {
-            Ok(Ok(_)) => {
+            Ok(Ok(())) => {
                 let mut removal = Cookie::build(CART_COOKIE, "")
                     .http_only(true)
                     .same_site(SameSite::Lax)
@@ -207,12 +212,7 @@ pub async fn logout(
         "session",
     )
     .await?;
-    let mut removal = Cookie::build(SESSION_COOKIE, "")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(state.cookie_secure)
-        .finish();
-    removal.make_removal();
-    Ok(HttpResponse::NoContent().cookie(removal).finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(session_cookie_removal(&state))
+        .finish())
 }

@@ -1,5 +1,7 @@
 //! `/cart`: the signed-in user's cart, or a guest's, found by the `cart_id`
-//! cookie set on the guest's first change.
+//! cookie set on the guest's first change. That cookie holds a token only
+//! this server issues (`domain::GuestCarts`); one it did not issue names no
+//! cart, and its holder is a new guest.
 
 use actix::Handler;
 use actix_web::cookie::{time, Cookie, SameSite};
@@ -8,6 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::client::Client;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::{has_token, Authenticated};
@@ -16,7 +19,7 @@ use crate::actors::cart::{
     AddToCart, CartActor, ClearCart, GetCart, RemoveCartItem, SetCartQuantity,
 };
 use crate::actors::runtime::{Envelope, WireMessage};
-use crate::domain::{Cart, CartOwner, PricedLine, Quantity, Size};
+use crate::domain::{Cart, CartOwner, GuestCarts, PricedLine, Quantity, Size};
 
 pub const CART_COOKIE: &str = "cart_id";
 
@@ -113,46 +116,53 @@ pub struct QuantityRequest {
     pub quantity: i64,
 }
 
-/// Whose cart a request is about, and the guest cookie to set when a guest
-/// without one changes a cart.
+/// The guest cart a request's `cart_id` cookie names, if this server
+/// issued it.
+pub fn guest_cart_of(req: &HttpRequest, guest_carts: &GuestCarts) -> Option<String> {
+    let cookie = req.cookie(CART_COOKIE)?;
+    Some(guest_carts.verify(cookie.value())?.into_string())
+}
+
+/// Whose cart a request is about, and, for a new guest, the token of the
+/// cart made for them, which their cookie gets once the cart exists.
 struct CartCaller {
     owner: CartOwner,
-    new_guest: bool,
+    new_guest_token: Option<String>,
 }
 
 impl CartCaller {
     /// A request with a session token is that user's (an invalid token is a
     /// 401, not a silent guest); without one, the guest's of its cookie, or
     /// a new guest's.
-    async fn of(req: &HttpRequest) -> Result<CartCaller, ApiError> {
+    async fn of(state: &AppState, req: &HttpRequest) -> Result<CartCaller, ApiError> {
         if has_token(req) {
             let caller = Authenticated::from_request(req, &mut Payload::None).await?;
             return Ok(CartCaller {
                 owner: CartOwner::User(caller.user_id),
-                new_guest: false,
+                new_guest_token: None,
             });
         }
-        let known = req
-            .cookie(CART_COOKIE)
-            .and_then(|cookie| uuid::Uuid::parse_str(cookie.value()).ok());
-        Ok(match known {
+        Ok(match guest_cart_of(req, &state.guest_carts) {
             Some(id) => CartCaller {
-                owner: CartOwner::Guest(id.to_string()),
-                new_guest: false,
+                owner: CartOwner::Guest(id),
+                new_guest_token: None,
             },
-            None => CartCaller {
-                owner: CartOwner::Guest(uuid::Uuid::new_v4().to_string()),
-                new_guest: true,
-            },
+            None => {
+                let issued = state.guest_carts.issue();
+                CartCaller {
+                    owner: CartOwner::Guest(issued.id.into_string()),
+                    new_guest_token: Some(issued.token),
+                }
+            }
         })
     }
 
     /// The answer with the cart, and the guest's cookie when it is new.
-    fn answer(&self, state: &AppState, cart: &Cart) -> HttpResponse {
+    fn answer(self, state: &AppState, cart: &Cart) -> HttpResponse {
         let mut response = HttpResponse::Ok();
-        if let (true, CartOwner::Guest(id), Some(_)) = (self.new_guest, &self.owner, &cart.id) {
+        if let (Some(token), Some(_)) = (self.new_guest_token, &cart.id) {
             response.cookie(
-                Cookie::build(CART_COOKIE, id.clone())
+                Cookie::build(CART_COOKIE, token)
                     .http_only(true)
                     .same_site(SameSite::Lax)
                     .path("/")
@@ -172,16 +182,17 @@ async fn with_cart<M>(
     state: &AppState,
     req: &HttpRequest,
     subject: &'static str,
-    message: impl FnOnce(CartOwner) -> M,
+    message: impl FnOnce(CartOwner, bool) -> M,
 ) -> Result<HttpResponse, ApiError>
 where
     M: WireMessage<Reply = Cart>,
     CartActor: Handler<Envelope<M>>,
 {
-    let caller = CartCaller::of(req).await?;
+    let caller = CartCaller::of(state, req).await?;
+    let new_guest = caller.new_guest_token.is_some();
     let cart = ask(
         state.registry.get::<CartActor>(),
-        message(caller.owner.clone()),
+        message(caller.owner.clone(), new_guest),
         subject,
     )
     .await?;
@@ -199,7 +210,7 @@ pub async fn get_cart(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    with_cart(&state, &req, "cart", |owner| GetCart { owner }).await
+    with_cart(&state, &req, "cart", |owner, _| GetCart { owner }).await
 }
 
 /// Adds a product in a size; the same product and size add to their line.
@@ -207,20 +218,23 @@ pub async fn get_cart(
     responses(
         (status = 200, description = "The cart after the change; a guest's first change sets the cart_id cookie", body = CartBody),
         (status = 404, description = "No such product or size", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "More than the stock", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than the stock, or a new line past cart.max_lines", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This client started too many guest carts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_item(
     state: web::Data<AppState>,
     req: HttpRequest,
+    client: Client,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: AddItemRequest = body.read().await?;
     let quantity = quantity(body.quantity)?;
-    with_cart(&state, &req, "product", |owner| AddToCart {
+    with_cart(&state, &req, "product", |owner, new_guest| AddToCart {
         owner,
         product_id: body.product_id,
         size: body.size,
         quantity,
+        new_guest: new_guest.then_some(client.0),
     })
     .await
 }
@@ -244,7 +258,7 @@ pub async fn set_quantity(
         0 => None,
         raw => Some(quantity(raw)?),
     };
-    with_cart(&state, &req, "cart line", |owner| SetCartQuantity {
+    with_cart(&state, &req, "cart line", |owner, _| SetCartQuantity {
         owner,
         item_id: item_id.into_inner(),
         quantity,
@@ -264,7 +278,7 @@ pub async fn remove_item(
     req: HttpRequest,
     item_id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    with_cart(&state, &req, "cart line", |owner| RemoveCartItem {
+    with_cart(&state, &req, "cart line", |owner, _| RemoveCartItem {
         owner,
         item_id: item_id.into_inner(),
     })
@@ -278,5 +292,5 @@ pub async fn clear_cart(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    with_cart(&state, &req, "cart", |owner| ClearCart { owner }).await
+    with_cart(&state, &req, "cart", |owner, _| ClearCart { owner }).await
 }

@@ -24,10 +24,23 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("this needs the admin role")]
     Forbidden,
+    /// A cookie-authenticated write from another origin.
+    #[error("{0}")]
+    CrossOrigin(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "the cart now costs {subtotal}, not the {expected} seen: nothing was ordered; show the \
+         cart (in `cart`) again and check out with its subtotal"
+    )]
+    SubtotalChanged {
+        expected: i64,
+        subtotal: i64,
+        /// The cart as clients see it.
+        cart: serde_json::Value,
+    },
     #[error("{0}")]
     Unprocessable(String),
     #[error("the {0} changed since the version named in If-Match")]
@@ -61,6 +74,11 @@ pub struct Problem {
     /// Field name to what is wrong with it, for invalid input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<BTreeMap<String, String>>,
+    /// A checkout refused because the cart costs another subtotal than the
+    /// one named: the cart as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cart: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -71,6 +89,7 @@ impl Problem {
             status: status.as_u16(),
             detail,
             errors: None,
+            cart: None,
         }
     }
 
@@ -97,6 +116,8 @@ impl ApiError {
                 ApiError::BadRequest(format!("the {subject} was refused: {reason}"))
             }
             ActorError::Conflict(reason) => ApiError::Conflict(reason),
+            // Only a checkout refuses so, and its handler answers with the cart.
+            err @ ActorError::SubtotalChanged(_) => ApiError::Conflict(err.to_string()),
             ActorError::Unprocessable(reason) => ApiError::Unprocessable(reason),
             ActorError::Stale => ApiError::PreconditionFailed(subject),
             ActorError::InvalidCode => {
@@ -123,9 +144,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::SubtotalChanged { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -146,13 +167,17 @@ impl ResponseError for ApiError {
             tracing::error!(error = %error_chain(self), "request failed");
         }
         let mut problem = Problem::new(status, self.to_string());
-        if let ApiError::Validation(errors) = self {
-            problem.errors = Some(
-                errors
-                    .iter()
-                    .map(|error| (error.field.to_string(), error.reason.clone()))
-                    .collect(),
-            );
+        match self {
+            ApiError::Validation(errors) => {
+                problem.errors = Some(
+                    errors
+                        .iter()
+                        .map(|error| (error.field.to_string(), error.reason.clone()))
+                        .collect(),
+                );
+            }
+            ApiError::SubtotalChanged { cart, .. } => problem.cart = Some(cart.clone()),
+            _ => {}
         }
         let mut response = problem.into_response();
         let headers = response.headers_mut();

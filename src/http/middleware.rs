@@ -1,6 +1,6 @@
 //! The one middleware every request passes: request id, request span, header
-//! and body limits, access log, metrics, and problem+json for errors that
-//! carry no body.
+//! and body limits, cross-origin writes by cookie (`origin`), access log,
+//! metrics, and problem+json for errors that carry no body.
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -140,8 +140,14 @@ pub async fn observe(
         .as_ref()
         .map(|state| state.limits.max_header_bytes)
         .filter(|limit| header_bytes(&req) > *limit);
+    let cross_origin = state
+        .as_ref()
+        .and_then(|state| super::origin::refusal(&req, &state.cors_origins));
     let mut response = if let Some(limit) = too_large {
         let refusal = ApiError::HeadersTooLarge { limit }.error_response();
+        req.into_response(refusal)
+    } else if let Some(reason) = cross_origin {
+        let refusal = span.in_scope(|| ApiError::CrossOrigin(reason).error_response());
         req.into_response(refusal)
     } else {
         if let Some(state) = &state {

@@ -8,11 +8,13 @@ pub mod auth;
 pub mod cart;
 pub mod client;
 pub mod error;
+pub mod export;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod origin;
 pub mod overview;
 pub mod products;
 pub mod schemas;
@@ -28,8 +30,8 @@ use std::time::Duration;
 use crate::actors::runtime::{Envelope, WireMessage};
 use crate::actors::{Address, Registry};
 use crate::bus::EventBus;
-use crate::config::TrustedProxies;
-use crate::domain::{AdminList, TokenSigner};
+use crate::config::{Origins, TrustedProxies};
+use crate::domain::{AdminList, GuestCarts, TokenSigner};
 use crate::metrics::Metrics;
 
 /// Shared by every worker.
@@ -37,11 +39,15 @@ pub struct AppState {
     pub registry: Registry,
     pub bus: EventBus,
     pub signer: Arc<TokenSigner>,
+    pub guest_carts: Arc<GuestCarts>,
     pub admins: Arc<AdminList>,
     pub cluster: crate::system::Cluster,
     pub metrics: Arc<Metrics>,
     pub cookie_secure: bool,
     pub trusted_proxies: TrustedProxies,
+    /// Origins besides this server's whose cookie-authenticated writes
+    /// are accepted.
+    pub cors_origins: Origins,
     pub limits: RequestLimits,
     pub overview: overview::OverviewCache,
     pub known_users: session::KnownUsers,
@@ -67,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(cart::routes)
         .configure(orders::routes)
         .configure(users::routes)
+        .configure(export::routes)
         .configure(admin::routes)
         .configure(overview::routes)
         .configure(admin_page::routes)

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
-use super::{admin, auth, cart, error, ops, orders, overview, products, users};
+use super::{admin, auth, cart, error, export, ops, orders, overview, products, users};
 use crate::domain::Size;
 
 #[derive(OpenApi)]
@@ -27,7 +27,8 @@ use crate::domain::Size;
     info(title = "storefront", description = "An e-commerce backend built as an actor system."),
     paths(
         auth::request_otp, auth::verify_otp, auth::logout,
-        users::get_profile, users::update_profile,
+        users::get_profile, users::update_profile, users::delete_me, users::delete_user,
+        export::export,
         users::list_addresses, users::add_address,
         users::get_address, users::update_address, users::delete_address,
         products::list_products, products::get_product, products::create_product,
@@ -47,7 +48,7 @@ use crate::domain::Size;
 pub struct ApiDoc;
 
 /// Operations only an admin may call: a customer gets 403.
-const ADMIN_ONLY: [(&str, &str); 14] = [
+const ADMIN_ONLY: [(&str, &str); 15] = [
     ("post", "/products"),
     ("put", "/products/{id}"),
     ("patch", "/products/{id}"),
@@ -62,6 +63,7 @@ const ADMIN_ONLY: [(&str, &str); 14] = [
     ("get", "/admin/bus"),
     ("get", "/admin/cluster"),
     ("get", "/admin/overview"),
+    ("delete", "/admin/users/{id}"),
 ];
 
 /// Operations under a per-client limit.
@@ -121,6 +123,7 @@ impl Modify for LegacyAliases {
         }
         if let Some(mut item) = paths.get("/users/me").cloned() {
             item.patch = None;
+            item.delete = None;
             if let Some(get) = &mut item.get {
                 get.operation_id = Some("me".to_owned());
                 get.tags = Some(vec!["auth".to_owned()]);
@@ -181,6 +184,12 @@ impl Modify for ProblemResponses {
             }
             if ADMIN_ONLY.contains(&(method, path)) {
                 statuses.push((403, "Not an admin"));
+            } else if method != "get" {
+                statuses.push((
+                    403,
+                    "Signed in by the session cookie, from an origin other than this server's \
+                     or one in server.cors_origins",
+                ));
             }
             if RATE_LIMITED.contains(&path) {
                 statuses.push((429, "Past a limit; see Retry-After"));

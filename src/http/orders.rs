@@ -6,15 +6,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::cart::CartBody;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::{Admin, Authenticated};
 use super::users::AddressBody;
-use super::{ask, AppState};
+use super::{ask, schemas, AppState};
 use crate::actors::order::{
     CancelOrder, FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceOrder,
 };
-use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Size};
+use crate::actors::ActorError;
+use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Page, Size, ValidationError};
+use crate::store::OrderPage;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -42,6 +45,11 @@ pub struct OrderLineBody<'a> {
     /// The price it was bought at, minor units.
     pub unit_price: i64,
     pub line_total: i64,
+    /// Of a cancelled order: how many units went back to stock. Fewer than
+    /// `quantity` when the size was removed since (a restock never brings
+    /// one back) or its stock was at the most a product may hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restocked: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -98,6 +106,7 @@ impl<'a> From<&'a OrderLine> for OrderLineBody<'a> {
             quantity: line.quantity,
             unit_price: line.unit_price,
             line_total: line.total(),
+            restocked: line.restocked,
         }
     }
 }
@@ -116,20 +125,74 @@ impl<'a> From<&'a Order> for OrderBody<'a> {
     }
 }
 
+/// A page of orders.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OrderList)]
+pub struct OrderPageBody<'a> {
+    pub items: Vec<OrderBody<'a>>,
+    /// How many there are in all.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl<'a> OrderPageBody<'a> {
+    fn of(orders: &'a OrderPage, page: Page) -> Self {
+        OrderPageBody {
+            items: orders.items.iter().map(OrderBody::from).collect(),
+            total: orders.total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckoutRequest {
     /// One of the caller's addresses.
     #[serde(deserialize_with = "super::json::integer")]
     pub address_id: i64,
+    /// The cart's `subtotal` the customer was shown. Front ends should send
+    /// it: when the cart costs anything else at checkout (a price changed
+    /// meanwhile), nothing is ordered and the answer is 409 with the cart
+    /// as it is now.
+    #[serde(default, deserialize_with = "super::json::optional_integer")]
+    #[schema(schema_with = schemas::optional_minor_units)]
+    pub expected_subtotal: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct StatusQuery {
+pub struct PageQuery {
+    /// 1 to 100, default 20.
+    #[param(schema_with = schemas::page_limit)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(schema_with = schemas::page_offset)]
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    fn page(&self) -> Result<Page, ApiError> {
+        Ok(Page::parse(self.limit, self.offset)?)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AdminOrdersQuery {
     /// Only orders in this state.
     pub status: Option<StatusBody>,
+    /// 1 to 100, default 20.
+    #[param(schema_with = schemas::page_limit)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(schema_with = schemas::page_offset)]
+    pub offset: Option<i64>,
 }
 
 /// The headers of a checkout, as the API document states them.
@@ -142,13 +205,21 @@ pub struct CheckoutHeaders {
     pub idempotency_key: Option<String>,
 }
 
+/// The request's key, if it sent one; two are refused rather than one
+/// picked, which a proxy in between might pick differently.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    req.headers()
-        .get(IDEMPOTENCY_KEY)
-        .map(|value| {
-            IdempotencyKey::parse(value.to_str().unwrap_or_default()).map_err(ApiError::field)
-        })
-        .transpose()
+    let mut keys = req.headers().get_all(IDEMPOTENCY_KEY);
+    let Some(key) = keys.next() else {
+        return Ok(None);
+    };
+    if keys.next().is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "send one {IDEMPOTENCY_KEY} header, not several"
+        )));
+    }
+    IdempotencyKey::parse(key.to_str().unwrap_or_default())
+        .map(Some)
+        .map_err(ApiError::field)
 }
 
 /// Checks out the caller's cart: takes the stock of every line or nothing.
@@ -158,7 +229,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
         (status = 201, description = "Placed; Location names it", body = OrderBody),
         (status = 200, description = "Placed before with this Idempotency-Key", body = OrderBody),
         (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The cart is empty, or lines cannot be had (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cart is empty, lines cannot be had (named), or the cart no longer costs `expectedSubtotal` (the problem's `cart` is the cart now); nothing was ordered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Idempotency-Key was used for another checkout", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn place_order(
@@ -169,17 +240,34 @@ pub async fn place_order(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body: CheckoutRequest = body.read().await?;
-    let placed = ask(
-        state.registry.get::<OrderActor>(),
-        PlaceOrder {
+    if body.expected_subtotal.is_some_and(|subtotal| subtotal < 0) {
+        return Err(ApiError::field(ValidationError::new(
+            "expectedSubtotal",
+            "must not be negative",
+        )));
+    }
+    let answer = state
+        .registry
+        .get::<OrderActor>()
+        .call(PlaceOrder {
             user_id: caller.user_id,
             email: caller.email,
             address_id: body.address_id,
             idempotency_key: key,
-        },
-        "address",
-    )
-    .await?;
+            expected_subtotal: body.expected_subtotal,
+        })
+        .await?;
+    let placed = match answer {
+        Ok(placed) => placed,
+        Err(ActorError::SubtotalChanged(cart)) => {
+            return Err(ApiError::SubtotalChanged {
+                expected: body.expected_subtotal.unwrap_or_default(),
+                subtotal: cart.subtotal,
+                cart: serde_json::to_value(CartBody::from(&*cart)).expect("plain data serialises"),
+            })
+        }
+        Err(err) => return Err(ApiError::from_actor(err, "address")),
+    };
     let mut response = if placed.replayed {
         HttpResponse::Ok()
     } else {
@@ -190,43 +278,49 @@ pub async fn place_order(
         .json(OrderBody::from(&placed.order)))
 }
 
-/// The caller's orders, newest first.
-#[utoipa::path(get, path = "/orders", tag = "orders", security(("session" = [])),
-    responses((status = 200, description = "The caller's orders", body = [OrderBody])))]
+/// A page of the caller's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("session" = [])), params(PageQuery),
+    responses((status = 200, description = "The caller's orders", body = OrderPageBody)))]
 pub async fn list_orders(
     state: web::Data<AppState>,
     caller: Authenticated,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = query.page()?;
     let orders = ask(
         state.registry.get::<OrderActor>(),
         ListOrders {
             user_id: Some(caller.user_id),
             status: None,
+            page,
         },
         "order",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(OrderPageBody::of(&orders, page)))
 }
 
-/// Every order, newest first, optionally in one state (admins).
-#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("session" = [])), params(StatusQuery),
-    responses((status = 200, description = "The orders", body = [OrderBody])))]
+/// A page of every order, newest first, optionally in one state (admins).
+#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("session" = [])), params(AdminOrdersQuery),
+    responses((status = 200, description = "The orders", body = OrderPageBody)))]
 pub async fn list_all_orders(
     state: web::Data<AppState>,
     _admin: Admin,
-    query: web::Query<StatusQuery>,
+    query: web::Query<AdminOrdersQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = Page::parse(query.limit, query.offset)?;
     let orders = ask(
         state.registry.get::<OrderActor>(),
         ListOrders {
             user_id: None,
-            status: query.into_inner().status.map(OrderStatus::from),
+            status: query.status.map(OrderStatus::from),
+            page,
         },
         "order",
     )
     .await?;
-    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(OrderPageBody::of(&orders, page)))
 }
 
 /// One of the caller's orders (an admin sees any).

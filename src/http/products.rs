@@ -18,7 +18,7 @@ use crate::actors::product::{
 };
 use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
 use crate::domain::{
-    category_name, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
+    category_name, search_terms, Faq, NewProduct, Page, Product, ProductDraft, Size, Stock,
     ValidationError, Variant,
 };
 
@@ -55,18 +55,6 @@ pub enum SortOrder {
     PriceDescending,
 }
 
-fn limit_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    schemas::whole(1, 100, false)
-        .default(Some(20.into()))
-        .into()
-}
-
-fn offset_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    schemas::whole(0, i64::MAX, false)
-        .default(Some(0.into()))
-        .into()
-}
-
 fn price_bound_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     schemas::whole(0, i64::MAX, false).into()
 }
@@ -99,10 +87,10 @@ pub struct ProductQuery {
     #[param(inline)]
     pub sort: Option<SortOrder>,
     /// 1 to 100, default 20.
-    #[param(schema_with = limit_schema)]
+    #[param(schema_with = schemas::page_limit)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(schema_with = offset_schema)]
+    #[param(schema_with = schemas::page_offset)]
     pub offset: Option<i64>,
 }
 
@@ -116,14 +104,9 @@ impl ProductQuery {
             SortOrder::Price => ProductSort::PriceAscending,
             SortOrder::PriceDescending => ProductSort::PriceDescending,
         };
-        let limit = self.limit.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            errors.push(ValidationError::new("limit", "must be between 1 and 100"));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset < 0 {
-            errors.push(ValidationError::new("offset", "must not be negative"));
-        }
+        let page = Page::parse(self.limit, self.offset)
+            .map_err(|mut invalid| errors.append(&mut invalid))
+            .ok();
         for (field, price) in [("minPrice", self.min_price), ("maxPrice", self.max_price)] {
             if price.is_some_and(|price| price < 0) {
                 errors.push(ValidationError::new(field, "must not be negative"));
@@ -132,9 +115,10 @@ impl ProductQuery {
         let category = self
             .category
             .and_then(|raw| category_name(&raw).map_err(|e| errors.push(e)).ok());
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
+        let page = match page {
+            Some(page) if errors.is_empty() => page,
+            _ => return Err(ApiError::Validation(errors)),
+        };
         Ok(ProductFilter {
             terms,
             category,
@@ -143,8 +127,8 @@ impl ProductQuery {
             max_price: self.max_price,
             in_stock: self.in_stock.unwrap_or(false),
             sort,
-            limit: limit as u32,
-            offset: offset as u64,
+            limit: page.limit,
+            offset: page.offset,
         })
     }
 }

@@ -73,6 +73,18 @@ pub fn whole(min: i64, max: i64, nullable: bool) -> ObjectBuilder {
         .maximum(Some(max))
 }
 
+/// A page's `limit` (`domain::Page`).
+pub fn page_limit() -> RefOr<Schema> {
+    whole(1, crate::domain::Page::MAX_LIMIT, false)
+        .default(Some(crate::domain::Page::DEFAULT_LIMIT.into()))
+        .into()
+}
+
+/// A page's `offset`.
+pub fn page_offset() -> RefOr<Schema> {
+    whole(0, i64::MAX, false).default(Some(0.into())).into()
+}
+
 fn list(items: impl Into<RefOr<Schema>>, max: usize, nullable: bool) -> RefOr<Schema> {
     let schema_type = if nullable {
         SchemaType::Array(vec![Type::Array, Type::Null])
@@ -141,6 +153,8 @@ field_schemas! {
     /// Minor units.
     price => whole(0, rules::PRICE_MAX, false);
     optional_price => whole(0, rules::PRICE_MAX, true);
+    /// Minor units, a sum of prices.
+    optional_minor_units => whole(0, i64::MAX, true);
     optional_discount => whole(0, rules::DISCOUNT_MAX, true);
     category => line(rules::CATEGORY_MAX, false);
     optional_category => line(rules::CATEGORY_MAX, true);

@@ -3,6 +3,7 @@
 //! revocation, and against the user it names: a session is only as good as
 //! the user behind it, and the role is decided now, not when it was issued.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -40,11 +41,12 @@ impl Authenticated {
 }
 
 /// Which email each user id belongs to, as session checks found it. A
-/// user's email never changes and the API deletes no user, so a session
-/// check need not ask the UserActor (a database read, or a bus round trip
-/// where users live on another node) on every request. An entry lives
-/// `KNOWN_FOR`, so that a user removed from the database by hand is noticed
-/// within it.
+/// user's email never changes, so a session check need not ask the
+/// UserActor (a database read, or a bus round trip where users live on
+/// another node) on every request. An erased user's sessions are refused
+/// at once by the revocation check, which every request makes anyway; an
+/// entry lives `KNOWN_FOR`, so that a user removed from the database by
+/// hand is noticed within it.
 pub struct KnownUsers {
     emails: moka::sync::Cache<i64, Arc<str>>,
 }
@@ -82,6 +84,18 @@ async fn email_of(state: &AppState, user_id: i64) -> Result<Option<Arc<str>>, Ap
         Err(ActorError::NotFound) => Ok(None),
         Err(err) => Err(ApiError::from_actor(err, "user")),
     }
+}
+
+/// A cookie that makes the browser forget its session cookie.
+pub fn session_cookie_removal(state: &AppState) -> Cookie<'static> {
+    let mut removal = Cookie::build(SESSION_COOKIE, "")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.cookie_secure)
+        .finish();
+    removal.make_removal();
+    removal
 }
 
 /// A signed-in caller with the admin role; a customer gets 403.
@@ -130,6 +144,7 @@ impl FromRequest for Authenticated {
                     state.registry.get::<OtpActor>(),
                     IsRevoked {
                         jti: claims.jti.clone(),
+                        user_id,
                     },
                     "session",
                 ),

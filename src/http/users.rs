@@ -1,5 +1,6 @@
-//! The signed-in user's profile and addresses. Every address message names
-//! the caller as owner, so another user's address is a 404.
+//! The signed-in user's profile and addresses, and the erasure of an
+//! account. Every address message names the caller as owner, so another
+//! user's address is a 404.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -9,11 +10,12 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
-use super::session::Authenticated;
+use super::session::{Admin, Authenticated};
 use super::{ask, schemas, AppState};
 use crate::actors::user::UserActor;
 use crate::actors::user::{
-    AddAddress, DeleteAddress, GetAddress, GetUser, ListAddresses, UpdateAddress, UpdateProfile,
+    AddAddress, DeleteAddress, DeleteUser, GetAddress, GetUser, ListAddresses, UpdateAddress,
+    UpdateProfile,
 };
 use crate::domain::{
     Address, AddressChanges, AddressDraft, NewAddress, PersonName, PhoneNumber, ProfileChanges,
@@ -25,8 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             super::resource("/users/me")
                 .route(web::get().to(get_profile))
-                .route(web::patch().to(update_profile)),
+                .route(web::patch().to(update_profile))
+                .route(web::delete().to(delete_me)),
         )
+        .service(super::resource("/admin/users/{id}").route(web::delete().to(delete_user)))
         .service(
             super::resource("/users/me/addresses")
                 .route(web::get().to(list_addresses))
@@ -248,6 +252,55 @@ pub async fn update_profile(
     )
     .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(&user)))
+}
+
+/// Erases the caller's account: email, phone, name, addresses and cart go;
+/// orders stay for the shop's books, anonymised. Every session of the
+/// account ends at once, on every node; the email can sign up again later,
+/// as a new account.
+#[utoipa::path(delete, path = "/users/me", tag = "users", security(("session" = [])),
+    responses(
+        (status = 204, description = "Erased; the session cookie is cleared"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    ask(
+        state.registry.get::<UserActor>(),
+        DeleteUser {
+            user_id: caller.user_id,
+        },
+        "user",
+    )
+    .await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(super::session::session_cookie_removal(&state))
+        .finish())
+}
+
+/// Erases a user's account (admins), as `DELETE /users/me` does.
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("session" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Erased (or erased before)"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    ask(
+        state.registry.get::<UserActor>(),
+        DeleteUser {
+            user_id: id.into_inner(),
+        },
+        "user",
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The caller's addresses, the default one first.

@@ -19,6 +19,8 @@ pub enum ClientLimit {
     OtpRequest,
     /// Checking a sign-in code.
     OtpVerify,
+    /// Starting a guest cart: each is a row until it idles out.
+    GuestCart,
 }
 
 impl ClientLimit {
@@ -26,6 +28,7 @@ impl ClientLimit {
         match self {
             ClientLimit::OtpRequest => "otp-request",
             ClientLimit::OtpVerify => "otp-verify",
+            ClientLimit::GuestCart => "guest-cart",
         }
     }
 }
@@ -35,6 +38,7 @@ impl ClientLimit {
 pub struct ClientQuotas {
     pub otp_requests_per_minute: NonZeroU32,
     pub otp_verifies_per_minute: NonZeroU32,
+    pub guest_carts_per_minute: NonZeroU32,
 }
 
 impl ClientQuotas {
@@ -42,6 +46,7 @@ impl ClientQuotas {
         match limit {
             ClientLimit::OtpRequest => self.otp_requests_per_minute,
             ClientLimit::OtpVerify => self.otp_verifies_per_minute,
+            ClientLimit::GuestCart => self.guest_carts_per_minute,
         }
     }
 }
@@ -60,6 +65,7 @@ pub trait ClientLimiter: Send + Sync {
 pub struct LocalClientLimiter {
     otp_request: DefaultKeyedRateLimiter<ClientKey>,
     otp_verify: DefaultKeyedRateLimiter<ClientKey>,
+    guest_cart: DefaultKeyedRateLimiter<ClientKey>,
     clock: DefaultClock,
     checks_since_sweep: AtomicU32,
 }
@@ -70,28 +76,45 @@ const SWEEP_EVERY: u32 = 4096;
 
 impl LocalClientLimiter {
     pub fn new(quotas: ClientQuotas) -> LocalClientLimiter {
+        let keyed =
+            |limit| DefaultKeyedRateLimiter::keyed(Quota::per_minute(quotas.per_minute(limit)));
         LocalClientLimiter {
-            otp_request: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
-                quotas.otp_requests_per_minute,
-            )),
-            otp_verify: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
-                quotas.otp_verifies_per_minute,
-            )),
+            otp_request: keyed(ClientLimit::OtpRequest),
+            otp_verify: keyed(ClientLimit::OtpVerify),
+            guest_cart: keyed(ClientLimit::GuestCart),
             clock: DefaultClock::default(),
             checks_since_sweep: AtomicU32::new(0),
         }
     }
 
+    fn limiter(&self, limit: ClientLimit) -> &DefaultKeyedRateLimiter<ClientKey> {
+        match limit {
+            ClientLimit::OtpRequest => &self.otp_request,
+            ClientLimit::OtpVerify => &self.otp_verify,
+            ClientLimit::GuestCart => &self.guest_cart,
+        }
+    }
+
+    const LIMITS: [ClientLimit; 3] = [
+        ClientLimit::OtpRequest,
+        ClientLimit::OtpVerify,
+        ClientLimit::GuestCart,
+    ];
+
     /// Clients currently remembered, across limits.
     pub fn remembered(&self) -> usize {
-        self.otp_request.len() + self.otp_verify.len()
+        Self::LIMITS
+            .iter()
+            .map(|limit| self.limiter(*limit).len())
+            .sum()
     }
 
     fn sweep_sometimes(&self) {
         if self.checks_since_sweep.fetch_add(1, Ordering::Relaxed) + 1 >= SWEEP_EVERY {
             self.checks_since_sweep.store(0, Ordering::Relaxed);
-            self.otp_request.retain_recent();
-            self.otp_verify.retain_recent();
+            for limit in Self::LIMITS {
+                self.limiter(limit).retain_recent();
+            }
         }
     }
 }
@@ -104,11 +127,7 @@ impl ClientLimiter for LocalClientLimiter {
         client: &ClientKey,
     ) -> Result<RateDecision, StoreError> {
         self.sweep_sometimes();
-        let limiter = match limit {
-            ClientLimit::OtpRequest => &self.otp_request,
-            ClientLimit::OtpVerify => &self.otp_verify,
-        };
-        Ok(match limiter.check_key(client) {
+        Ok(match self.limiter(limit).check_key(client) {
             Ok(()) => RateDecision::Allowed,
             Err(not_until) => RateDecision::Limited {
                 retry_after: not_until.wait_time_from(self.clock.now()),
@@ -151,6 +170,7 @@ mod tests {
         ClientQuotas {
             otp_requests_per_minute: NonZeroU32::new(n).unwrap(),
             otp_verifies_per_minute: NonZeroU32::new(n + 1).unwrap(),
+            guest_carts_per_minute: NonZeroU32::new(n + 2).unwrap(),
         }
     }
 

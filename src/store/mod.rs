@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::bus::Event;
 use crate::domain::{
-    Address, AddressChanges, CartItem, CartOwner, IdempotencyKey, MailKind, NewAddress, NewProduct,
-    Order, OrderStatus, Product, ProfileChanges, Quantity, Role, Shortage, Size, Stock, User,
+    Address, AddressChanges, Cart, CartItem, CartOwner, IdempotencyKey, MailKind, NewAddress,
+    NewProduct, Order, OrderStatus, Page, Product, ProfileChanges, Quantity, Role, Shortage, Size,
+    Stock, User,
 };
 
 pub use limits::{ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget};
@@ -43,6 +44,11 @@ pub enum StoreError {
     /// The write conflicts with what is stored (a unique key).
     #[error("the write conflicts with stored data: {0}")]
     Conflict(String),
+    /// The database gave up the transaction for another one's sake (a
+    /// deadlock, a serialisation failure, a lock not free in time):
+    /// nothing of it was written, and running it again may well succeed.
+    #[error("the database gave the transaction up for a concurrent one")]
+    Contention(#[source] BoxError),
     /// The database refused a value as it stands.
     #[error("the database refused a value: {0}")]
     Refused(String),
@@ -103,10 +109,15 @@ fn classify_database_error(code: Option<&str>, message: String, source: BoxError
     if code.starts_with("22") {
         return StoreError::Refused(message);
     }
-    // PostgreSQL: 08 connection, 40 rollback (deadlock, serialisation),
-    // 53 resources, 57 operator intervention, 58 system. SQLite: 5 busy,
-    // 6 locked, 10 I/O, 13 full, 14 cannot open (extended codes keep the
-    // primary code in their low byte).
+    // PostgreSQL: 40001 serialisation failure, 40P01 deadlock, 55P03 a
+    // lock not free within `lock_timeout`.
+    if ["40001", "40P01", "55P03"].contains(&code) {
+        return StoreError::Contention(source);
+    }
+    // PostgreSQL: 08 connection, 40 rollback, 53 resources, 57 operator
+    // intervention, 58 system. SQLite: 5 busy, 6 locked, 10 I/O, 13 full,
+    // 14 cannot open (extended codes keep the primary code in their low
+    // byte).
     let postgres_outage = ["08", "40", "53", "57", "58"]
         .iter()
         .any(|class| code.starts_with(class));
@@ -233,15 +244,47 @@ pub trait UserStore: Send + Sync {
         changes: &AddressChanges,
     ) -> Result<Option<Address>, StoreError>;
     async fn delete_address(&self, user_id: i64, id: i64) -> Result<bool, StoreError>;
+    /// Erases the person behind an account, in one transaction: the user's
+    /// email, phone and name go (the row stays, emptied, for the orders
+    /// that name it, and its email is free for a new account), so do its
+    /// addresses and cart; its orders stay for the shop's books with their
+    /// email and shipping address anonymised.
+    async fn erase_user(&self, user_id: i64) -> Result<Erasure, StoreError>;
     /// One round trip to the database, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Signed-out session tokens, kept until they would have expired anyway.
+/// What erasing a user found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erasure {
+    /// Erased now.
+    Now,
+    /// Erased before: nothing left to erase.
+    Before,
+    /// No such user.
+    Missing,
+}
+
+/// Signed-out session tokens, and users whose every session ended (an
+/// erased account), each kept until the tokens would have expired anyway.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Ends every session of `user_id` issued before now: a token lives no
+    /// longer than `until`.
+    async fn revoke_user(&self, user_id: i64, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Whether the token `jti` of `user_id` is signed out, by itself or
+    /// with all of its user's.
+    async fn is_revoked(&self, jti: &str, user_id: i64) -> Result<bool, StoreError>;
+}
+
+/// The revocations of tokens that have not expired yet.
+#[derive(Debug, Default)]
+pub struct LiveRevocations {
+    /// jti, and when its token expires.
+    pub tokens: Vec<(String, DateTime<Utc>)>,
+    /// A user whose every session ended, and when the last could expire.
+    pub users: Vec<(i64, DateTime<Utc>)>,
 }
 
 /// What checking a presented code against the stored one found.
@@ -381,6 +424,10 @@ pub enum Added {
     TooMany {
         available: i64,
     },
+    /// A new line, and the cart holds `max_lines` already.
+    TooManyLines {
+        max_lines: u32,
+    },
 }
 
 /// Carts of users and guests. A guest's cart is only ever found by its id
@@ -390,12 +437,14 @@ pub enum Added {
 pub trait CartStore: Send + Sync {
     async fn cart(&self, owner: &CartOwner) -> Result<StoredCart, StoreError>;
     /// Adds to the line of the same product and size, or starts one (and
-    /// the cart); refuses past `available` in total.
+    /// the cart); refuses past `available` in total, and a new line past
+    /// `max_lines`.
     async fn add_to_cart(
         &self,
         owner: &CartOwner,
         line: &NewCartLine,
         available: i64,
+        max_lines: u32,
     ) -> Result<Added, StoreError>;
     /// The line `item_id` of the owner's cart; `None` when it has none.
     async fn cart_item(
@@ -414,9 +463,27 @@ pub trait CartStore: Send + Sync {
     async fn clear_cart(&self, owner: &CartOwner) -> Result<(), StoreError>;
     /// Moves the guest cart's lines into the user's cart, in one
     /// transaction: quantities add up, capped at the stock of the size (and
-    /// 99); the guest cart is gone after. A second merge of the same guest
-    /// cart finds nothing. Returns how many lines were merged.
-    async fn merge_guest_cart(&self, guest: &str, user_id: i64) -> Result<usize, StoreError>;
+    /// 99), and lines past `max_lines` are left out; the guest cart is gone
+    /// after. A second merge of the same guest cart finds nothing. Returns
+    /// how many lines were merged.
+    async fn merge_guest_cart(
+        &self,
+        guest: &str,
+        user_id: i64,
+        max_lines: u32,
+    ) -> Result<usize, StoreError>;
+    /// Deletes the guest carts nobody changed for `untouched_for`, by the
+    /// database's clock; returns how many.
+    async fn delete_idle_guest_carts(&self, untouched_for: Duration) -> Result<u64, StoreError>;
+}
+
+/// Background rounds of which one node of a cluster runs each at a time
+/// (deleting idle guest carts, say), by leases on the database's clock.
+#[async_trait]
+pub trait Rounds: Send + Sync {
+    /// Takes round `name` for `every`, if nobody holds it: `true` when the
+    /// caller is to run it now.
+    async fn claim_round(&self, name: &str, every: Duration) -> Result<bool, StoreError>;
 }
 
 /// A checkout as the order store is asked for it.
@@ -428,6 +495,9 @@ pub struct Checkout {
     pub currency: String,
     /// With the fingerprint of what the request asked for.
     pub idempotency: Option<(IdempotencyKey, String)>,
+    /// The subtotal the customer saw: a checkout that would charge another
+    /// changes nothing.
+    pub expected_subtotal: Option<i64>,
 }
 
 /// What a checkout did.
@@ -446,6 +516,16 @@ pub enum CheckoutOutcome {
     EmptyCart,
     /// Nothing changed: these lines cannot be had.
     Short(Vec<Shortage>),
+    /// Nothing changed: the cart costs another subtotal than the one the
+    /// customer saw; this is the cart as the checkout found it.
+    SubtotalChanged(Cart),
+}
+
+/// A page of orders and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub total: u64,
 }
 
 /// What a status change did.
@@ -470,16 +550,18 @@ pub trait OrderStore: Send + Sync {
     /// address, writes `order.placed` to the outbox and empties the cart,
     /// all in one transaction; or changes nothing.
     async fn place_order(&self, checkout: &Checkout) -> Result<CheckoutOutcome, StoreError>;
-    /// Orders newest first: a user's own, or everyone's (`None`), with a
-    /// status or any.
+    /// A page of orders newest first: a user's own, or everyone's
+    /// (`None`), with a status or any.
     async fn orders(
         &self,
         user_id: Option<i64>,
         status: Option<OrderStatus>,
-    ) -> Result<Vec<Order>, StoreError>;
+        page: Page,
+    ) -> Result<OrderPage, StoreError>;
     async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
-    /// `placed` to `cancelled`, with the stock back and `order.cancelled`
-    /// in the outbox, in one transaction. `owner`: only that user's order.
+    /// `placed` to `cancelled`, with the stock back (what the rules let
+    /// back, recorded on each line) and `order.cancelled` in the outbox, in
+    /// one transaction. `owner`: only that user's order.
     async fn cancel_order(&self, id: i64, owner: Option<i64>) -> Result<Transition, StoreError>;
     /// `placed` to `fulfilled`.
     async fn fulfil_order(&self, id: i64) -> Result<Transition, StoreError>;
@@ -538,7 +620,7 @@ mod tests {
         for (code, outage) in [
             (Some("08006"), true),
             (Some("57P01"), true),
-            (Some("40P01"), true),
+            (Some("40003"), true),
             (Some("5"), true),
             (Some("517"), true), // SQLITE_BUSY_SNAPSHOT
             (Some("42601"), false),
@@ -555,5 +637,11 @@ mod tests {
             classify_database_error(Some("22021"), "m".into(), source()),
             StoreError::Refused(_)
         ));
+        for contention in ["40001", "40P01", "55P03"] {
+            assert!(matches!(
+                classify_database_error(Some(contention), "m".into(), source()),
+                StoreError::Contention(_)
+            ));
+        }
     }
 }

@@ -42,6 +42,16 @@ mod dialect {
     /// Rows another node is claiming are skipped rather than waited for.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+    /// A checkout's cart lines (`i`), held until it commits.
+    pub const LOCK_CART_LINES: &str = " FOR UPDATE OF i";
+
+    /// A stock row (`v`) read before it is changed.
+    pub const LOCK_VARIANT: &str = " FOR UPDATE OF v";
+
+    /// A cart's row (`c`), so that adds to one cart count its lines one at
+    /// a time.
+    pub const LOCK_CART: &str = " FOR UPDATE OF c";
+
     /// The database's clock, which every node shares: times that nodes
     /// compare with each other's are taken from it, so a node whose own
     /// clock is wrong cannot misjudge another's claim.
@@ -61,7 +71,11 @@ impl PgStore {
         let DatabaseUrl::Postgres(url) = &settings.url else {
             return Err(StoreError::Failed("not a PostgreSQL URL".into()));
         };
-        let options = PgConnectOptions::from_str(url.expose_secret())?;
+        // A lock that does not come within the timeout fails the
+        // transaction as contention (55P03): a checkout is then tried
+        // again, and no request waits on a lock past its caller.
+        let options = PgConnectOptions::from_str(url.expose_secret())?
+            .options([("lock_timeout", format!("{}ms", settings.lock_timeout_ms))]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.get())
             .acquire_timeout(settings.acquire_timeout())

@@ -128,6 +128,25 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Sets `key` until `until`, when what it revokes has expired anyway.
+    async fn revoke_key(&self, key: String, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let left = (until - Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Ok(());
+        }
+        let mut connection = self.connection().await?;
+        redis::cmd("SET")
+            .arg(key)
+            .arg(1)
+            .arg("PX")
+            .arg(millis(left).max(1))
+            .query_async::<()>(&mut *connection)
+            .await?;
+        Ok(())
+    }
+}
+
 impl From<redis::RedisError> for StoreError {
     fn from(err: redis::RedisError) -> StoreError {
         StoreError::unavailable("Redis", err)
@@ -219,28 +238,23 @@ impl OtpStore for RedisStore {
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
-        if left.is_zero() {
-            return Ok(());
-        }
-        let mut connection = self.connection().await?;
-        redis::cmd("SET")
-            .arg(self.key("revoked", jti))
-            .arg(1)
-            .arg("PX")
-            .arg(millis(left).max(1))
-            .query_async::<()>(&mut *connection)
-            .await?;
-        Ok(())
+        self.revoke_key(self.key("revoked", jti), expires_at).await
     }
 
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+    async fn revoke_user(&self, user_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.revoke_key(self.key("revoked-user", &user_id.to_string()), until)
+            .await
+    }
+
+    async fn is_revoked(&self, jti: &str, user_id: i64) -> Result<bool, StoreError> {
         let mut connection = self.connection().await?;
-        let exists: bool = redis::cmd("EXISTS")
+        // One round trip: EXISTS counts the keys of both that exist.
+        let exists: u32 = redis::cmd("EXISTS")
             .arg(self.key("revoked", jti))
+            .arg(self.key("revoked-user", &user_id.to_string()))
             .query_async(&mut *connection)
             .await?;
-        Ok(exists)
+        Ok(exists > 0)
     }
 }
 

@@ -155,6 +155,7 @@ pub(super) struct OrderLineRow {
     pub size: Option<String>,
     pub quantity: Option<i32>,
     pub unit_price: Option<i64>,
+    pub restocked: Option<i32>,
 }
 
 /// A cart with one of its lines, or none (`LEFT JOIN`).

@@ -2,7 +2,6 @@
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
-use std::time::Duration;
 
 use super::StoreError;
 use crate::config::{DatabaseSettings, DatabaseUrl};
@@ -41,6 +40,12 @@ mod dialect {
     /// No row locks: the claiming `UPDATE` holds the write lock.
     pub const SKIP_LOCKED: &str = "";
 
+    /// No row locks: a writing transaction holds the database's write lock
+    /// from its start (`begin_write`).
+    pub const LOCK_CART_LINES: &str = "";
+    pub const LOCK_VARIANT: &str = "";
+    pub const LOCK_CART: &str = "";
+
     /// The database's clock (the one machine's whose file it is), as text
     /// that sorts in time order among the times sqlx writes.
     pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')";
@@ -65,7 +70,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(settings.lock_timeout());
         let file = options.get_filename();
         if file != std::path::Path::new(":memory:") {
             crate::files::create_private_file(file)

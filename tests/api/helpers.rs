@@ -93,6 +93,7 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     settings.limits.otp_requests_per_client_per_minute = nonzero(100_000);
     settings.limits.otp_verifies_per_client_per_minute = nonzero(100_000);
     settings.limits.otp_mails_per_minute = nonzero(100_000);
+    settings.limits.guest_carts_per_minute = nonzero(100_000);
     settings.mail.retry_base_ms = nonzero64(100);
     settings.mail.retry_poll_ms = nonzero64(100);
     settings
@@ -447,6 +448,26 @@ impl TestApp {
             Some(smtp) => smtp.lock().unwrap().resume(),
             None => std::fs::create_dir_all(&self.outbox).unwrap(),
         }
+    }
+
+    /// The first column, as text, of the rows `query` selects on the app's
+    /// database, read behind its back.
+    pub async fn text_column(&self, query: &str) -> Vec<String> {
+        let rows: Vec<(String,)> = match &self.settings.database.url {
+            DatabaseUrl::Sqlite(url) => {
+                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+                let rows = sqlx::query_as(query).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+            DatabaseUrl::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url.expose_secret()).await.unwrap();
+                let rows = sqlx::query_as(query).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+        };
+        rows.into_iter().map(|(value,)| value).collect()
     }
 
     /// Runs one statement on the app's database, behind its back.

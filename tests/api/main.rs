@@ -7,6 +7,7 @@ use helpers::Backend;
 /// runs the same files on PostgreSQL, Redis and SMTP.
 pub const BACKEND: Backend = Backend::Embedded;
 
+mod accounts;
 mod actors;
 mod admin_page;
 mod auth;
@@ -22,6 +23,7 @@ mod orders;
 mod overview;
 mod process;
 mod products;
+mod shop_hardening;
 // Only the production suite stops and resumes its SMTP server.
 #[allow(dead_code)]
 #[path = "../support/smtp_server.rs"]

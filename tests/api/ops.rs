@@ -117,6 +117,9 @@ const ROUTES: &[&str] = &[
     "get /admin/bus",
     "get /admin/cluster",
     "get /admin/overview",
+    "delete /users/me",
+    "get /users/me/export",
+    "delete /admin/users/{id}",
 ];
 
 #[actix_web::test]

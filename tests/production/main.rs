@@ -7,6 +7,8 @@ use helpers::Backend;
 
 pub const BACKEND: Backend = Backend::Production;
 
+#[path = "../api/accounts.rs"]
+mod accounts;
 #[path = "../api/actors.rs"]
 mod actors;
 #[path = "../api/auth.rs"]
@@ -30,6 +32,8 @@ mod orders;
 mod overview;
 #[path = "../api/products.rs"]
 mod products;
+#[path = "../api/shop_hardening.rs"]
+mod shop_hardening;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
 #[path = "../support/tcp_proxy.rs"]

@@ -79,6 +79,7 @@ async fn fifty_concurrent_wrong_tries_never_get_more_than_five() {
             ClientQuotas {
                 otp_requests_per_minute: crate::helpers::nonzero(1),
                 otp_verifies_per_minute: crate::helpers::nonzero(1),
+                guest_carts_per_minute: crate::helpers::nonzero(1),
             },
         )
         .unwrap(),

@@ -13,9 +13,10 @@ use storefront::domain::{
     ProductDraft, ProfileChanges, Role, Size, Stock, Variant,
 };
 use storefront::store::{
-    Claim, ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, MailQueue, MemoryOtpStore,
-    MessageLog, MirroredRevocations, OtpCheck, OtpStore, PgStore, ProductStore, RateDecision,
-    RedisStore, RevocationStore, SqliteStore, StoredMail, UserStore, VariantsWrite, Written,
+    Claim, ClientLimit, ClientLimiter, ClientQuotas, Erasure, LocalClientLimiter, MailQueue,
+    MemoryOtpStore, MessageLog, MirroredRevocations, OtpCheck, OtpStore, PgStore, ProductStore,
+    RateDecision, RedisStore, RevocationStore, Rounds, SqliteStore, StoredMail, UserStore,
+    VariantsWrite, Written,
 };
 
 use crate::helpers::{nonzero, nonzero64, production_services, TestDatabase};
@@ -25,6 +26,7 @@ fn database(url: DatabaseUrl) -> DatabaseSettings {
         url,
         max_connections: nonzero(4),
         acquire_timeout_secs: nonzero64(5),
+        ..DatabaseSettings::default()
     }
 }
 
@@ -156,6 +158,24 @@ async fn user_store_contract(store: &dyn UserStore) {
     );
     assert!(store.delete_address(ana.id, work.id).await.unwrap());
     assert_eq!(store.addresses(ana.id).await.unwrap().len(), 1);
+
+    // Erasure: the person goes, the email is free again, and a second
+    // erasure finds it done.
+    assert_eq!(store.erase_user(ana.id).await.unwrap(), Erasure::Now);
+    assert!(store.user(ana.id).await.unwrap().is_none());
+    assert!(store.addresses(ana.id).await.unwrap().is_empty());
+    assert_eq!(store.erase_user(ana.id).await.unwrap(), Erasure::Before);
+    assert_eq!(
+        store.erase_user(ana.id + 1000).await.unwrap(),
+        Erasure::Missing
+    );
+    let (anew, created) = store
+        .upsert_login("ana@example.com", None, Role::Customer)
+        .await
+        .unwrap();
+    assert!(created, "the email signs up again as a new account");
+    assert_ne!(anew.id, ana.id);
+    assert_eq!(anew.phone_number, None);
     store.ping().await.unwrap();
 }
 
@@ -321,7 +341,7 @@ async fn message_log_contract(log: &dyn MessageLog) {
 }
 
 async fn revocation_contract(store: &dyn RevocationStore) {
-    assert!(!store.is_revoked("jti").await.unwrap());
+    assert!(!store.is_revoked("jti", 1).await.unwrap());
     store
         .revoke("jti", Utc::now() + Span::hours(1))
         .await
@@ -330,18 +350,71 @@ async fn revocation_contract(store: &dyn RevocationStore) {
         .revoke("jti", Utc::now() + Span::hours(1))
         .await
         .unwrap();
-    assert!(store.is_revoked("jti").await.unwrap());
-    assert!(!store.is_revoked("other").await.unwrap());
+    assert!(store.is_revoked("jti", 1).await.unwrap());
+    assert!(!store.is_revoked("other", 1).await.unwrap());
     store
         .revoke("short", Utc::now() + Span::milliseconds(100))
         .await
         .unwrap();
-    assert!(store.is_revoked("short").await.unwrap());
+    assert!(store.is_revoked("short", 1).await.unwrap());
     eventually("a revocation ends with its token", || async {
-        !store.is_revoked("short").await.unwrap()
+        !store.is_revoked("short", 1).await.unwrap()
     })
     .await;
-    assert!(store.is_revoked("jti").await.unwrap());
+    assert!(store.is_revoked("jti", 1).await.unwrap());
+
+    // Every session of one user, whatever its token.
+    store
+        .revoke_user(7, Utc::now() + Span::hours(1))
+        .await
+        .unwrap();
+    assert!(store.is_revoked("any", 7).await.unwrap());
+    assert!(!store.is_revoked("any", 8).await.unwrap());
+    store
+        .revoke_user(8, Utc::now() + Span::milliseconds(100))
+        .await
+        .unwrap();
+    assert!(store.is_revoked("any", 8).await.unwrap());
+    eventually("a user's revocation ends with their last token", || async {
+        !store.is_revoked("any", 8).await.unwrap()
+    })
+    .await;
+    assert!(store.is_revoked("any", 7).await.unwrap());
+}
+
+/// Of many nodes claiming one round at once, one runs it; nobody again
+/// before its lease ends; someone after.
+async fn rounds_contract(rounds: &dyn Rounds) {
+    let claims = futures_util::future::join_all(
+        (0..8).map(|_| rounds.claim_round("sweep", Duration::from_millis(300))),
+    )
+    .await;
+    let won = claims
+        .into_iter()
+        .filter(|claim| *claim.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1, "one claim of eight won");
+    assert!(!rounds
+        .claim_round("sweep", Duration::from_millis(300))
+        .await
+        .unwrap());
+    assert!(
+        rounds
+            .claim_round("other", Duration::from_millis(300))
+            .await
+            .unwrap(),
+        "rounds are claimed apart"
+    );
+    eventually(
+        "the lease ends and the round can be claimed again",
+        || async {
+            rounds
+                .claim_round("sweep", Duration::from_millis(300))
+                .await
+                .unwrap()
+        },
+    )
+    .await;
 }
 
 fn product(title: &str) -> NewProduct {
@@ -565,6 +638,7 @@ fn quotas() -> ClientQuotas {
     ClientQuotas {
         otp_requests_per_minute: nonzero(3),
         otp_verifies_per_minute: nonzero(120),
+        guest_carts_per_minute: nonzero(2),
     }
 }
 
@@ -595,6 +669,16 @@ async fn client_limiter_contract(limiter: &dyn ClientLimiter) {
         RateDecision::Allowed,
         "each limit counts apart"
     );
+    for _ in 0..2 {
+        assert_eq!(
+            limiter.check(ClientLimit::GuestCart, &ana).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    assert!(matches!(
+        limiter.check(ClientLimit::GuestCart, &ana).await.unwrap(),
+        RateDecision::Limited { .. }
+    ));
     // 120 a minute is one every 500 ms: spent, it comes back with time.
     let mut spent = false;
     for _ in 0..200 {
@@ -626,6 +710,7 @@ async fn sqlite_keeps_the_contract() {
     message_log_contract(&store).await;
     revocation_contract(&store).await;
     product_store_contract(&store).await;
+    rounds_contract(&store).await;
 }
 
 /// The embedded mode answers session checks from memory: the mirror keeps
@@ -647,11 +732,14 @@ async fn sqlite_revocations_mirrored_in_memory_keep_the_contract_across_a_restar
 
     let reopened = Arc::new(SqliteStore::connect(&database(url)).await.unwrap());
     let live = reopened.live_revocations().await.unwrap();
-    let jtis: Vec<&str> = live.iter().map(|(jti, _)| jti.as_str()).collect();
+    let jtis: Vec<&str> = live.tokens.iter().map(|(jti, _)| jti.as_str()).collect();
     assert_eq!(jtis, ["jti"], "expired revocations are not loaded");
+    let users: Vec<i64> = live.users.iter().map(|(user, _)| *user).collect();
+    assert_eq!(users, [7], "expired user revocations are not loaded");
     let restarted = MirroredRevocations::new(reopened, live);
-    assert!(restarted.is_revoked("jti").await.unwrap());
-    assert!(!restarted.is_revoked("other").await.unwrap());
+    assert!(restarted.is_revoked("jti", 1).await.unwrap());
+    assert!(!restarted.is_revoked("other", 1).await.unwrap());
+    assert!(restarted.is_revoked("other", 7).await.unwrap());
 }
 
 #[tokio::test]
@@ -668,6 +756,7 @@ async fn postgres_keeps_the_contract() {
     message_log_contract(&store).await;
     revocation_contract(&store).await;
     product_store_contract(&store).await;
+    rounds_contract(&store).await;
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::QueryBuilder;
+use std::time::Duration;
 
-use super::{Db, SqlStore};
+use super::{dialect, Db, SqlStore};
 use crate::domain::{CartItem, CartOwner, Quantity};
 use crate::store::rows::CartItemRow;
 use crate::store::{Added, CartStore, NewCartLine, StoreError, StoredCart};
@@ -49,7 +50,8 @@ impl SqlStore {
         };
         // A racing first add may have made it meanwhile.
         sqlx::query(
-            "INSERT INTO carts (id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO carts (id, user_id, created_at, touched_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(user_id)
@@ -69,6 +71,7 @@ impl SqlStore {
         change: &str,
         quantity: Option<Quantity>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
         let mut query = QueryBuilder::<Db>::new(change);
         if let Some(quantity) = quantity {
             query.push_bind(quantity.get());
@@ -79,8 +82,29 @@ impl SqlStore {
             .push(" AND cart_id IN (SELECT c.id FROM carts c WHERE ");
         push_owner(&mut query, owner);
         query.push(")");
-        Ok(query.build().execute(&self.pool).await?.rows_affected() == 1)
+        let changed = query.build().execute(&mut *tx).await?.rows_affected() == 1;
+        if changed {
+            touch(&mut tx, owner).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
+}
+
+/// Marks the owner's cart as changed now: an idle guest cart is deleted
+/// `cart.guest_ttl_secs` after its last change.
+async fn touch(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    owner: &CartOwner,
+) -> Result<(), StoreError> {
+    let mut query = QueryBuilder::<Db>::new("UPDATE carts SET touched_at = ");
+    query
+        .push_bind(Utc::now())
+        .push(" WHERE id IN (SELECT c.id FROM carts c WHERE ");
+    push_owner(&mut query, owner);
+    query.push(")");
+    query.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -106,6 +130,7 @@ impl CartStore for SqlStore {
         owner: &CartOwner,
         line: &NewCartLine,
         available: i64,
+        max_lines: u32,
     ) -> Result<Added, StoreError> {
         let available = available.min(Quantity::MAX);
         if line.quantity.get() > available {
@@ -113,6 +138,23 @@ impl CartStore for SqlStore {
         }
         let mut tx = self.begin_write().await?;
         let cart_id = self.open_cart(&mut tx, owner).await?;
+        // Adds to one cart count its lines one at a time.
+        let (lines, has_line): (i64, bool) = sqlx::query_as(&format!(
+            "SELECT (SELECT COUNT(*) FROM cart_items WHERE cart_id = c.id),
+                    EXISTS (SELECT 1 FROM cart_items
+                            WHERE cart_id = c.id AND product_id = $2 AND size = $3)
+             FROM carts c WHERE c.id = $1{}",
+            dialect::LOCK_CART
+        ))
+        .bind(&cart_id)
+        .bind(line.product_id)
+        .bind(line.size.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !has_line && lines >= i64::from(max_lines) {
+            tx.rollback().await?;
+            return Ok(Added::TooManyLines { max_lines });
+        }
         // One statement adds to the line and checks the total, so two adds
         // at once cannot lose one or pass the stock together.
         let added = sqlx::query(
@@ -131,6 +173,9 @@ impl CartStore for SqlStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if added == 1 {
+            touch(&mut tx, owner).await?;
+        }
         tx.commit().await?;
         Ok(if added == 1 {
             Added::Added
@@ -169,16 +214,37 @@ impl CartStore for SqlStore {
     }
 
     async fn clear_cart(&self, owner: &CartOwner) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         let mut query = QueryBuilder::<Db>::new(
             "DELETE FROM cart_items WHERE cart_id IN (SELECT c.id FROM carts c WHERE ",
         );
         push_owner(&mut query, owner);
         query.push(")");
-        query.build().execute(&self.pool).await?;
+        query.build().execute(&mut *tx).await?;
+        touch(&mut tx, owner).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn merge_guest_cart(&self, guest: &str, user_id: i64) -> Result<usize, StoreError> {
+    async fn delete_idle_guest_carts(&self, untouched_for: Duration) -> Result<u64, StoreError> {
+        let cutoff =
+            Utc::now() - chrono::Duration::from_std(untouched_for).unwrap_or(chrono::Duration::MAX);
+        // Lines go with their cart (ON DELETE CASCADE).
+        Ok(
+            sqlx::query("DELETE FROM carts WHERE user_id IS NULL AND touched_at < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    async fn merge_guest_cart(
+        &self,
+        guest: &str,
+        user_id: i64,
+        max_lines: u32,
+    ) -> Result<usize, StoreError> {
         let mut tx = self.begin_write().await?;
         // Claiming the lines by deleting them makes a racing merge of the
         // same guest cart wait for this one and then find nothing.
@@ -199,6 +265,11 @@ impl CartStore for SqlStore {
             return Ok(0);
         }
         let cart_id = self.open_cart(&mut tx, &CartOwner::User(user_id)).await?;
+        let (mut lines,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1")
+                .bind(&cart_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let mut merged = 0;
         for (product_id, size, quantity, title) in claimed {
             let stock: Option<(i64,)> = sqlx::query_as(
@@ -217,11 +288,17 @@ impl CartStore for SqlStore {
             .bind(&size)
             .fetch_optional(&mut *tx)
             .await?;
+            if existing.is_none() && lines >= i64::from(max_lines) {
+                continue;
+            }
             let before = existing.map_or(0, |(quantity,)| i64::from(quantity));
             let cap = stock.map_or(0, |(stock,)| stock).min(Quantity::MAX);
             let total = (before + i64::from(quantity)).min(cap.max(before));
             if total == 0 || total == before {
                 continue;
+            }
+            if existing.is_none() {
+                lines += 1;
             }
             sqlx::query(
                 "INSERT INTO cart_items (cart_id, product_id, size, quantity, title)
@@ -237,6 +314,7 @@ impl CartStore for SqlStore {
             .await?;
             merged += 1;
         }
+        touch(&mut tx, &CartOwner::User(user_id)).await?;
         tx.commit().await?;
         Ok(merged)
     }

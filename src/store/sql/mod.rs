@@ -10,6 +10,7 @@ mod mail_queue;
 mod messages;
 mod orders;
 mod revocations;
+mod rounds;
 mod users;
 
 use super::{dialect, Db};

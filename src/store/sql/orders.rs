@@ -5,9 +5,14 @@ use sqlx::QueryBuilder;
 use super::catalogue::tick;
 use super::{dialect, Db, SqlStore};
 use crate::bus::{Event, OrderCancelled, OrderPlaced};
-use crate::domain::{Address, Order, OrderLine, OrderStatus, Shortage, Size};
+use crate::domain::{
+    cart_as_checked, price_checkout, price_was_seen, units_restocked, Address, CartItem,
+    CheckoutLine, OnSale, Order, OrderLine, OrderStatus, Page, Quantity, Shortage, Size,
+};
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
-use crate::store::{Checkout, CheckoutOutcome, OrderStore, Publish, StoreError, Transition};
+use crate::store::{
+    Checkout, CheckoutOutcome, OrderPage, OrderStore, Publish, StoreError, Transition,
+};
 
 /// Events relayed per transaction.
 const RELAY_BATCH: i64 = 100;
@@ -15,6 +20,7 @@ const RELAY_BATCH: i64 = 100;
 /// A cart line as checkout reads it, with its product as it is now.
 #[derive(sqlx::FromRow)]
 struct CheckoutRow {
+    cart_id: String,
     id: i64,
     product_id: i64,
     size: String,
@@ -22,6 +28,36 @@ struct CheckoutRow {
     title: String,
     current_title: Option<String>,
     final_price: Option<i64>,
+    stock: Option<i64>,
+}
+
+impl CheckoutRow {
+    fn line(&self) -> Result<CheckoutLine, StoreError> {
+        let size = size(&self.size)?;
+        let on_sale = match (&self.current_title, self.final_price) {
+            (Some(title), Some(final_price)) => Some(OnSale {
+                title: title.clone(),
+                final_price,
+                stock: self.stock,
+            }),
+            _ => None,
+        };
+        Ok(CheckoutLine {
+            item: CartItem {
+                id: self.id,
+                product_id: self.product_id,
+                size,
+                quantity: Quantity::parse(i64::from(self.quantity)).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "cart line {} has quantity {}",
+                        self.id, self.quantity
+                    ))
+                })?,
+                title: self.title.clone(),
+            },
+            on_sale,
+        })
+    }
 }
 
 type Tx = sqlx::Transaction<'static, Db>;
@@ -62,18 +98,27 @@ fn size(raw: &str) -> Result<Size, StoreError> {
 }
 
 impl SqlStore {
+    /// The orders `condition` (on `o`) selects, newest first, `page` of them.
     async fn orders_where(
         &self,
-        condition: impl FnOnce(&mut QueryBuilder<'_, Db>),
+        condition: impl Fn(&mut QueryBuilder<'_, Db>),
+        page: Page,
     ) -> Result<Vec<Order>, StoreError> {
         let mut query = QueryBuilder::<Db>::new(
             "SELECT o.id, o.user_id, o.email, o.status, o.currency, o.subtotal,
                     o.shipping_address, o.created_at, l.product_id, l.title, l.size,
-                    l.quantity, l.unit_price
-             FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE ",
+                    l.quantity, l.unit_price, l.restocked
+             FROM (SELECT * FROM orders o WHERE ",
         );
         condition(&mut query);
-        query.push(" ORDER BY o.id DESC, l.position");
+        query
+            .push(" ORDER BY o.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+            .push(
+                ") o LEFT JOIN order_lines l ON l.order_id = o.id ORDER BY o.id DESC, l.position",
+            );
         let rows: Vec<OrderLineRow> = query.build_query_as().fetch_all(&self.pool).await?;
         let mut orders: Vec<Order> = Vec::new();
         for row in rows {
@@ -96,6 +141,7 @@ impl SqlStore {
                     size: size(raw_size)?,
                     quantity: i64::from(quantity),
                     unit_price,
+                    restocked: row.restocked.map(i64::from),
                 }),
                 _ => None,
             };
@@ -126,6 +172,11 @@ impl SqlStore {
         Ok(orders)
     }
 
+    /// One try of a checkout. Every transaction that touches stock takes
+    /// its locks in one order: the stock rows by product and size, then the
+    /// catalogue clock, then the products' rows. (Before, a checkout took
+    /// its stock rows in its cart's order and an admin's stock write took
+    /// the clock first: either pair could deadlock.)
     async fn try_place_order(&self, checkout: &Checkout) -> Result<CheckoutOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         // One checkout of a user at a time: a second one (a double click, a
@@ -162,78 +213,89 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::NoSuchAddress);
         };
-        let lines: Vec<CheckoutRow> = sqlx::query_as(
-            "SELECT i.id, i.product_id, i.size, i.quantity, i.title,
-                    p.title AS current_title, p.final_price
+        // The lines are locked: an add to one of them waits for this
+        // checkout, and a line added meanwhile is neither ordered nor lost.
+        let rows: Vec<CheckoutRow> = sqlx::query_as(&format!(
+            "SELECT c.id AS cart_id, i.id, i.product_id, i.size, i.quantity, i.title,
+                    p.title AS current_title, p.final_price, v.stock
              FROM cart_items i
              JOIN carts c ON c.id = i.cart_id
              LEFT JOIN products p ON p.id = i.product_id AND p.deleted_at IS NULL
+             LEFT JOIN product_variants v ON v.product_id = i.product_id AND v.size = i.size
              WHERE c.user_id = $1
-             ORDER BY i.id",
-        )
+             ORDER BY i.product_id, i.size{}",
+            dialect::LOCK_CART_LINES
+        ))
         .bind(checkout.user_id)
         .fetch_all(&mut *tx)
         .await?;
-        if lines.is_empty() {
+        if rows.is_empty() {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::EmptyCart);
         }
+        let lines = rows
+            .iter()
+            .map(CheckoutRow::line)
+            .collect::<Result<Vec<_>, _>>()?;
+        let priced = match price_checkout(&lines) {
+            Ok(priced) => priced,
+            Err(gone) => {
+                tx.rollback().await?;
+                return Ok(CheckoutOutcome::Short(gone));
+            }
+        };
 
+        // By product and size, as every writer of stock takes them.
         let mut shortages = Vec::new();
-        let mut items = Vec::with_capacity(lines.len());
         for line in &lines {
-            let (Some(title), Some(unit_price)) = (&line.current_title, line.final_price) else {
-                shortages.push(Shortage {
-                    item_id: line.id,
-                    title: line.title.clone(),
-                    size: size(&line.size)?,
-                    left: None,
-                });
-                continue;
-            };
+            let item = &line.item;
             // Never below zero: the row is changed only if it holds enough,
             // and a concurrent checkout of the same size waits for this
             // row and then checks again.
-            let taken = sqlx::query(
+            let left: Option<(i64,)> = sqlx::query_as(
                 "UPDATE product_variants SET stock = stock - $3
-                 WHERE product_id = $1 AND size = $2 AND stock >= $3",
+                 WHERE product_id = $1 AND size = $2 AND stock >= $3
+                 RETURNING stock",
             )
-            .bind(line.product_id)
-            .bind(&line.size)
-            .bind(i64::from(line.quantity))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if taken == 0 {
-                let left: Option<(i64,)> = sqlx::query_as(
+            .bind(item.product_id)
+            .bind(item.size.as_str())
+            .bind(item.quantity.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if left.is_none() {
+                let stock: Option<(i64,)> = sqlx::query_as(
                     "SELECT stock FROM product_variants WHERE product_id = $1 AND size = $2",
                 )
-                .bind(line.product_id)
-                .bind(&line.size)
+                .bind(item.product_id)
+                .bind(item.size.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
                 shortages.push(Shortage {
-                    item_id: line.id,
-                    title: title.clone(),
-                    size: size(&line.size)?,
-                    left: Some(left.map_or(0, |(stock,)| stock)),
+                    item_id: item.id,
+                    product_id: item.product_id,
+                    title: item.title.clone(),
+                    size: item.size,
+                    asked: item.quantity.get(),
+                    left: Some(stock.map_or(0, |(stock,)| stock)),
                 });
-                continue;
             }
-            items.push(OrderLine {
-                product_id: line.product_id,
-                title: title.clone(),
-                size: size(&line.size)?,
-                quantity: i64::from(line.quantity),
-                unit_price,
-            });
         }
         if !shortages.is_empty() {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::Short(shortages));
         }
+        if !price_was_seen(checkout.expected_subtotal, priced.subtotal) {
+            tx.rollback().await?;
+            let cart_id = rows.first().map(|row| row.cart_id.clone());
+            return Ok(CheckoutOutcome::SubtotalChanged(cart_as_checked(
+                cart_id,
+                &lines,
+                &checkout.currency,
+            )));
+        }
 
-        let subtotal: i64 = items.iter().map(OrderLine::total).sum();
+        let subtotal = priced.subtotal;
+        let items = priced.items;
         // Microseconds, as both databases keep them: the answer of the
         // checkout equals every later read of the order.
         let created_at = Utc::now().trunc_subsecs(6);
@@ -274,7 +336,6 @@ impl SqlStore {
             .await?;
         }
         let mut products: Vec<i64> = items.iter().map(|item| item.product_id).collect();
-        products.sort_unstable();
         products.dedup();
         stock_changed(&mut tx, &products).await?;
         write_event(
@@ -288,12 +349,14 @@ impl SqlStore {
             }),
         )
         .await?;
-        sqlx::query(
-            "DELETE FROM cart_items WHERE cart_id IN (SELECT id FROM carts WHERE user_id = $1)",
-        )
-        .bind(checkout.user_id)
-        .execute(&mut *tx)
-        .await?;
+        // The lines ordered, and only those.
+        let mut delete = QueryBuilder::<Db>::new("DELETE FROM cart_items WHERE id IN (");
+        let mut ids = delete.separated(", ");
+        for line in &lines {
+            ids.push_bind(line.item.id);
+        }
+        delete.push(")");
+        delete.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(CheckoutOutcome::Placed {
             order: Order {
@@ -311,7 +374,8 @@ impl SqlStore {
         })
     }
 
-    /// Moves a `placed` order to `to`; `restock` puts its lines' stock back
+    /// Moves a `placed` order to `to`; `Cancelled` puts its lines' stock
+    /// back (as far as the rules let it, recording on each line how much)
     /// and writes `order.cancelled`.
     async fn transition(
         &self,
@@ -352,26 +416,49 @@ impl SqlStore {
         };
         let mut products = Vec::new();
         if to == OrderStatus::Cancelled {
-            let lines: Vec<(i64, String, i32)> = sqlx::query_as(
-                "SELECT product_id, size, quantity FROM order_lines WHERE order_id = $1",
+            // By product and size, as every writer of stock takes them.
+            let lines: Vec<(i32, i64, String, i32)> = sqlx::query_as(
+                "SELECT position, product_id, size, quantity FROM order_lines WHERE order_id = $1
+                 ORDER BY product_id, size",
             )
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-            for (product_id, size, quantity) in lines {
-                sqlx::query(
-                    "INSERT INTO product_variants (product_id, size, stock) VALUES ($1, $2, $3)
-                     ON CONFLICT (product_id, size)
-                     DO UPDATE SET stock = product_variants.stock + excluded.stock",
-                )
+            for (position, product_id, size, quantity) in lines {
+                // A size removed since, or a product deleted, takes nothing
+                // back: a restock must not bring either back.
+                let stock: Option<(i64,)> = sqlx::query_as(&format!(
+                    "SELECT v.stock FROM product_variants v
+                     JOIN products p ON p.id = v.product_id AND p.deleted_at IS NULL
+                     WHERE v.product_id = $1 AND v.size = $2{}",
+                    dialect::LOCK_VARIANT
+                ))
                 .bind(product_id)
                 .bind(&size)
-                .bind(i64::from(quantity))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let restocked = units_restocked(stock.map(|(stock,)| stock), i64::from(quantity));
+                if restocked > 0 {
+                    sqlx::query(
+                        "UPDATE product_variants SET stock = stock + $3
+                         WHERE product_id = $1 AND size = $2",
+                    )
+                    .bind(product_id)
+                    .bind(&size)
+                    .bind(restocked)
+                    .execute(&mut *tx)
+                    .await?;
+                    products.push(product_id);
+                }
+                sqlx::query(
+                    "UPDATE order_lines SET restocked = $3 WHERE order_id = $1 AND position = $2",
+                )
+                .bind(id)
+                .bind(position)
+                .bind(restocked)
                 .execute(&mut *tx)
                 .await?;
-                products.push(product_id);
             }
-            products.sort_unstable();
             products.dedup();
             stock_changed(&mut tx, &products).await?;
             write_event(
@@ -405,8 +492,9 @@ impl OrderStore for SqlStore {
         &self,
         user_id: Option<i64>,
         status: Option<OrderStatus>,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.orders_where(|query| {
+        page: Page,
+    ) -> Result<OrderPage, StoreError> {
+        let condition = |query: &mut QueryBuilder<'_, Db>| {
             query.push("1 = 1");
             if let Some(user_id) = user_id {
                 query.push(" AND o.user_id = ").push_bind(user_id);
@@ -414,15 +502,28 @@ impl OrderStore for SqlStore {
             if let Some(status) = status {
                 query.push(" AND o.status = ").push_bind(status.as_str());
             }
+        };
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM orders o WHERE ");
+        condition(&mut count);
+        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        Ok(OrderPage {
+            items: self.orders_where(condition, page).await?,
+            total: u64::try_from(total).unwrap_or_default(),
         })
-        .await
     }
 
     async fn order(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        let one = Page {
+            limit: 1,
+            offset: 0,
+        };
         Ok(self
-            .orders_where(|query| {
-                query.push("o.id = ").push_bind(id);
-            })
+            .orders_where(
+                |query| {
+                    query.push("o.id = ").push_bind(id);
+                },
+                one,
+            )
             .await?
             .pop())
     }

@@ -1,10 +1,16 @@
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{dialect, Db, SqlStore};
 use crate::domain::{Address, AddressChanges, NewAddress, ProfileChanges, Role, User};
-use crate::store::rows::{AddressRow, UserRow, ADDRESS_COLUMNS, USER_COLUMNS};
-use crate::store::{StoreError, UserStore};
+use crate::store::rows::{to_json, AddressRow, UserRow, ADDRESS_COLUMNS, USER_COLUMNS};
+use crate::store::{Erasure, StoreError, UserStore};
+
+/// What an erased user's email becomes: unique, never deliverable (`.invalid`
+/// is reserved, RFC 2606), and naming nobody.
+fn erased_email(user_id: i64) -> String {
+    format!("erased-{user_id}@erased.invalid")
+}
 
 #[async_trait]
 impl UserStore for SqlStore {
@@ -54,11 +60,12 @@ impl UserStore for SqlStore {
     }
 
     async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(User::try_from).transpose()
     }
 
@@ -72,7 +79,7 @@ impl UserStore for SqlStore {
              SET name = COALESCE($2, name),
                  phone_number = COALESCE($3, phone_number),
                  updated_at = $4
-             WHERE id = $1
+             WHERE id = $1 AND deleted_at IS NULL
              RETURNING {USER_COLUMNS}"
         ))
         .bind(id)
@@ -189,6 +196,68 @@ impl UserStore for SqlStore {
             .await?
             .rows_affected();
         Ok(deleted == 1)
+    }
+
+    async fn erase_user(&self, user_id: i64) -> Result<Erasure, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.begin_write().await?;
+        // First, as a checkout takes it: an erasure waits for a checkout of
+        // the same user, and the order it makes is anonymised too.
+        dialect::lock_user(&mut tx, user_id).await?;
+        let erased = sqlx::query(
+            "UPDATE users SET email = $2, phone_number = NULL, name = NULL, role = 'customer',
+                              updated_at = $3, deleted_at = $3
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(erased_email(user_id))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if erased == 0 {
+            let found: Option<(Option<DateTime<Utc>>,)> =
+                sqlx::query_as("SELECT deleted_at FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            return Ok(match found {
+                Some((Some(_),)) => Erasure::Before,
+                _ => Erasure::Missing,
+            });
+        }
+        for statement in [
+            "DELETE FROM addresses WHERE user_id = $1",
+            "DELETE FROM carts WHERE user_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let orders: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, shipping_address FROM orders WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (order_id, shipping_address) in orders {
+            let address: Address = serde_json::from_str(&shipping_address).map_err(|err| {
+                StoreError::Corrupt(format!("order {order_id} has an invalid address: {err}"))
+            })?;
+            sqlx::query(
+                "UPDATE orders SET email = $2, shipping_address = $3, updated_at = $4
+                 WHERE id = $1",
+            )
+            .bind(order_id)
+            .bind(erased_email(user_id))
+            .bind(to_json(&address.anonymised()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Erasure::Now)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
