@@ -47,6 +47,7 @@ mod users;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 
+mod checkout_races;
 mod cluster;
 mod mail;
 mod node_processes;
