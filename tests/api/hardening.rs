@@ -599,3 +599,38 @@ async fn many_concurrent_sign_in_requests_from_one_client_are_refused_past_the_d
     assert_eq!(accepted + refused, 200, "{answers:?}");
     assert!(accepted <= 20, "{accepted} of 200 went through");
 }
+
+#[actix_web::test]
+async fn an_address_the_mailer_refuses_is_refused_at_once() {
+    let Some(app) = spawn_app().await else { return };
+    let too_long = format!("{}@example.com", "a".repeat(65));
+    for path in ["/auth/otp", "/send-otp"] {
+        let response = app.post_json(path, &json!({ "email": too_long })).await;
+        let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
+        assert!(
+            problem["errors"]["email"].as_str().unwrap().contains("64"),
+            "{problem}"
+        );
+    }
+    assert_problem(
+        app.verify(&too_long, "123456").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // The longest local part there is gets its code, and the welcome mail.
+    let longest = format!("{}@x.io", "b".repeat(64));
+    assert_eq!(
+        app.request_otp(&longest).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code(&longest).await;
+    assert_eq!(app.verify(&longest, &code).await.status(), StatusCode::OK);
+    app.next_mail(&longest, "Welcome").await;
+
+    let document: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for request in ["OtpRequest", "VerifyRequest"] {
+        let email = &document["components"]["schemas"][request]["properties"]["email"];
+        assert_eq!(email["not"]["pattern"], "^[^@]{65}", "{email}");
+    }
+}
