@@ -42,6 +42,10 @@ mod dialect {
     /// Rows another node is claiming are skipped rather than waited for.
     pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+    /// A row read to be changed in the same transaction is locked until it
+    /// commits.
+    pub const FOR_UPDATE: &str = " FOR UPDATE";
+
     /// The database's clock, which every node shares: times that nodes
     /// compare with each other's are taken from it, so a node whose own
     /// clock is wrong cannot misjudge another's claim.

@@ -41,6 +41,10 @@ mod dialect {
     /// No row locks: the claiming `UPDATE` holds the write lock.
     pub const SKIP_LOCKED: &str = "";
 
+    /// No row locks: a writing transaction holds the database's write lock
+    /// from its `BEGIN`.
+    pub const FOR_UPDATE: &str = "";
+
     /// The database's clock (the one machine's whose file it is), as text
     /// that sorts in time order among the times sqlx writes.
     pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')";

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use crate::helpers::{
-    assert_problem, code_in, eventually, nonzero, nonzero64, spawn_app, spawn_app_with, start,
-    TestApp, ADMIN_EMAIL,
+    assert_problem, code_in, eventually, nonzero, nonzero64, spawn_app, spawn_app_with,
+    spawn_app_with_smtp, start, TestApp, ADMIN_EMAIL,
 };
 
 async fn queue(app: &TestApp, admin: &str) -> Vec<Value> {
@@ -633,4 +633,163 @@ async fn an_address_the_mailer_refuses_is_refused_at_once() {
         let email = &document["components"]["schemas"][request]["properties"]["email"];
         assert_eq!(email["not"]["pattern"], "^[^@]{65}", "{email}");
     }
+}
+
+// --- Mail sent once ------------------------------------------------------
+
+async fn retry(app: &TestApp, admin: &str, id: i64) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/admin/mail/{id}/retry")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The id of the mail to `email` in the queue, once one shows for which
+/// `holds` holds.
+async fn queued_to(app: &TestApp, admin: &str, email: &str, holds: impl Fn(&Value) -> bool) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(mail) = to(&queue(app, admin).await, email)
+            .iter()
+            .find(|mail| holds(mail))
+        {
+            return mail["id"].as_i64().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such mail to {email} in the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The Message-ID of every message the SMTP server took, one per message.
+fn message_ids(app: &TestApp) -> Vec<String> {
+    app.smtp_inbox()
+        .unwrap()
+        .messages()
+        .iter()
+        .map(|message| {
+            message
+                .lines()
+                .find_map(|line| line.strip_prefix("Message-ID: "))
+                .expect("every message has a Message-ID")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn assert_each_sent_once(app: &TestApp) {
+    let mut ids = message_ids(app);
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "a message arrived twice: {ids:?}");
+}
+
+#[actix_web::test]
+async fn a_retry_while_the_mail_is_being_sent_is_409_and_it_arrives_once() {
+    // The server takes 2 s to accept the message; the first try waits for
+    // it (half the call timeout, 1 s, then alone) and holds the lease.
+    let Some(app) = spawn_app_with_smtp(|settings| {
+        settings.actors.call_timeout_ms = nonzero64(2000);
+        settings.mail.smtp_timeout_secs = nonzero64(10);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let delay = Duration::from_secs(2);
+    app.smtp_inbox().unwrap().delay_data(delay);
+    assert_eq!(
+        app.request_otp("sending@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let id = queued_to(&app, &admin, "sending@example.com", |_| true).await;
+    let problem = assert_problem(retry(&app, &admin, id).await, StatusCode::CONFLICT).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("being sent"),
+        "{problem}"
+    );
+
+    let code = app.next_code("sending@example.com").await;
+    // Long enough for a second try to have reached the server too.
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    assert_eq!(app.mails_to("sending@example.com").len(), 1);
+    assert_each_sent_once(&app);
+    app.smtp_inbox().unwrap().delay_data(Duration::ZERO);
+    assert_eq!(
+        app.verify("sending@example.com", &code).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn ten_retries_at_once_of_a_dead_mail_send_it_once() {
+    let Some(app) = spawn_app_with_smtp(|settings| {
+        settings.mail.retry_max_attempts = nonzero(1);
+        // Retries land on different instances, each with its own rounds.
+        settings
+            .actors
+            .set_instances(storefront::actors::ActorKind::Mailer, 3);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    assert_eq!(
+        app.request_otp("dead@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code("dead@example.com").await;
+    app.break_mail();
+    // Signing up sends a welcome mail, whose only try fails: it is dead.
+    assert_eq!(
+        app.verify("dead@example.com", &code).await.status(),
+        StatusCode::OK
+    );
+    let id = queued_to(&app, &admin, "dead@example.com", |mail| {
+        mail["dead"] == true
+    })
+    .await;
+    app.fix_mail();
+    let delay = Duration::from_secs(1);
+    app.smtp_inbox().unwrap().delay_data(delay);
+
+    // Spread over the time the server holds the message: some come before
+    // a try takes the mail, most while it is being sent.
+    let app = &app;
+    let admin = admin.as_str();
+    let answers: Vec<StatusCode> = join_all((0..10).map(|i| async move {
+        tokio::time::sleep(Duration::from_millis(100 * i)).await;
+        retry(app, admin, id).await.status()
+    }))
+    .await;
+    assert!(
+        answers.contains(&StatusCode::ACCEPTED)
+            && answers.iter().all(|s| [
+                StatusCode::ACCEPTED,
+                StatusCode::CONFLICT,
+                StatusCode::NOT_FOUND
+            ]
+            .contains(s)),
+        "{answers:?}"
+    );
+    app.next_mail("dead@example.com", "Welcome").await;
+    eventually("the delivered mail leaves the queue", || async {
+        to(&queue(app, admin).await, "dead@example.com").is_empty()
+    })
+    .await;
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    let welcomes = app
+        .mails_to("dead@example.com")
+        .iter()
+        .filter(|mail| mail.contains("Subject: Welcome"))
+        .count();
+    assert_eq!(welcomes, 1, "the dead mail was sent {welcomes} times");
+    assert_each_sent_once(app);
 }

@@ -22,7 +22,7 @@ mod orders;
 mod overview;
 mod process;
 mod products;
-// Only the production suite stops and resumes its SMTP server.
+// The embedded suite uses part of the test SMTP server.
 #[allow(dead_code)]
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
