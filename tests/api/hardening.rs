@@ -793,3 +793,64 @@ async fn ten_retries_at_once_of_a_dead_mail_send_it_once() {
     assert_eq!(welcomes, 1, "the dead mail was sent {welcomes} times");
     assert_each_sent_once(app);
 }
+
+// --- Exposure ------------------------------------------------------------
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map_or("", |value| value.to_str().unwrap())
+}
+
+#[actix_web::test]
+async fn every_answer_forbids_sniffing_and_every_page_refuses_framing() {
+    let Some(app) = spawn_app().await else { return };
+    let json = app.get("/healthz", None).await;
+    let problem = app.get("/users/me", None).await;
+    let missing = app.get("/no/such/thing", None).await;
+    assert_eq!(
+        (json.status(), problem.status(), missing.status()),
+        (
+            StatusCode::OK,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::NOT_FOUND
+        )
+    );
+    for response in [&json, &problem, &missing] {
+        assert_eq!(
+            header(response, "x-content-type-options"),
+            "nosniff",
+            "{}",
+            response.url()
+        );
+    }
+    for path in ["/docs/", "/admin"] {
+        let page = app.get(path, None).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(
+            header(&page, "content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert_eq!(header(&page, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&page, "x-frame-options"), "DENY", "{path}");
+        let policy = header(&page, "content-security-policy");
+        assert_eq!(
+            policy.matches("frame-ancestors").count(),
+            1,
+            "{path}: {policy}"
+        );
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+    // The operator's page keeps its own, stricter policy.
+    let page = app.get("/admin", None).await;
+    assert!(
+        header(&page, "content-security-policy")
+            .starts_with("default-src 'none'; script-src 'self'"),
+        "{}",
+        header(&page, "content-security-policy")
+    );
+}
