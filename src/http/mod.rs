@@ -42,6 +42,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub cookie_secure: bool,
     pub trusted_proxies: TrustedProxies,
+    /// `/metrics` has a listener of its own (`server.metrics_port`), so the
+    /// main one does not serve it.
+    pub metrics_apart: bool,
     pub limits: RequestLimits,
     pub overview: overview::OverviewCache,
     pub known_users: session::KnownUsers,

@@ -1,7 +1,8 @@
-//! What a hostile client found (issue 10), tried again through HTTP on each
-//! backend: secrets at rest and in admin views, abuse of the sign-in routes,
-//! unbounded metrics, slow and oversized requests, lost updates, input the
-//! database refuses, sessions outliving their user.
+//! What a hostile client found (issues 10 and 22), tried again through HTTP
+//! on each backend: secrets at rest and in admin views, abuse of the sign-in
+//! routes, unbounded or exposed metrics, slow and oversized requests, lost
+//! updates, input the database or the mailer refuses, sessions outliving
+//! their user, mail sent twice, pages that can be framed.
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -853,4 +854,89 @@ async fn every_answer_forbids_sniffing_and_every_page_refuses_framing() {
         "{}",
         header(&page, "content-security-policy")
     );
+}
+
+/// An address of this machine that is not loopback: the one it would send
+/// from to the outside (a UDP socket's `connect` sends nothing).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[actix_web::test]
+async fn metrics_are_only_for_loopback_and_trusted_proxies() {
+    let Some(outside) = non_loopback_address() else {
+        eprintln!("SKIPPED: this machine has no address but loopback to call from");
+        return;
+    };
+    let Some(app) = spawn_app_with(|settings| settings.server.host = "0.0.0.0".into()).await else {
+        return;
+    };
+    let port = app.address.rsplit(':').next().unwrap();
+    let from_outside = |path: &str| {
+        app.client
+            .get(format!("http://{outside}:{port}{path}"))
+            .send()
+    };
+    assert_eq!(
+        from_outside("/healthz").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        from_outside("/metrics").await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(app.get("/metrics", None).await.status(), StatusCode::OK);
+
+    let Some(proxied) = spawn_app_with(|settings| {
+        settings.server.host = "0.0.0.0".into();
+        settings.server.trusted_proxies =
+            storefront::config::TrustedProxies::new(vec![outside.into()]);
+    })
+    .await
+    else {
+        return;
+    };
+    let port = proxied.address.rsplit(':').next().unwrap();
+    let response = proxied
+        .client
+        .get(format!("http://{outside}:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("storefront_bus_events_pending"));
+}
+
+#[actix_web::test]
+async fn a_metrics_port_gives_metrics_a_listener_of_their_own() {
+    let Some(app) = spawn_app_with(|settings| settings.server.metrics_port = Some(0)).await else {
+        return;
+    };
+    assert_ne!(app.metrics, app.url("/metrics"));
+    assert_problem(app.get("/metrics", None).await, StatusCode::NOT_FOUND).await;
+    let metrics = app.client.get(&app.metrics).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert_eq!(header(&metrics, "x-content-type-options"), "nosniff");
+    assert!(metrics
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"route="/metrics",status="404""#));
+    // That listener serves nothing else.
+    let other = app
+        .client
+        .get(app.metrics.replace("/metrics", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(other, StatusCode::NOT_FOUND).await;
+    app.settle().await;
 }

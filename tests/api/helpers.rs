@@ -38,6 +38,8 @@ pub struct Resources {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served: the main port, or `server.metrics_port`'s.
+    pub metrics: String,
     pub client: Client,
     pub outbox: PathBuf,
     pub data_dir: PathBuf,
@@ -151,10 +153,15 @@ pub async fn start(settings: Settings, resources: Arc<Resources>) -> TestApp {
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics = match application.metrics_port() {
+        Some(port) => format!("http://127.0.0.1:{port}/metrics"),
+        None => format!("{address}/metrics"),
+    };
     let registry = application.registry().clone();
     actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Under the server's keep-alive (5 s): a connection the server
@@ -430,7 +437,15 @@ impl TestApp {
     /// has nothing pending), as `/metrics` tells.
     pub async fn settle(&self) {
         eventually("the bus has nothing pending", || async {
-            let metrics = self.get("/metrics", None).await.text().await.unwrap();
+            let metrics = self
+                .client
+                .get(&self.metrics)
+                .send()
+                .await
+                .expect("request sent")
+                .text()
+                .await
+                .unwrap();
             metrics
                 .lines()
                 .any(|line| line == "storefront_bus_events_pending 0")
