@@ -17,6 +17,8 @@ use crate::system::{self, Services, StartupError};
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on `server.metrics_port`, with its port.
+    metrics: Option<(u16, Server)>,
     services: Services,
     shutdown_timeout: Duration,
 }
@@ -32,17 +34,44 @@ impl Application {
         };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let metrics_listener = match settings.server.metrics_port {
+            Some(metrics_port) => {
+                let address = format!("{}:{metrics_port}", settings.server.host);
+                let bind_error = |source| StartupError::Bind {
+                    address: address.clone(),
+                    source,
+                };
+                let listener = TcpListener::bind(&address).map_err(bind_error)?;
+                let port = listener.local_addr().map_err(bind_error)?.port();
+                Some((address, port, listener))
+            }
+            None => None,
+        };
         let services = system::start(
             &settings,
             settings.node_id(port),
             format!("http://{}:{port}", settings.server.host),
         )
         .await?;
-        let server = serve(listener, &settings, &services).map_err(bind_error)?;
+        let state = app_state(&settings, &services, metrics_listener.is_some());
+        let server = serve(listener, &settings, state.clone()).map_err(bind_error)?;
+        let metrics = match metrics_listener {
+            Some((address, port, listener)) => {
+                let server =
+                    serve_metrics(listener, state).map_err(|source| StartupError::Bind {
+                        address: address.clone(),
+                        source,
+                    })?;
+                tracing::info!(%address, port, "metrics are served on a port of their own");
+                Some((port, server))
+            }
+            None => None,
+        };
         tracing::info!(%address, port, "storefront is listening");
         Ok(Application {
             port,
             server,
+            metrics,
             services,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
         })
@@ -52,6 +81,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the metrics listener, when `server.metrics_port` asked for one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.services.registry
     }
@@ -59,7 +93,18 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish and
     /// delivers the events already accepted before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         self.server.await?;
+        if let Some((handle, serving)) = metrics {
+            // A scrape cut short loses nothing: no grace.
+            handle.stop(false).await;
+            if let Ok(Err(err)) = serving.await {
+                tracing::warn!(error = %err, "the metrics listener stopped with an error");
+            }
+        }
         // The workers are gone, and the instances that ran on them with
         // them; events still to deliver need them back.
         self.services.registry.go_home();
@@ -81,18 +126,14 @@ impl Application {
     }
 }
 
-fn serve(
-    listener: TcpListener,
-    settings: &Settings,
-    services: &Services,
-) -> std::io::Result<Server> {
+fn app_state(settings: &Settings, services: &Services, metrics_apart: bool) -> web::Data<AppState> {
     let limits = RequestLimits {
         max_body_bytes: usize::try_from(settings.server.max_body_bytes.get()).unwrap_or(usize::MAX),
         max_header_bytes: usize::try_from(settings.server.max_header_bytes.get())
             .unwrap_or(usize::MAX),
         body_timeout: settings.server.body_timeout(),
     };
-    let state = web::Data::new(AppState {
+    web::Data::new(AppState {
         registry: services.registry.clone(),
         bus: services.bus.clone(),
         signer: services.signer.clone(),
@@ -103,10 +144,18 @@ fn serve(
         cookie_secure: settings.auth.cookie_secure,
         trusted_proxies: settings.server.trusted_proxies.clone(),
         cors_origins: settings.server.cors_origins.clone(),
+        metrics_apart,
         limits,
         overview: Default::default(),
         known_users: Default::default(),
-    });
+    })
+}
+
+fn serve(
+    listener: TcpListener,
+    settings: &Settings,
+    state: web::Data<AppState>,
+) -> std::io::Result<Server> {
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         workers => workers,
@@ -124,6 +173,21 @@ fn serve(
     })
     .workers(workers)
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .listen(listener)?;
+    Ok(server.run())
+}
+
+/// The metrics listener: one worker, and no signal handling of its own, as
+/// `run_until_stopped` stops it after the main server.
+fn serve_metrics(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(http::middleware::observe))
+            .app_data(state.clone())
+            .configure(http::ops::metrics_listener_routes)
+    })
+    .workers(1)
+    .disable_signals()
     .listen(listener)?;
     Ok(server.run())
 }

@@ -3,8 +3,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -42,26 +46,78 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
     let directives =
         std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.as_str().to_owned());
     let installed = match (directives.parse::<LevelFilter>(), settings.format) {
-        (Ok(level), LogFormat::Pretty) => builder.with_max_level(level).try_init(),
+        (Ok(level), LogFormat::Pretty) => builder
+            .with_max_level(level)
+            .finish()
+            .with(ClientFaults)
+            .try_init(),
         (Ok(level), LogFormat::Json) => builder
             .with_max_level(level)
             .json()
             .with_current_span(true)
             .with_span_list(true)
+            .finish()
+            .with(ClientFaults)
             .try_init(),
         (Err(_), LogFormat::Pretty) => builder
             .with_env_filter(EnvFilter::new(&directives))
+            .finish()
+            .with(ClientFaults)
             .try_init(),
         (Err(_), LogFormat::Json) => builder
             .with_env_filter(EnvFilter::new(&directives))
             .json()
             .with_current_span(true)
             .with_span_list(true)
+            .finish()
+            .with(ClientFaults)
             .try_init(),
     };
     // A second init (tests start many apps in one process) keeps the first.
     drop(installed);
     guard
+}
+
+/// A request that is not HTTP (a header line without a colon, a NUL in a
+/// value, a head past actix's buffer) is answered 400 or 431 by actix-http
+/// before any of our code sees it, and its dispatcher logs the refusal as
+/// an ERROR, "stream error: request parse error: ...". It is the client's
+/// fault, and anyone could fill the error log with it: this layer drops
+/// that event and logs the refusal at DEBUG. The dispatcher's other errors
+/// (a response body that fails, an upgrade, I/O) stay errors.
+struct ClientFaults;
+
+const DISPATCHER: &str = "actix_http::h1::dispatcher";
+const PARSE_ERROR: &str = "stream error: request parse error: ";
+
+/// The formatted `message` of an event.
+#[derive(Default)]
+struct MessageText(String);
+
+impl Visit for MessageText {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for ClientFaults {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        let metadata = event.metadata();
+        if *metadata.level() != Level::ERROR || metadata.target() != DISPATCHER {
+            return true;
+        }
+        let mut message = MessageText::default();
+        event.record(&mut message);
+        match message.0.strip_prefix(PARSE_ERROR) {
+            Some(reason) => {
+                tracing::debug!(reason, "a request that is not valid HTTP was refused");
+                false
+            }
+            None => true,
+        }
+    }
 }
 
 /// RFC 3339 UTC time to the microsecond, as the default timer writes it,
@@ -127,4 +183,48 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps the message of every event that reaches it.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+            let mut message = MessageText::default();
+            event.record(&mut message);
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+
+    #[test]
+    fn only_requests_that_are_not_http_leave_the_error_log() {
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(seen.clone())
+            .with(ClientFaults);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "stream error: request parse error: invalid Header provided"
+            );
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "stream error: body error: the stream broke"
+            );
+            tracing::error!("stream error: request parse error: ours, not actix's");
+        });
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "stream error: body error: the stream broke",
+                "stream error: request parse error: ours, not actix's"
+            ]
+        );
+    }
 }

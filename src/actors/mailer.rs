@@ -22,7 +22,7 @@ use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
 use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
-use crate::store::{MailQueue, QueuedMailSummary};
+use crate::store::{MailQueue, QueuedMailSummary, RetryNow};
 use crate::telemetry::error_chain;
 
 /// When to try a mail again.
@@ -241,7 +241,8 @@ impl Handles<DeliverEvent> for MailerActor {
 #[rtype(result = "Result<Vec<QueuedMailSummary>, ActorError>")]
 pub struct ListQueuedMail;
 
-/// Makes a queued mail due now, with a fresh count of tries.
+/// Makes a queued mail due now, with a fresh count of tries; refused while
+/// a try is sending it.
 #[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct RetryQueuedMail {
@@ -271,12 +272,17 @@ impl Handles<RetryQueuedMail> for MailerActor {
         let parts = self.parts.clone();
         let address = ctx.address();
         Box::pin(async move {
-            if !parts.queue.retry_now(msg.id).await? {
-                return Err(ActorError::NotFound);
+            match parts.queue.retry_now(msg.id).await? {
+                RetryNow::Due => {
+                    // Start a round now rather than at the next tick.
+                    address.do_send(RunRetryRound);
+                    Ok(())
+                }
+                RetryNow::Sending => Err(ActorError::Conflict(
+                    "the mail is being sent now; it is retried if this try fails".to_owned(),
+                )),
+                RetryNow::Missing => Err(ActorError::NotFound),
             }
-            // Start a round now rather than at the next tick.
-            address.do_send(RunRetryRound);
-            Ok(())
         })
     }
 }
@@ -359,8 +365,8 @@ mod tests {
         async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError> {
             Ok(Vec::new())
         }
-        async fn retry_now(&self, _: i64) -> Result<bool, StoreError> {
-            Ok(false)
+        async fn retry_now(&self, _: i64) -> Result<RetryNow, StoreError> {
+            Ok(RetryNow::Missing)
         }
     }
 

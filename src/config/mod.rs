@@ -80,11 +80,16 @@ pub struct ServerSettings {
     /// request started, or the request is answered 408 and the connection closed.
     pub body_timeout_secs: NonZeroU64,
     pub shutdown_timeout_secs: u64,
-    /// Proxies allowed to name the client in `X-Forwarded-For`.
+    /// Proxies allowed to name the client in `X-Forwarded-For`, and to read
+    /// `/metrics` on the main port.
     pub trusted_proxies: TrustedProxies,
     /// Origins of the shop's own front ends (exact), besides this server's:
     /// their cookie-authenticated writes are accepted.
     pub cors_origins: Origins,
+    /// A port of its own for `/metrics` (on `host`); without one, the main
+    /// port serves them to loopback and trusted proxies only.
+    #[serde(deserialize_with = "values::optional_port")]
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for ServerSettings {
@@ -99,6 +104,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             trusted_proxies: TrustedProxies::default(),
             cors_origins: Origins::default(),
+            metrics_port: None,
         }
     }
 }
@@ -602,6 +608,16 @@ impl Settings {
         if self.server.host.trim().is_empty() {
             return Err(invalid("server.host", "must not be empty"));
         }
+        if self
+            .server
+            .metrics_port
+            .is_some_and(|port| port != 0 && port == self.server.port)
+        {
+            return Err(invalid(
+                "server.metrics_port",
+                "must differ from server.port (or be empty to serve /metrics there)",
+            ));
+        }
         if self.mail.transport == MailTransportKind::Smtp {
             if self.mail.smtp_host.trim().is_empty() {
                 return Err(invalid(
@@ -714,6 +730,15 @@ mod tests {
             .trusted_proxies
             .contains("10.2.3.4".parse().unwrap()));
         assert_eq!(settings.auth.otp_ttl_secs.get(), 120);
+        assert_eq!(settings.server.metrics_port, None);
+        let settings = load(
+            Some("[server]\nmetrics_port = 9090\n"),
+            &[("STOREFRONT__SERVER__PORT", "9000")],
+        )
+        .unwrap();
+        assert_eq!(settings.server.metrics_port, Some(9090));
+        let settings = load(None, &[("STOREFRONT__SERVER__METRICS_PORT", "9091")]).unwrap();
+        assert_eq!(settings.server.metrics_port, Some(9091));
     }
 
     #[test]
@@ -782,6 +807,16 @@ mod tests {
                 "STOREFRONT__SERVER__TRUSTED_PROXIES",
                 "10.0.0.0/99",
                 "server.trusted_proxies",
+            ),
+            (
+                "STOREFRONT__SERVER__METRICS_PORT",
+                "70000",
+                "server.metrics_port",
+            ),
+            (
+                "STOREFRONT__SERVER__METRICS_PORT",
+                "8080",
+                "server.metrics_port",
             ),
         ] {
             let err = load(None, &[(variable, value)]).unwrap_err();

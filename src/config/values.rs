@@ -232,6 +232,20 @@ pub fn emails<'de, D: Deserializer<'de>>(
         .collect()
 }
 
+/// A port, or nothing when empty: a listener that is optional.
+pub fn optional_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{raw}` is not a port number (0 to 65535), or empty for none"
+        ))
+    })
+}
+
 /// A mailbox like `Shop <no-reply@shop.example>`.
 pub fn mailbox<'de, D: Deserializer<'de>>(
     deserializer: D,

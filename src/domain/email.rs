@@ -3,7 +3,8 @@ use std::fmt;
 
 use super::{rules, ValidationError};
 
-/// An email address (`rules::EMAIL`), lower-cased so that one mailbox is one user.
+/// An email address (`rules::EMAIL`) that the mailer can send to, lower-cased
+/// so that one mailbox is one user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -16,14 +17,22 @@ impl Email {
                 format!("must be at most {} characters", rules::EMAIL_MAX),
             ));
         }
-        if rules::EMAIL_RE.is_match(raw) {
-            Ok(Email(raw.to_lowercase()))
-        } else {
-            Err(ValidationError::new(
+        if !rules::EMAIL_RE.is_match(raw) {
+            return Err(ValidationError::new(
                 "email",
                 "must be an email address like name@example.com",
-            ))
+            ));
         }
+        if rules::EMAIL_LONG_LOCAL_PART_RE.is_match(raw) {
+            return Err(ValidationError::new(
+                "email",
+                format!(
+                    "must have at most {} characters before the @",
+                    rules::EMAIL_LOCAL_PART_MAX
+                ),
+            ));
+        }
+        Ok(Email(raw.to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -76,5 +85,13 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn the_part_before_the_at_has_at_most_64_characters() {
+        let at = |local: usize| format!("{}@example.com", "a".repeat(local));
+        assert!(Email::parse(&at(64)).is_ok());
+        let refused = Email::parse(&at(65)).unwrap_err();
+        assert!(refused.reason.contains("64"), "{}", refused.reason);
     }
 }

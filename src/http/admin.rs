@@ -252,12 +252,13 @@ pub async fn list_queued_mail(
     Ok(HttpResponse::Ok().json(queued))
 }
 
-/// Tries a queued (or dead) mail again now.
+/// Tries a queued (or dead) mail again now, unless a try is sending it.
 #[utoipa::path(post, path = "/admin/mail/{id}/retry", tag = "admin", security(("session" = [])),
     params(("id" = i64, Path, description = "Queued mail id")),
     responses(
         (status = 202, description = "The mail is due now"),
         (status = 404, description = "No such queued mail", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A try is sending the mail now; nothing changed", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retry_queued_mail(
     state: web::Data<AppState>,

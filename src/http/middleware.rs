@@ -1,6 +1,7 @@
 //! The one middleware every request passes: request id, request span, header
 //! and body limits, cross-origin writes by cookie (`origin`), access log,
-//! metrics, and problem+json for errors that carry no body.
+//! metrics, problem+json for errors that carry no body, and the headers
+//! that keep browsers from sniffing an answer's type or framing a page.
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -119,6 +120,56 @@ fn limit_body_time(req: &mut ServiceRequest, timeout: Duration) {
     req.set_payload(actix_web::dev::Payload::from(stream));
 }
 
+/// `frame-ancestors 'none'` joined to a page's own policy, unless that
+/// policy already says which ancestors it allows.
+fn refusing_frames(policy: Option<&str>) -> Option<String> {
+    let Some(policy) = policy else {
+        return Some("frame-ancestors 'none'".to_owned());
+    };
+    let states_ancestors = policy.split(';').any(|directive| {
+        directive
+            .split_whitespace()
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case("frame-ancestors"))
+    });
+    (!states_ancestors).then(|| {
+        format!(
+            "{}; frame-ancestors 'none'",
+            policy.trim_end_matches([' ', ';'])
+        )
+    })
+}
+
+/// Every answer is what its `Content-Type` says (a JSON body is never run
+/// as a script); an HTML page may not be framed by another site, which
+/// could make a click on it look like one on its own page.
+fn protect(headers: &mut header::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let is_page = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| {
+            content_type
+                .trim_start()
+                .get(..9)
+                .is_some_and(|media| media.eq_ignore_ascii_case("text/html"))
+        });
+    if !is_page {
+        return;
+    }
+    // Browsers older than CSP's frame-ancestors read only this one.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|value| value.to_str().ok());
+    if let Some(policy) = refusing_frames(policy).and_then(|p| HeaderValue::from_str(&p).ok()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+}
+
 pub async fn observe(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -189,6 +240,7 @@ pub async fn observe(
     if let Some(value) = echoed {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    protect(response.headers_mut());
 
     let took = started.elapsed();
     // Resources are named after their pattern (see `http::configure`), so
@@ -217,6 +269,22 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pages_policy_gains_frame_ancestors_once() {
+        assert_eq!(
+            refusing_frames(None).as_deref(),
+            Some("frame-ancestors 'none'")
+        );
+        assert_eq!(
+            refusing_frames(Some("default-src 'self';")).as_deref(),
+            Some("default-src 'self'; frame-ancestors 'none'")
+        );
+        assert_eq!(
+            refusing_frames(Some("default-src 'none'; Frame-Ancestors 'self'")),
+            None
+        );
+    }
 
     #[test]
     fn made_up_methods_share_one_label() {

@@ -48,6 +48,9 @@ pub struct AppState {
     /// Origins besides this server's whose cookie-authenticated writes
     /// are accepted.
     pub cors_origins: Origins,
+    /// `/metrics` has a listener of its own (`server.metrics_port`), so the
+    /// main one does not serve it.
+    pub metrics_apart: bool,
     pub limits: RequestLimits,
     pub overview: overview::OverviewCache,
     pub known_users: session::KnownUsers,

@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{admin, auth, cart, error, export, ops, orders, overview, products, users};
-use crate::domain::Size;
+use crate::domain::{rules, Size};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -250,9 +250,33 @@ fn with_unique_sizes(mut document: Value) -> Value {
     document
 }
 
+/// What JSON Schema can say and utoipa cannot: an email has at most
+/// `rules::EMAIL_LOCAL_PART_MAX` characters before its `@`, a second
+/// pattern beside `rules::EMAIL` on every schema that states it.
+fn with_short_local_parts(mut document: Value) -> Value {
+    fn visit(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                if object.get("pattern").and_then(Value::as_str) == Some(rules::EMAIL) {
+                    object.insert(
+                        "not".to_owned(),
+                        json!({ "pattern": rules::EMAIL_LONG_LOCAL_PART }),
+                    );
+                }
+                object.values_mut().for_each(visit);
+            }
+            Value::Array(items) => items.iter_mut().for_each(visit),
+            _ => {}
+        }
+    }
+    visit(&mut document);
+    document
+}
+
 /// The document as served.
 pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-    with_unique_sizes(serde_json::to_value(ApiDoc::openapi()).expect("the document serialises"))
+    let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    with_short_local_parts(with_unique_sizes(document))
 });
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -127,6 +127,8 @@ macro_rules! field_schemas {
 }
 
 field_schemas! {
+    /// With `not` a long local part (`rules::EMAIL_LONG_LOCAL_PART`), which
+    /// `openapi` writes into the document.
     email => typed(Type::String, false)
         .pattern(Some(rules::EMAIL))
         .max_length(Some(rules::EMAIL_MAX));

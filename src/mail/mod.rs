@@ -186,3 +186,79 @@ impl MailTransport for FileOutbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{render, Email};
+
+    /// A dot-atom of `len` characters that uses every special character
+    /// and a dot wherever one may stand.
+    fn local_part(len: usize) -> String {
+        let atext: Vec<char> = "a!#$%&'*+/=?^_`{|}~-Z9".chars().collect();
+        (0..len)
+            .map(|i| {
+                if i % 2 == 1 && i + 1 < len {
+                    '.'
+                } else {
+                    atext[i % atext.len()]
+                }
+            })
+            .collect()
+    }
+
+    /// A domain of `len` characters: labels of 63 and one that makes up the rest.
+    fn domain(len: usize) -> String {
+        let mut labels = Vec::new();
+        let mut left = len;
+        while left > 64 {
+            labels.push("d".repeat(63));
+            left -= 64;
+        }
+        labels.push("e".repeat(left));
+        labels.join(".")
+    }
+
+    #[test]
+    fn every_address_at_the_limits_that_email_parse_accepts_lettre_sends_to() {
+        let from: Mailbox = "shop <no-reply@localhost>".parse().unwrap();
+        let mut addresses = Vec::new();
+        for local in [1, 2, 63, 64, 65, 100] {
+            for whole in [local + 12, 253, 254, 255, 256] {
+                if whole > local + 3 {
+                    addresses.push(format!(
+                        "{}@{}",
+                        local_part(local),
+                        domain(whole - local - 1)
+                    ));
+                }
+            }
+            addresses.push(format!("{}@{}.com", local_part(local), "d".repeat(63)));
+            addresses.push(format!("{}@{}.com", local_part(local), "d".repeat(64)));
+        }
+        let mut accepted = Vec::new();
+        for address in &addresses {
+            let Ok(email) = Email::parse(address) else {
+                continue;
+            };
+            let mail = compose(&from, email.as_str(), render::welcome(email.as_str()))
+                .unwrap_or_else(|err| panic!("lettre refuses {address}: {err}"));
+            envelope_of(&mail).unwrap_or_else(|err| panic!("lettre refuses {address}: {err}"));
+            accepted.push(address.len());
+        }
+        let longest_local = format!("{}@example.com", local_part(64));
+        assert!(Email::parse(&longest_local).is_ok());
+        assert!(
+            accepted.contains(&254),
+            "no address of 254 characters was tried"
+        );
+        for address in &addresses {
+            if address.split_once('@').unwrap().0.len() > 64 {
+                assert!(
+                    address.parse::<lettre::Address>().is_err(),
+                    "lettre takes {address}: the test no longer shows its limit"
+                );
+            }
+        }
+    }
+}

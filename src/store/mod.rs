@@ -213,8 +213,20 @@ pub trait MailQueue: Send + Sync {
     /// Deletes every mail whose content expired; returns how many.
     async fn purge_expired(&self) -> Result<u64, StoreError>;
     async fn queued(&self) -> Result<Vec<QueuedMailSummary>, StoreError>;
-    /// Makes a live mail (dead or not) due now with a fresh count of tries.
-    async fn retry_now(&self, id: i64) -> Result<bool, StoreError>;
+    /// Makes a live mail (dead or not) due now with a fresh count of tries,
+    /// unless a try holds its lease: that try may still deliver it.
+    async fn retry_now(&self, id: i64) -> Result<RetryNow, StoreError>;
+}
+
+/// What asking for a mail's retry found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryNow {
+    /// It is due now.
+    Due,
+    /// A try is sending it (holds its lease); nothing changed.
+    Sending,
+    /// No such live mail: never queued, delivered, or expired.
+    Missing,
 }
 
 /// Users and their addresses.

@@ -52,6 +52,10 @@ mod dialect {
     /// a time.
     pub const LOCK_CART: &str = " FOR UPDATE OF c";
 
+    /// A row read to be changed in the same transaction is locked until it
+    /// commits.
+    pub const FOR_UPDATE: &str = " FOR UPDATE";
+
     /// The database's clock, which every node shares: times that nodes
     /// compare with each other's are taken from it, so a node whose own
     /// clock is wrong cannot misjudge another's claim.

@@ -45,6 +45,7 @@ mod dialect {
     pub const LOCK_CART_LINES: &str = "";
     pub const LOCK_VARIANT: &str = "";
     pub const LOCK_CART: &str = "";
+    pub const FOR_UPDATE: &str = "";
 
     /// The database's clock (the one machine's whose file it is), as text
     /// that sorts in time order among the times sqlx writes.

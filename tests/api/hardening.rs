@@ -1,7 +1,8 @@
-//! What a hostile client found (issue 10), tried again through HTTP on each
-//! backend: secrets at rest and in admin views, abuse of the sign-in routes,
-//! unbounded metrics, slow and oversized requests, lost updates, input the
-//! database refuses, sessions outliving their user.
+//! What a hostile client found (issues 10 and 22), tried again through HTTP
+//! on each backend: secrets at rest and in admin views, abuse of the sign-in
+//! routes, unbounded or exposed metrics, slow and oversized requests, lost
+//! updates, input the database or the mailer refuses, sessions outliving
+//! their user, mail sent twice, pages that can be framed.
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -9,8 +10,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use crate::helpers::{
-    assert_problem, code_in, eventually, nonzero, nonzero64, spawn_app, spawn_app_with, start,
-    TestApp, ADMIN_EMAIL,
+    assert_problem, code_in, eventually, nonzero, nonzero64, spawn_app, spawn_app_with,
+    spawn_app_with_smtp, start, TestApp, ADMIN_EMAIL,
 };
 
 async fn queue(app: &TestApp, admin: &str) -> Vec<Value> {
@@ -598,4 +599,344 @@ async fn many_concurrent_sign_in_requests_from_one_client_are_refused_past_the_d
         .count();
     assert_eq!(accepted + refused, 200, "{answers:?}");
     assert!(accepted <= 20, "{accepted} of 200 went through");
+}
+
+#[actix_web::test]
+async fn an_address_the_mailer_refuses_is_refused_at_once() {
+    let Some(app) = spawn_app().await else { return };
+    let too_long = format!("{}@example.com", "a".repeat(65));
+    for path in ["/auth/otp", "/send-otp"] {
+        let response = app.post_json(path, &json!({ "email": too_long })).await;
+        let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
+        assert!(
+            problem["errors"]["email"].as_str().unwrap().contains("64"),
+            "{problem}"
+        );
+    }
+    assert_problem(
+        app.verify(&too_long, "123456").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // The longest local part there is gets its code, and the welcome mail.
+    let longest = format!("{}@x.io", "b".repeat(64));
+    assert_eq!(
+        app.request_otp(&longest).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code(&longest).await;
+    assert_eq!(app.verify(&longest, &code).await.status(), StatusCode::OK);
+    app.next_mail(&longest, "Welcome").await;
+
+    let document: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for request in ["OtpRequest", "VerifyRequest"] {
+        let email = &document["components"]["schemas"][request]["properties"]["email"];
+        assert_eq!(email["not"]["pattern"], "^[^@]{65}", "{email}");
+    }
+}
+
+// --- Mail sent once ------------------------------------------------------
+
+async fn retry(app: &TestApp, admin: &str, id: i64) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/admin/mail/{id}/retry")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The id of the mail to `email` in the queue, once one shows for which
+/// `holds` holds.
+async fn queued_to(app: &TestApp, admin: &str, email: &str, holds: impl Fn(&Value) -> bool) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(mail) = to(&queue(app, admin).await, email)
+            .iter()
+            .find(|mail| holds(mail))
+        {
+            return mail["id"].as_i64().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such mail to {email} in the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The Message-ID of every message the SMTP server took, one per message.
+fn message_ids(app: &TestApp) -> Vec<String> {
+    app.smtp_inbox()
+        .unwrap()
+        .messages()
+        .iter()
+        .map(|message| {
+            message
+                .lines()
+                .find_map(|line| line.strip_prefix("Message-ID: "))
+                .expect("every message has a Message-ID")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn assert_each_sent_once(app: &TestApp) {
+    let mut ids = message_ids(app);
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "a message arrived twice: {ids:?}");
+}
+
+#[actix_web::test]
+async fn a_retry_while_the_mail_is_being_sent_is_409_and_it_arrives_once() {
+    // The server takes 2 s to accept the message; the first try waits for
+    // it (half the call timeout, 1 s, then alone) and holds the lease.
+    let Some(app) = spawn_app_with_smtp(|settings| {
+        settings.actors.call_timeout_ms = nonzero64(2000);
+        settings.mail.smtp_timeout_secs = nonzero64(10);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let delay = Duration::from_secs(2);
+    app.smtp_inbox().unwrap().delay_data(delay);
+    assert_eq!(
+        app.request_otp("sending@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let id = queued_to(&app, &admin, "sending@example.com", |_| true).await;
+    let problem = assert_problem(retry(&app, &admin, id).await, StatusCode::CONFLICT).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("being sent"),
+        "{problem}"
+    );
+
+    let code = app.next_code("sending@example.com").await;
+    // Long enough for a second try to have reached the server too.
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    assert_eq!(app.mails_to("sending@example.com").len(), 1);
+    assert_each_sent_once(&app);
+    app.smtp_inbox().unwrap().delay_data(Duration::ZERO);
+    assert_eq!(
+        app.verify("sending@example.com", &code).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn ten_retries_at_once_of_a_dead_mail_send_it_once() {
+    let Some(app) = spawn_app_with_smtp(|settings| {
+        settings.mail.retry_max_attempts = nonzero(1);
+        // Retries land on different instances, each with its own rounds.
+        settings
+            .actors
+            .set_instances(storefront::actors::ActorKind::Mailer, 3);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    assert_eq!(
+        app.request_otp("dead@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let code = app.next_code("dead@example.com").await;
+    app.break_mail();
+    // Signing up sends a welcome mail, whose only try fails: it is dead.
+    assert_eq!(
+        app.verify("dead@example.com", &code).await.status(),
+        StatusCode::OK
+    );
+    let id = queued_to(&app, &admin, "dead@example.com", |mail| {
+        mail["dead"] == true
+    })
+    .await;
+    app.fix_mail();
+    let delay = Duration::from_secs(1);
+    app.smtp_inbox().unwrap().delay_data(delay);
+
+    // Spread over the time the server holds the message: some come before
+    // a try takes the mail, most while it is being sent.
+    let app = &app;
+    let admin = admin.as_str();
+    let answers: Vec<StatusCode> = join_all((0..10).map(|i| async move {
+        tokio::time::sleep(Duration::from_millis(100 * i)).await;
+        retry(app, admin, id).await.status()
+    }))
+    .await;
+    assert!(
+        answers.contains(&StatusCode::ACCEPTED)
+            && answers.iter().all(|s| [
+                StatusCode::ACCEPTED,
+                StatusCode::CONFLICT,
+                StatusCode::NOT_FOUND
+            ]
+            .contains(s)),
+        "{answers:?}"
+    );
+    app.next_mail("dead@example.com", "Welcome").await;
+    eventually("the delivered mail leaves the queue", || async {
+        to(&queue(app, admin).await, "dead@example.com").is_empty()
+    })
+    .await;
+    tokio::time::sleep(delay + Duration::from_millis(500)).await;
+    let welcomes = app
+        .mails_to("dead@example.com")
+        .iter()
+        .filter(|mail| mail.contains("Subject: Welcome"))
+        .count();
+    assert_eq!(welcomes, 1, "the dead mail was sent {welcomes} times");
+    assert_each_sent_once(app);
+}
+
+// --- Exposure ------------------------------------------------------------
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map_or("", |value| value.to_str().unwrap())
+}
+
+#[actix_web::test]
+async fn every_answer_forbids_sniffing_and_every_page_refuses_framing() {
+    let Some(app) = spawn_app().await else { return };
+    let json = app.get("/healthz", None).await;
+    let problem = app.get("/users/me", None).await;
+    let missing = app.get("/no/such/thing", None).await;
+    assert_eq!(
+        (json.status(), problem.status(), missing.status()),
+        (
+            StatusCode::OK,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::NOT_FOUND
+        )
+    );
+    for response in [&json, &problem, &missing] {
+        assert_eq!(
+            header(response, "x-content-type-options"),
+            "nosniff",
+            "{}",
+            response.url()
+        );
+    }
+    for path in ["/docs/", "/admin"] {
+        let page = app.get(path, None).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(
+            header(&page, "content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert_eq!(header(&page, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&page, "x-frame-options"), "DENY", "{path}");
+        let policy = header(&page, "content-security-policy");
+        assert_eq!(
+            policy.matches("frame-ancestors").count(),
+            1,
+            "{path}: {policy}"
+        );
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+    // The operator's page keeps its own, stricter policy.
+    let page = app.get("/admin", None).await;
+    assert!(
+        header(&page, "content-security-policy")
+            .starts_with("default-src 'none'; script-src 'self'"),
+        "{}",
+        header(&page, "content-security-policy")
+    );
+}
+
+/// An address of this machine that is not loopback: the one it would send
+/// from to the outside (a UDP socket's `connect` sends nothing).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[actix_web::test]
+async fn metrics_are_only_for_loopback_and_trusted_proxies() {
+    let Some(outside) = non_loopback_address() else {
+        eprintln!("SKIPPED: this machine has no address but loopback to call from");
+        return;
+    };
+    let Some(app) = spawn_app_with(|settings| settings.server.host = "0.0.0.0".into()).await else {
+        return;
+    };
+    let port = app.address.rsplit(':').next().unwrap();
+    let from_outside = |path: &str| {
+        app.client
+            .get(format!("http://{outside}:{port}{path}"))
+            .send()
+    };
+    assert_eq!(
+        from_outside("/healthz").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        from_outside("/metrics").await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(app.get("/metrics", None).await.status(), StatusCode::OK);
+
+    let Some(proxied) = spawn_app_with(|settings| {
+        settings.server.host = "0.0.0.0".into();
+        settings.server.trusted_proxies =
+            storefront::config::TrustedProxies::new(vec![outside.into()]);
+    })
+    .await
+    else {
+        return;
+    };
+    let port = proxied.address.rsplit(':').next().unwrap();
+    let response = proxied
+        .client
+        .get(format!("http://{outside}:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("storefront_bus_events_pending"));
+}
+
+#[actix_web::test]
+async fn a_metrics_port_gives_metrics_a_listener_of_their_own() {
+    let Some(app) = spawn_app_with(|settings| settings.server.metrics_port = Some(0)).await else {
+        return;
+    };
+    assert_ne!(app.metrics, app.url("/metrics"));
+    assert_problem(app.get("/metrics", None).await, StatusCode::NOT_FOUND).await;
+    let metrics = app.client.get(&app.metrics).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert_eq!(header(&metrics, "x-content-type-options"), "nosniff");
+    assert!(metrics
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"route="/metrics",status="404""#));
+    // That listener serves nothing else.
+    let other = app
+        .client
+        .get(app.metrics.replace("/metrics", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(other, StatusCode::NOT_FOUND).await;
+    app.settle().await;
 }

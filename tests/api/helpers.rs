@@ -38,6 +38,8 @@ pub struct Resources {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served: the main port, or `server.metrics_port`'s.
+    pub metrics: String,
     pub client: Client,
     pub outbox: PathBuf,
     pub data_dir: PathBuf,
@@ -106,6 +108,17 @@ pub async fn spawn_app() -> Option<TestApp> {
 /// Starts an app on this binary's backend; `None` (after saying so loudly)
 /// when that backend's services are unreachable outside CI.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    spawn(tweak, false).await
+}
+
+/// `spawn_app_with`, but with mail over SMTP to a server of the test's own
+/// on either backend (the embedded one keeps SQLite and its in-process
+/// stores), for tests that make the server hold a message.
+pub async fn spawn_app_with_smtp(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    spawn(tweak, true).await
+}
+
+async fn spawn(tweak: impl FnOnce(&mut Settings), smtp: bool) -> Option<TestApp> {
     let data = tempfile::tempdir().expect("a temporary folder");
     let mut settings = test_settings(data.path());
     let mut resources = Resources {
@@ -119,13 +132,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp
         settings.database.url = database.database_url();
         settings.kv.url = KvUrl::Redis(SecretUrl::parse(&services.redis).expect("a Redis URL"));
         settings.kv.prefix = format!("sftest:{}:", uuid::Uuid::new_v4().simple());
+        resources.database = Some(database);
+    }
+    if smtp || crate::BACKEND == Backend::Production {
         let smtp = SmtpServer::start().await;
         settings.mail.transport = MailTransportKind::Smtp;
         settings.mail.smtp_host = "127.0.0.1".into();
         settings.mail.smtp_port = smtp.port;
         settings.mail.smtp_tls = SmtpTls::None;
         settings.mail.smtp_timeout_secs = nonzero64(2);
-        resources.database = Some(database);
         resources.smtp = Some(Mutex::new(smtp));
     }
     tweak(&mut settings);
@@ -139,10 +154,15 @@ pub async fn start(settings: Settings, resources: Arc<Resources>) -> TestApp {
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics = match application.metrics_port() {
+        Some(port) => format!("http://127.0.0.1:{port}/metrics"),
+        None => format!("{address}/metrics"),
+    };
     let registry = application.registry().clone();
     actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Under the server's keep-alive (5 s): a connection the server
@@ -418,7 +438,15 @@ impl TestApp {
     /// has nothing pending), as `/metrics` tells.
     pub async fn settle(&self) {
         eventually("the bus has nothing pending", || async {
-            let metrics = self.get("/metrics", None).await.text().await.unwrap();
+            let metrics = self
+                .client
+                .get(&self.metrics)
+                .send()
+                .await
+                .expect("request sent")
+                .text()
+                .await
+                .unwrap();
             metrics
                 .lines()
                 .any(|line| line == "storefront_bus_events_pending 0")

@@ -24,7 +24,7 @@ mod overview;
 mod process;
 mod products;
 mod shop_hardening;
-// Only the production suite stops and resumes its SMTP server.
+// The embedded suite uses part of the test SMTP server.
 #[allow(dead_code)]
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;

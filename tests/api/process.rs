@@ -280,6 +280,53 @@ async fn a_login_journey_logs_no_code_or_token_over_smtp() {
     }
 }
 
+/// Sends `request` as raw bytes on a new connection and returns the answer,
+/// which ends when the server closes the connection.
+async fn raw_http(base: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_malformed_request_header_is_the_clients_fault_logged_at_debug() {
+    let data = tempfile::tempdir().unwrap();
+    let mut command = storefront(data.path());
+    command.env("STOREFRONT__LOG__LEVEL", "debug");
+    let server = Running::start(command);
+    for request in [
+        &b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"[..],
+        &b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n"[..],
+    ] {
+        let answer = raw_http(&server.base, request).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let (status, logs) = server.stop().await;
+    assert!(status.success());
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let errors: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert!(errors.is_empty(), "logged as errors: {errors:?}");
+    let refused = lines
+        .iter()
+        .filter(|line| {
+            line["level"] == "DEBUG"
+                && line["fields"]["message"] == "a request that is not valid HTTP was refused"
+        })
+        .count();
+    assert_eq!(refused, 2, "{logs}");
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|err| panic!("{}: {err}", path.display()))

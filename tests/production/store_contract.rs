@@ -15,8 +15,8 @@ use storefront::domain::{
 use storefront::store::{
     Claim, ClientLimit, ClientLimiter, ClientQuotas, Erasure, LocalClientLimiter, MailQueue,
     MemoryOtpStore, MessageLog, MirroredRevocations, OtpCheck, OtpStore, PgStore, ProductStore,
-    RateDecision, RedisStore, RevocationStore, Rounds, SqliteStore, StoredMail, UserStore,
-    VariantsWrite, Written,
+    RateDecision, RedisStore, RetryNow, RevocationStore, Rounds, SqliteStore, StoredMail,
+    UserStore, VariantsWrite, Written,
 };
 
 use crate::helpers::{nonzero, nonzero64, production_services, TestDatabase};
@@ -203,6 +203,11 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
         queue.claim_due(lease, 10).await.unwrap().is_empty(),
         "a mail is leased to the try that wrote it"
     );
+    assert_eq!(
+        queue.retry_now(sending).await.unwrap(),
+        RetryNow::Sending,
+        "a retry leaves a mail alone while its try may still deliver it"
+    );
     let due = queue
         .enqueue("event-2", &mail, due_now)
         .await
@@ -222,6 +227,11 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
         .failed(later, 1, "refused", Some(Duration::from_secs(3600)))
         .await
         .unwrap();
+    assert_eq!(
+        queue.retry_now(due).await.unwrap(),
+        RetryNow::Due,
+        "a lease that ran out (its try died) holds nothing"
+    );
 
     let claimed = queue.claim_due(lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
@@ -233,6 +243,7 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
         queue.claim_due(lease, 10).await.unwrap().is_empty(),
         "a claimed mail is leased"
     );
+    assert_eq!(queue.retry_now(due).await.unwrap(), RetryNow::Sending);
 
     queue.failed(due, 2, "still refused", None).await.unwrap();
     let queued = queue.queued().await.unwrap();
@@ -246,8 +257,15 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
         (2, "still refused")
     );
 
-    assert!(queue.retry_now(due).await.unwrap());
-    assert!(!queue.retry_now(due + 1000).await.unwrap());
+    assert_eq!(
+        queue.retry_now(due).await.unwrap(),
+        RetryNow::Due,
+        "a failed try gives its lease back"
+    );
+    assert_eq!(
+        queue.retry_now(due + 1000).await.unwrap(),
+        RetryNow::Missing
+    );
     let claimed = queue.claim_due(lease, 10).await.unwrap();
     assert_eq!(
         claimed
@@ -288,7 +306,7 @@ async fn mail_queue_contract(queue: &dyn MailQueue) {
     queue.failed(expired, 1, "refused", None).await.unwrap();
     let claimed = queue.claim_due(lease, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [expiring]);
-    assert!(!queue.retry_now(expired).await.unwrap());
+    assert_eq!(queue.retry_now(expired).await.unwrap(), RetryNow::Missing);
     assert_eq!(queue.purge_expired().await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(queue.purge_expired().await.unwrap(), 1);

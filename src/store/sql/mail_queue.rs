@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{dialect, SqlStore};
 use crate::store::rows::{QueuedRow, QUEUE_COLUMNS};
-use crate::store::{MailQueue, QueuedMail, QueuedMailSummary, StoreError, StoredMail};
+use crate::store::{MailQueue, QueuedMail, QueuedMailSummary, RetryNow, StoreError, StoredMail};
 
 /// The events whose mail was written, among the handled messages.
 const MAIL_QUEUE_CONSUMER: &str = "mail_queue";
@@ -38,8 +38,8 @@ impl MailQueue for SqlStore {
         let (id,): (i64,) = sqlx::query_as(&format!(
             "INSERT INTO mail_queue
                  (kind, sender, recipients, subject, raw, attempts, last_error, next_attempt_at,
-                  dead, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, 0, '', {leased_until}, FALSE, $7, $8)
+                  leased_until, dead, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, 0, '', {leased_until}, {leased_until}, FALSE, $7, $8)
              RETURNING id",
             leased_until = dialect::now_plus_seconds(6)
         ))
@@ -59,7 +59,7 @@ impl MailQueue for SqlStore {
 
     async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<QueuedMail>, StoreError> {
         let rows: Vec<QueuedRow> = sqlx::query_as(&format!(
-            "UPDATE mail_queue SET next_attempt_at = {leased_until}
+            "UPDATE mail_queue SET next_attempt_at = {leased_until}, leased_until = {leased_until}
              WHERE id IN (SELECT id FROM mail_queue
                           WHERE NOT dead AND next_attempt_at <= {now}
                                 AND (expires_at IS NULL OR expires_at > {now})
@@ -92,7 +92,9 @@ impl MailQueue for SqlStore {
         retry_in: Option<Duration>,
     ) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "UPDATE mail_queue SET attempts = $2, last_error = $3, next_attempt_at = {next}, dead = $5
+            "UPDATE mail_queue
+             SET attempts = $2, last_error = $3, next_attempt_at = {next}, leased_until = NULL,
+                 dead = $5
              WHERE id = $1",
             next = dialect::now_plus_seconds(4)
         ))
@@ -136,16 +138,37 @@ impl MailQueue for SqlStore {
         rows.into_iter().map(QueuedRow::summary).collect()
     }
 
-    async fn retry_now(&self, id: i64) -> Result<bool, StoreError> {
-        let updated = sqlx::query(&format!(
-            "UPDATE mail_queue SET attempts = 0, dead = FALSE, next_attempt_at = {now}
-             WHERE id = $1 AND (expires_at IS NULL OR expires_at > {now})",
-            now = dialect::NOW
+    async fn retry_now(&self, id: i64) -> Result<RetryNow, StoreError> {
+        // The row is read and changed under one lock, so a claim cannot
+        // take the mail between the two: a try that holds the lease is
+        // left alone, one whose lease ran out (its node died) is not.
+        let mut tx = self.begin_write().await?;
+        let leased: Option<(bool,)> = sqlx::query_as(&format!(
+            "SELECT leased_until IS NOT NULL AND leased_until > {now} FROM mail_queue
+             WHERE id = $1 AND (expires_at IS NULL OR expires_at > {now}){for_update}",
+            now = dialect::NOW,
+            for_update = dialect::FOR_UPDATE
         ))
         .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match leased {
+            None => RetryNow::Missing,
+            Some((true,)) => RetryNow::Sending,
+            Some((false,)) => {
+                sqlx::query(&format!(
+                    "UPDATE mail_queue
+                     SET attempts = 0, dead = FALSE, next_attempt_at = {}, leased_until = NULL
+                     WHERE id = $1",
+                    dialect::NOW
+                ))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                RetryNow::Due
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 }
