@@ -62,6 +62,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("bus.url is set without bus.secret, which signs the messages of the cluster")]
+    NoBusSecret,
     #[error("cannot connect to RabbitMQ at {url}")]
     Bridge {
         url: String,
@@ -250,7 +252,7 @@ pub async fn start(
                 .bus
                 .secret
                 .as_ref()
-                .expect("the configuration refuses bus.url without bus.secret");
+                .ok_or(StartupError::NoBusSecret)?;
             let connected = async {
                 let bridge = Bridge::connect(
                     url.expose_secret(),
