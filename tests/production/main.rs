@@ -43,6 +43,7 @@ mod users;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 
+mod broker_trust;
 mod cluster;
 mod mail;
 mod node_processes;
