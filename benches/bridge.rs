@@ -19,6 +19,7 @@ use storefront::actors::runtime::{Address, RemoteRoute};
 use storefront::actors::ActorKind;
 use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::remote::BridgeRoute;
+use storefront::bus::trust::BusKeys;
 use storefront::bus::{Event, EventEnvelope, ProductChanged};
 use storefront::config::{DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
@@ -66,6 +67,8 @@ async fn run(period: Duration) {
     settings.mail.outbox_dir = folder.path().join("outbox");
     settings.bus.url = Some(SecretUrl::parse(&rabbit).unwrap());
     settings.bus.namespace = namespace.clone();
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    settings.bus.secret = Some(secret.clone().into());
     settings.node.id = "bench-host".into();
     let settings = settings.validated().unwrap();
     let application = Application::build(settings.clone()).await.unwrap();
@@ -97,6 +100,7 @@ async fn run(period: Duration) {
         &namespace,
         "bench-caller",
         Claims::new(store, Duration::from_secs(5)),
+        BusKeys::new(secret.as_bytes()),
     )
     .await
     .unwrap();

@@ -20,6 +20,7 @@ use crate::actors::{ActorKind, Registry};
 use crate::bus::bridge::{Bridge, Claims};
 use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
 use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
+use crate::bus::trust::BusKeys;
 use crate::bus::EventBus;
 use crate::catalogue::Catalogue;
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
@@ -61,6 +62,8 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("bus.url is set without bus.secret, which signs the messages of the cluster")]
+    NoBusSecret,
     #[error("cannot connect to RabbitMQ at {url}")]
     Bridge {
         url: String,
@@ -247,12 +250,18 @@ pub async fn start(
 
     let bridge = match &settings.bus.url {
         Some(url) => {
+            let secret = settings
+                .bus
+                .secret
+                .as_ref()
+                .ok_or(StartupError::NoBusSecret)?;
             let connected = async {
                 let bridge = Bridge::connect(
                     url.expose_secret(),
                     &settings.bus.namespace,
                     &node_id,
                     Claims::new(database.messages.clone(), settings.actors.call_timeout()),
+                    BusKeys::new(secret.expose_secret().as_bytes()),
                 )
                 .await?;
                 declare_command_queues(&bridge).await?;
@@ -489,7 +498,7 @@ pub async fn start(
     arbiters.handle(0).spawn_fn(move || sampled.keep_sampling());
     let cluster = Cluster {
         own: own_heartbeat(settings, &registry, timeline.clone(), node_id, address),
-        others: Arc::new(Membership::default()),
+        others: Arc::new(Membership::new(settings.cluster.max_nodes)),
         timeline,
     };
     if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {

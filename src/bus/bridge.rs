@@ -15,9 +15,11 @@
 //!
 //! Messages are persistent, published with confirms, consumed with manual
 //! acks after the local handler succeeded, with a bounded prefetch. Each
-//! carries `message_id`, `type`, `timestamp` and `x-origin-node`; a
-//! consumer claims each id in the database before handling it and acks one
-//! claimed or handled elsewhere without handling it again.
+//! carries `message_id`, `type`, `timestamp`, `x-origin-node` and the
+//! signature of a node of the cluster (`super::trust`); a consumer refuses
+//! (dead-letters) one whose signature fails or that is older than its id
+//! is remembered, claims each id in the database before handling it, and
+//! acks one claimed or handled elsewhere without handling it again.
 
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
@@ -32,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::trust::{self, BusKeys, Refusal, Sealing, ORIGIN_HEADER};
 use super::{Event, EventEnvelope};
 use crate::store::{Claim, MessageLog};
 
@@ -138,6 +141,12 @@ pub struct BridgeCounters {
     /// lost its channel before acking) and answered as failed rather than
     /// perhaps run a second time.
     pub repeated_commands: AtomicU64,
+    /// Messages not believed: no valid signature of a node of the cluster,
+    /// or signed too long ago (`trust::Refusal`).
+    pub refused: AtomicU64,
+    /// Heartbeats of nodes that are not kept: too large, malformed, or of a
+    /// new node past `cluster.max_nodes`.
+    pub heartbeats_ignored: AtomicU64,
 }
 
 /// Hands an event to the local subscribers; `Err` asks for redelivery.
@@ -174,6 +183,13 @@ pub struct BrokerSnapshot {
     pub late_replies: u64,
     /// Commands this node refused to run twice.
     pub repeated_commands: u64,
+    /// Messages that failed the signature check or came too late:
+    /// dead-lettered from queues that ack, dropped from the others (replies,
+    /// heartbeats). Anyone with the broker's credentials can send them.
+    pub refused: u64,
+    /// Heartbeats dropped: too large, malformed, or of a new node past
+    /// `cluster.max_nodes`.
+    pub heartbeats_ignored: u64,
 }
 
 /// A queue this node consumes and what to do with what arrives.
@@ -219,6 +235,8 @@ pub struct Bridge {
     /// that connected (setups are local futures).
     setups: std::sync::Mutex<Vec<Setup>>,
     claims: Claims,
+    /// Sign what this node publishes, check and open what it reads.
+    keys: BusKeys,
     pub counters: BridgeCounters,
 }
 
@@ -231,6 +249,7 @@ impl Bridge {
         namespace: &str,
         node_id: &str,
         claims: Claims,
+        keys: BusKeys,
     ) -> Result<Arc<Bridge>, BridgeError> {
         let names = Names::new(namespace);
         let name = format!("storefront {node_id} {namespace}");
@@ -243,6 +262,7 @@ impl Bridge {
             link: ArcSwap::from_pointee(link),
             setups: std::sync::Mutex::new(Vec::new()),
             claims,
+            keys,
             counters: BridgeCounters::default(),
         });
         actix_rt::spawn(watch(Arc::downgrade(&bridge)));
@@ -266,6 +286,11 @@ impl Bridge {
 
     pub fn names(&self) -> &Names {
         &self.names
+    }
+
+    /// The keys the cluster shares: what signs this node's messages.
+    pub fn keys(&self) -> &BusKeys {
+        &self.keys
     }
 
     /// The depth of `queue`; `None` when it does not exist or the broker
@@ -310,6 +335,8 @@ impl Bridge {
             dead_lettered: count(&counters.dead_lettered),
             late_replies: count(&counters.late_replies),
             repeated_commands: count(&counters.repeated_commands),
+            refused: count(&counters.refused),
+            heartbeats_ignored: count(&counters.heartbeats_ignored),
         }
     }
 
@@ -392,8 +419,10 @@ impl Bridge {
             .await
     }
 
-    /// Publishes bytes as they are (an envelope's properties when there is
-    /// one): what a test uses to send what a broken node might.
+    /// Publishes bytes as they are, signed (and a sign-in code's sealed) as
+    /// every event is, with an envelope's id and time when there is one and
+    /// the time now otherwise: what a test uses to send what a broken node
+    /// of the cluster might.
     pub async fn publish_raw(
         &self,
         exchange: &str,
@@ -401,21 +430,32 @@ impl Bridge {
         body: &[u8],
         envelope: Option<&EventEnvelope>,
     ) -> Result<(), BridgeError> {
-        let mut headers = FieldTable::default();
-        headers.insert(
-            "x-origin-node".into(),
-            AMQPValue::LongString(LongString::from(self.node_id.clone())),
-        );
         let mut properties = BasicProperties::default()
             .with_content_type(ShortString::from("application/json"))
             .with_delivery_mode(2)
-            .with_type(ShortString::from(routing_key.to_owned()))
-            .with_headers(headers);
-        if let Some(envelope) = envelope {
-            properties = properties
-                .with_message_id(ShortString::from(envelope.message_id.to_string()))
-                .with_timestamp(u64::try_from(envelope.timestamp.timestamp()).unwrap_or_default());
-        }
+            .with_type(ShortString::from(routing_key.to_owned()));
+        let timestamp = match envelope {
+            Some(envelope) => {
+                properties =
+                    properties.with_message_id(ShortString::from(envelope.message_id.to_string()));
+                u64::try_from(envelope.timestamp.timestamp()).unwrap_or_default()
+            }
+            None => trust::now_secs(),
+        };
+        // Only the mailer reads a sign-in code: the broker's other readers
+        // get ciphertext.
+        let sealing = if routing_key == Event::OTP_ISSUED {
+            Sealing::Sealed
+        } else {
+            Sealing::Readable
+        };
+        let (properties, body) = self.prepare(
+            exchange,
+            routing_key,
+            properties.with_timestamp(timestamp),
+            body,
+            sealing,
+        );
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         let confirmation = self
             .link()
@@ -424,7 +464,7 @@ impl Bridge {
                 exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions::default(),
-                body,
+                &body,
                 properties,
             )
             .await?
@@ -434,6 +474,31 @@ impl Bridge {
         }
         self.counters.confirmed.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// A message as this node publishes it to `exchange` with `routing_key`:
+    /// named as from this node (`x-origin-node`), sealed when asked, and
+    /// signed. `properties` must hold everything else it carries.
+    pub fn prepare(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        properties: BasicProperties,
+        body: &[u8],
+        sealing: Sealing,
+    ) -> (BasicProperties, Vec<u8>) {
+        let mut headers = properties.headers().clone().unwrap_or_default();
+        headers.insert(
+            ORIGIN_HEADER.into(),
+            AMQPValue::LongString(LongString::from(self.node_id.clone())),
+        );
+        self.keys.outgoing(
+            exchange,
+            routing_key,
+            properties.with_headers(headers),
+            body,
+            sealing,
+        )
     }
 
     /// Consumes `consumer.queue` on a channel of its own until the
@@ -475,9 +540,18 @@ impl Bridge {
         if delivery.redelivered {
             counters.redelivered.fetch_add(1, Ordering::Relaxed);
         }
-        let envelope: EventEnvelope = match serde_json::from_slice(&delivery.data) {
-            Ok(envelope) => envelope,
-            Err(err) => {
+        // Believed first, decoded after: nothing of a forged message is read.
+        let decoded = self.keys.delivered(&delivery).and_then(|body| {
+            trust::check_event_age(&delivery.properties, trust::now_secs())?;
+            Ok(serde_json::from_slice::<EventEnvelope>(&body))
+        });
+        let envelope: EventEnvelope = match decoded {
+            Ok(Ok(envelope)) => envelope,
+            Err(refusal) => {
+                self.refuse(&consumer.queue, delivery, &refusal).await;
+                return;
+            }
+            Ok(Err(err)) => {
                 // Unknown types and missing ids fail here too: both are
                 // required fields of the envelope.
                 let reason = format!("the message does not decode as an event: {err}");
@@ -545,12 +619,38 @@ impl Bridge {
         }
     }
 
+    /// Dead-letters a message from `queue` that is not believed, with the
+    /// reason (never its body) in the log and on the dead message.
+    pub(super) async fn refuse(
+        &self,
+        queue: &str,
+        delivery: lapin::message::Delivery,
+        refusal: &Refusal,
+    ) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(queue, reason = %refusal, "a message is not believed; dead-lettered");
+        self.dead_letter(queue, delivery, &refusal.to_string())
+            .await;
+    }
+
+    /// Counts and logs a message from `queue`, which nobody acks, that is
+    /// not believed; the caller drops it.
+    pub(super) fn ignore_refused(&self, queue: &str, refusal: &Refusal) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(queue, reason = %refusal, "a message is not believed; dropped");
+    }
+
     /// Moves a message that can never be handled to the dead-letter queue
     /// with `reason` in its `x-dead-reason` header and the queue it came
     /// from in `x-dead-queue`, for the operator who
     /// reads it there; a plain reject (the broker's own dead-lettering,
     /// without the reason) when that publish fails.
-    async fn dead_letter(&self, queue: &str, delivery: lapin::message::Delivery, reason: &str) {
+    pub(super) async fn dead_letter(
+        &self,
+        queue: &str,
+        delivery: lapin::message::Delivery,
+        reason: &str,
+    ) {
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         headers.insert(

@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod cluster;
 mod events;
 pub mod remote;
+pub mod trust;
 
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;

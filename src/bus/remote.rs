@@ -5,6 +5,14 @@
 //! correlation id, and expires with the caller's timeout, so a command
 //! nobody took in time is dropped by the broker. The hosting node runs it
 //! on its local instances and publishes the reply to the caller's queue.
+//!
+//! Commands and replies are signed and sealed (`super::trust`): a command
+//! may carry the code a user typed, a reply a session token, and anyone
+//! with the broker's credentials can bind a queue of their own to the
+//! command exchange. A command is refused (dead-lettered) when its
+//! signature fails or its signed timestamp and expiration have passed, so
+//! a copy cannot be run again later; a reply whose signature fails is
+//! dropped before it is matched to a caller.
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -20,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use super::bridge::{Bridge, BridgeError};
+use super::trust::{self, Sealing};
 use crate::actors::runtime::{CallError, DispatchError, RemoteCall, RemoteRoute};
 use crate::actors::{ActorKind, Registry};
 
@@ -58,6 +67,15 @@ impl BridgeRoute {
     }
 
     fn answer(&self, reply: lapin::message::Delivery) {
+        // Checked before it is matched: a forged reply neither answers a
+        // caller nor makes one give up.
+        let body = match self.bridge.keys().delivered(&reply) {
+            Ok(body) => body,
+            Err(refusal) => {
+                self.bridge.ignore_refused(&self.reply_queue, &refusal);
+                return;
+            }
+        };
         let Some(id) = reply.properties.correlation_id().as_ref() else {
             return;
         };
@@ -67,8 +85,8 @@ impl BridgeRoute {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(id.as_str());
         let answer = match reply.properties.kind().as_ref().map(|kind| kind.as_str()) {
-            Some(REPLY_OK) => Ok(reply.data),
-            _ => Err(String::from_utf8_lossy(&reply.data).into_owned()),
+            Some(REPLY_OK) => Ok(body.into_owned()),
+            _ => Err(String::from_utf8_lossy(&body).into_owned()),
         };
         match waiting {
             Some(caller) => {
@@ -141,10 +159,6 @@ impl RemoteRoute for BridgeRoute {
                 .remove(&id);
         };
         let mut headers = FieldTable::default();
-        headers.insert(
-            "x-origin-node".into(),
-            AMQPValue::LongString(LongString::from(self.bridge.node_id.clone())),
-        );
         if let Some(request_id) = &call.correlation_id {
             headers.insert(
                 "x-request-id".into(),
@@ -158,16 +172,26 @@ impl RemoteRoute for BridgeRoute {
             .with_correlation_id(ShortString::from(id.clone()))
             .with_message_id(ShortString::from(id.clone()))
             .with_expiration(ShortString::from(call.timeout.as_millis().to_string()))
+            .with_timestamp(trust::now_secs())
             .with_headers(headers);
+        let exchange = self.bridge.names.commands();
+        let routing_key = call.kind.config_key();
+        let (properties, body) = self.bridge.prepare(
+            &exchange,
+            routing_key,
+            properties,
+            &call.body,
+            Sealing::Sealed,
+        );
         let sent = self
             .bridge
             .link()
             .publisher
             .basic_publish(
-                self.bridge.names.commands().into(),
-                call.kind.config_key().into(),
+                exchange.into(),
+                routing_key.into(),
                 BasicPublishOptions::default(),
-                &call.body,
+                &body,
                 properties,
             )
             .await;
@@ -275,7 +299,21 @@ async fn consume_commands(
             let bridge = bridge.clone();
             // Each command on its own task: one slow handler does not hold
             // up the others (the prefetch bounds how many run).
+            let queue = queue.clone();
             actix_rt::spawn(async move {
+                let checked = bridge.keys().delivered(&command).and_then(|body| {
+                    // A copy replayed later is not run: the signed
+                    // timestamp and expiration say when it was for.
+                    trust::check_command_expiry(&command.properties, trust::now_secs())?;
+                    Ok(body.into_owned())
+                });
+                let body = match checked {
+                    Ok(body) => body,
+                    Err(refusal) => {
+                        bridge.refuse(&queue, command, &refusal).await;
+                        return;
+                    }
+                };
                 let name = command
                     .properties
                     .kind()
@@ -293,7 +331,7 @@ async fn consume_commands(
                         .fetch_add(1, Ordering::Relaxed);
                     Err(DispatchError::Repeated)
                 } else {
-                    registry.dispatch(kind, &name, &command.data).await
+                    registry.dispatch(kind, &name, &body).await
                 };
                 let (reply_type, body) = match answer {
                     Ok(body) => (REPLY_OK, body),
@@ -306,6 +344,18 @@ async fn consume_commands(
                     command.properties.reply_to().clone(),
                     command.properties.correlation_id().clone(),
                 ) {
+                    // To the caller's own queue, through the default exchange.
+                    let (properties, body) = bridge.prepare(
+                        "",
+                        reply_to.as_str(),
+                        BasicProperties::default()
+                            .with_content_type(ShortString::from("application/json"))
+                            .with_type(ShortString::from(reply_type))
+                            .with_correlation_id(correlation_id)
+                            .with_timestamp(trust::now_secs()),
+                        &body,
+                        Sealing::Sealed,
+                    );
                     let sent = bridge
                         .link()
                         .publisher
@@ -314,10 +364,7 @@ async fn consume_commands(
                             reply_to.as_str().into(),
                             BasicPublishOptions::default(),
                             &body,
-                            BasicProperties::default()
-                                .with_content_type(ShortString::from("application/json"))
-                                .with_type(ShortString::from(reply_type))
-                                .with_correlation_id(correlation_id),
+                            properties,
                         )
                         .await;
                     if let Err(err) = sent {

@@ -40,6 +40,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub cart: CartSettings,
     pub bus: BusSettings,
+    pub cluster: ClusterSettings,
     pub actors: ActorSettings,
     pub catalogue: CatalogueSettings,
     pub node: NodeSettings,
@@ -58,6 +59,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             cart: CartSettings::default(),
             bus: BusSettings::default(),
+            cluster: ClusterSettings::default(),
             actors: ActorSettings::default(),
             catalogue: CatalogueSettings::default(),
             node: NodeSettings::default(),
@@ -349,6 +351,12 @@ pub struct BusSettings {
     /// Empty: every message stays in this process.
     #[serde(deserialize_with = "values::optional_amqp_url")]
     pub url: Option<SecretUrl>,
+    /// The key every node of the cluster shares: it signs every message a
+    /// node publishes and seals those that carry secrets, so that the
+    /// broker's credentials alone can neither speak for a node nor read
+    /// them. Required with `url`.
+    #[serde(deserialize_with = "values::optional_bus_secret")]
+    pub secret: Option<SecretString>,
     /// Prefix of every exchange and queue.
     pub namespace: String,
     /// Events a node keeps trying to publish while the broker does not take
@@ -362,8 +370,27 @@ impl Default for BusSettings {
     fn default() -> Self {
         BusSettings {
             url: None,
+            secret: None,
             namespace: "storefront".into(),
             publish_buffer: NonZeroU64::new(10_000).expect("nonzero"),
+        }
+    }
+}
+
+/// What a node keeps of the others, from their heartbeats.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The most other nodes a node keeps track of: heartbeats of new nodes
+    /// past it are ignored (and counted), so that what a node lists stays
+    /// bounded whoever sends heartbeats.
+    pub max_nodes: NonZeroU32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            max_nodes: NonZeroU32::new(64).expect("nonzero"),
         }
     }
 }
@@ -632,6 +659,19 @@ impl Settings {
                 ));
             }
         }
+        if self.bus.url.is_some() && self.bus.secret.is_none() {
+            return Err(invalid(
+                "bus.secret",
+                "must be set when bus.url is: every node of the cluster signs its messages with it \
+                 (at least 32 characters, the same on every node)",
+            ));
+        }
+        if !self.node.id.is_empty() && !crate::bus::cluster::is_node_id(&self.node.id) {
+            return Err(invalid(
+                "node.id",
+                "must be 1 to 128 printable ASCII characters without spaces",
+            ));
+        }
         let unhosted = self.unhosted_kinds();
         if self.bus.url.is_none() && !unhosted.is_empty() {
             return Err(ConfigError::Invalid {
@@ -790,6 +830,8 @@ mod tests {
             ("STOREFRONT__DATABASE__URL", "mysql://x", "database.url"),
             ("STOREFRONT__KV__URL", "memcached://x", "kv.url"),
             ("STOREFRONT__AUTH__JWT_SECRET", "short", "auth.jwt_secret"),
+            ("STOREFRONT__BUS__SECRET", "short", "bus.secret"),
+            ("STOREFRONT__CLUSTER__MAX_NODES", "0", "cluster.max_nodes"),
             (
                 "STOREFRONT__AUTH__ADMIN_EMAILS",
                 "ok@example.com,nope",
@@ -859,6 +901,33 @@ mod tests {
     }
 
     #[test]
+    fn a_bus_without_its_secret_is_refused() {
+        let url = (
+            "STOREFRONT__BUS__URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+        let err = load(None, &[url]).unwrap_err();
+        assert!(err.to_string().contains("bus.secret"), "{err}");
+        let settings = load(
+            None,
+            &[
+                url,
+                (
+                    "STOREFRONT__BUS__SECRET",
+                    "a-bus-secret-of-at-least-32-chars",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.bus.secret.unwrap().expose_secret(),
+            "a-bus-secret-of-at-least-32-chars"
+        );
+        let err = load(None, &[("STOREFRONT__NODE__ID", "two words")]).unwrap_err();
+        assert!(err.to_string().contains("node.id"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = load(Some("[server]\nprot = 9000\n"), &[]).unwrap_err();
         assert!(crate::telemetry::error_chain(&err).contains("prot"));
@@ -873,6 +942,10 @@ mod tests {
                 (
                     "STOREFRONT__AUTH__JWT_SECRET",
                     "jwt-hunter2-jwt-hunter2-jwt-hunter2",
+                ),
+                (
+                    "STOREFRONT__BUS__SECRET",
+                    "bus-hunter2-bus-hunter2-bus-hunter2",
                 ),
                 (
                     "STOREFRONT__DATABASE__URL",

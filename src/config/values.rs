@@ -201,20 +201,36 @@ pub fn optional_secret<'de, D: Deserializer<'de>>(
     Ok((!raw.is_empty()).then(|| SecretString::from(raw)))
 }
 
-/// The key that signs tokens and hashes codes: at least 32 characters.
-pub fn optional_jwt_secret<'de, D: Deserializer<'de>>(
+/// A key of at least 32 characters, or nothing; `refusal` says why not.
+fn optional_key<'de, D: Deserializer<'de>>(
     deserializer: D,
+    refusal: &str,
 ) -> Result<Option<SecretString>, D::Error> {
     let secret = optional_secret(deserializer)?;
     if secret
         .as_ref()
         .is_some_and(|secret| secret.expose_secret().chars().count() < 32)
     {
-        return Err(serde::de::Error::custom(
-            "must be empty (generated) or at least 32 characters",
-        ));
+        return Err(serde::de::Error::custom(refusal));
     }
     Ok(secret)
+}
+
+/// The key that signs tokens and hashes codes: at least 32 characters.
+pub fn optional_jwt_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    optional_key(
+        deserializer,
+        "must be empty (generated) or at least 32 characters",
+    )
+}
+
+/// The key the nodes of a cluster share: at least 32 characters.
+pub fn optional_bus_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    optional_key(deserializer, "must be at least 32 characters")
 }
 
 /// A list of emails, each checked and lower-cased; empty entries are dropped

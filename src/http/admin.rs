@@ -14,7 +14,7 @@ use crate::actors::order::{OrderActor, OutboxBacklog};
 use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
 use crate::bus::bridge::{BrokerSnapshot, QueueDepth};
-use crate::bus::cluster::{ActorBeat, Heartbeat};
+use crate::bus::cluster::{admin_page, ActorBeat, Heartbeat};
 use crate::bus::BusCounters;
 use crate::domain::MailKind;
 use crate::store::QueuedMailSummary;
@@ -203,7 +203,11 @@ pub async fn bus_body(state: &AppState) -> BusBody {
 pub struct NodeBody {
     pub node_id: String,
     pub roles: Vec<String>,
+    /// Where it says its HTTP listens: text, whatever it holds.
     pub address: String,
+    /// Its operator's page, only when `address` is a plain `http(s)` origin
+    /// (a host and port, nothing else); `null` otherwise.
+    pub admin_page: Option<String>,
     /// When its last heartbeat was sent (now, for the node answering).
     pub last_seen: DateTime<Utc>,
     pub actors: Vec<ActorBeat>,
@@ -214,6 +218,7 @@ impl From<Heartbeat> for NodeBody {
         NodeBody {
             node_id: heartbeat.node_id,
             roles: heartbeat.roles,
+            admin_page: admin_page(&heartbeat.address),
             address: heartbeat.address,
             last_seen: heartbeat.sent_at,
             actors: heartbeat.actors,

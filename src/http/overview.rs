@@ -16,7 +16,7 @@ use super::session::Admin;
 use super::AppState;
 use crate::actors::mailer::{ListQueuedMail, MailerActor};
 use crate::actors::runtime::{History, SAMPLE_EVERY};
-use crate::bus::cluster::{ActorBeat, Heartbeat, KindCounters};
+use crate::bus::cluster::{admin_page, ActorBeat, Heartbeat, KindCounters};
 
 /// How long a rendered document is served: a page polls every two seconds,
 /// so a hundred pages cost one render a second.
@@ -57,8 +57,12 @@ pub struct NodeOverview {
     pub this_node: bool,
     /// The config keys of the kinds it hosts.
     pub roles: Vec<String>,
-    /// Where its HTTP listens.
+    /// Where it says its HTTP listens: text, whatever it holds.
     pub address: String,
+    /// Its operator's page, only when `address` is a plain `http(s)` origin
+    /// (a host and port, nothing else): the only link the page makes to
+    /// another node. `null` otherwise.
+    pub admin_page: Option<String>,
     /// When its last heartbeat was sent, by its own clock (now, for the
     /// node answering).
     pub last_seen: DateTime<Utc>,
@@ -137,6 +141,7 @@ fn node_overview(
         this_node: heard.is_none(),
         heard_secs_ago: heard.map_or(0.0, |heard| (heard.as_secs_f64() * 10.0).round() / 10.0),
         roles: heartbeat.roles,
+        admin_page: admin_page(&heartbeat.address),
         address: heartbeat.address,
         last_seen: heartbeat.sent_at,
         kinds: heartbeat

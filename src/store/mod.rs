@@ -605,6 +605,11 @@ pub enum Claim {
     Held,
 }
 
+/// How long a handled message id is remembered: far longer than any
+/// redelivery. The bus refuses events older than this (`bus::trust`), so
+/// that a replayed copy cannot outlive the record of the first.
+pub const MESSAGES_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The bus messages each consumer handled, so that one delivered twice is
 /// acknowledged without being handled twice. Claims are timed by the
 /// database's clock, never a node's.

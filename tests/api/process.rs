@@ -100,6 +100,29 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
     assert!(stderr.contains("/no/such/file.toml"), "{stderr}");
 }
 
+/// A node on a broker signs its messages with `bus.secret`: without one
+/// (or with one too short to be a key) it does not start.
+#[test]
+fn a_node_on_a_bus_without_its_secret_does_not_start() {
+    let bus = |command: &mut Command| {
+        command.env(
+            "STOREFRONT__BUS__URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+    };
+    let stderr = failed_start(bus);
+    assert!(stderr.contains("bus.secret"), "{stderr}");
+    let stderr = failed_start(|command| {
+        bus(command);
+        command.env("STOREFRONT__BUS__SECRET", "tooShortBusSecret");
+    });
+    assert!(stderr.contains("bus.secret"), "{stderr}");
+    assert!(
+        !stderr.contains("tooShortBusSecret"),
+        "the secret leaked: {stderr}"
+    );
+}
+
 #[test]
 fn a_config_file_with_an_unknown_key_is_refused() {
     let data = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ use std::time::Duration;
 use storefront::actors::product::DeleteProduct;
 use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::remote::declare_command_queues;
+use storefront::bus::trust::{BusKeys, Sealing};
 use storefront::bus::{Event, EventEnvelope, UserCreated};
 use storefront::config::{DatabaseSettings, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
@@ -52,16 +53,24 @@ pub async fn rabbit() -> Option<Connection> {
     }
 }
 
-/// A namespace of exchanges and queues that is deleted when dropped.
+/// A namespace of exchanges and queues that is deleted when dropped, and
+/// the `bus.secret` its nodes share.
 pub struct Namespace {
     pub name: String,
+    pub secret: String,
 }
 
 impl Namespace {
     pub fn new() -> Namespace {
         Namespace {
             name: format!("sftest{}", uuid::Uuid::new_v4().simple()),
+            secret: uuid::Uuid::new_v4().simple().to_string(),
         }
+    }
+
+    /// The keys its nodes sign and seal with.
+    pub fn keys(&self) -> BusKeys {
+        BusKeys::new(self.secret.as_bytes())
     }
 }
 
@@ -115,8 +124,9 @@ impl Drop for Namespace {
     }
 }
 
-fn clustered(settings: &mut Settings, namespace: &Namespace, node: &str) {
+pub fn clustered(settings: &mut Settings, namespace: &Namespace, node: &str) {
     settings.bus.url = Some(SecretUrl::parse(&rabbit_url()).unwrap());
+    settings.bus.secret = Some(namespace.secret.clone().into());
     settings.bus.namespace = namespace.name.clone();
     settings.node.id = node.into();
     // Only the broadcast may bring other nodes' writes in these tests.
@@ -124,7 +134,7 @@ fn clustered(settings: &mut Settings, namespace: &Namespace, node: &str) {
 }
 
 /// Two nodes on one database, SMTP server and namespace.
-async fn two_nodes(namespace: &Namespace) -> Option<(TestApp, TestApp)> {
+pub async fn two_nodes(namespace: &Namespace) -> Option<(TestApp, TestApp)> {
     rabbit().await?;
     let first = spawn_app_with(|settings| clustered(settings, namespace, "node-a")).await?;
     let mut settings = first.settings.clone();
@@ -233,7 +243,8 @@ async fn a_product_write_reaches_every_nodes_catalogue() {
     .await;
 }
 
-/// A bridge of the test's own in `namespace`, to send what a node might.
+/// A bridge of the test's own in `namespace`, with its secret, to send
+/// what a node of the cluster might.
 pub async fn test_sender(database: &DatabaseSettings, namespace: &Namespace) -> Arc<Bridge> {
     let store = PgStore::connect(database).await.unwrap();
     Bridge::connect(
@@ -241,12 +252,13 @@ pub async fn test_sender(database: &DatabaseSettings, namespace: &Namespace) -> 
         &namespace.name,
         "test-sender",
         Claims::new(Arc::new(store), Duration::from_secs(5)),
+        namespace.keys(),
     )
     .await
     .unwrap()
 }
 
-async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
+pub async fn bridge_for(app: &TestApp, namespace: &Namespace) -> Arc<Bridge> {
     test_sender(&app.settings.database, namespace).await
 }
 
@@ -353,7 +365,7 @@ async fn a_redelivered_message_is_handled_once_and_garbage_is_dead_lettered() {
 }
 
 /// A node hosting only `roles`, on the first node's database and namespace.
-async fn node_with_roles(
+pub async fn node_with_roles(
     first: &TestApp,
     namespace: &Namespace,
     node: &str,
@@ -367,7 +379,7 @@ async fn node_with_roles(
 
 /// A node that hosts only `kind` and a gateway that hosts everything else,
 /// on one database and namespace.
-async fn split(namespace: &Namespace, kind: ActorKind) -> Option<(TestApp, TestApp)> {
+pub async fn split(namespace: &Namespace, kind: ActorKind) -> Option<(TestApp, TestApp)> {
     rabbit().await?;
     let host = spawn_app_with(|settings| {
         clustered(settings, namespace, &format!("{}-node", kind.config_key()));
@@ -378,7 +390,7 @@ async fn split(namespace: &Namespace, kind: ActorKind) -> Option<(TestApp, TestA
     Some((host, gateway))
 }
 
-fn all_but(kind: ActorKind) -> Vec<ActorKind> {
+pub fn all_but(kind: ActorKind) -> Vec<ActorKind> {
     ActorKind::ALL
         .iter()
         .copied()
@@ -834,6 +846,20 @@ async fn a_redelivered_command_is_not_run_twice() {
         expected_version: None,
     })
     .unwrap();
+    // Signed and sealed as a node's command is.
+    let (properties, body) = sender.prepare(
+        &names.commands(),
+        "product",
+        BasicProperties::default()
+            .with_type("product.delete".into())
+            .with_reply_to(replies.name().clone())
+            .with_correlation_id("delete-once".into())
+            .with_message_id("delete-once".into())
+            .with_timestamp(storefront::bus::trust::now_secs())
+            .with_expiration("60000".into()),
+        &body,
+        Sealing::Sealed,
+    );
     sender
         .link()
         .publisher
@@ -842,11 +868,7 @@ async fn a_redelivered_command_is_not_run_twice() {
             "product".into(),
             BasicPublishOptions::default(),
             &body,
-            BasicProperties::default()
-                .with_type("product.delete".into())
-                .with_reply_to(replies.name().clone())
-                .with_correlation_id("delete-once".into())
-                .with_message_id("delete-once".into()),
+            properties,
         )
         .await
         .unwrap()
@@ -871,7 +893,8 @@ async fn a_redelivered_command_is_not_run_twice() {
         "delete-once"
     );
     assert_eq!(reply.properties.kind().as_ref().unwrap().as_str(), "failed");
-    assert!(String::from_utf8_lossy(&reply.data).contains("not run twice"));
+    let answer = namespace.keys().delivered(&reply).expect("a node's reply");
+    assert!(String::from_utf8_lossy(&answer).contains("not run twice"));
     assert_eq!(
         second
             .get(&format!("/products/{product}"), None)

@@ -47,6 +47,7 @@ mod users;
 #[path = "../support/webdriver.rs"]
 mod webdriver;
 
+mod broker_trust;
 mod checkout_races;
 mod cluster;
 mod mail;

@@ -63,6 +63,7 @@ impl Services {
             .env("STOREFRONT__MAIL__RETRY_POLL_MS", "100")
             .env("STOREFRONT__BUS__URL", rabbit_url())
             .env("STOREFRONT__BUS__NAMESPACE", &self.namespace.name)
+            .env("STOREFRONT__BUS__SECRET", &self.namespace.secret)
             .env("STOREFRONT__NODE__ID", id)
             .env("STOREFRONT__NODE__ROLES", roles)
             .env("STOREFRONT__ACTORS__CALL_TIMEOUT_MS", "2000")
@@ -226,7 +227,7 @@ async fn the_microservices_split_serves_a_whole_journey_through_a_gateway() {
         .map(|mail| code_in(mail))
         .collect();
     assert_eq!(secrets.len(), 2, "two sign-ins, two codes");
-    secrets.extend([admin, customer]);
+    secrets.extend([admin, customer, services.namespace.secret.clone()]);
     let logs: Vec<String> = [&auth, &mailer, &catalogue, &gateway]
         .iter()
         .flat_map(|node| node.output.lock().unwrap().clone())

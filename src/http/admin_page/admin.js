@@ -13,7 +13,7 @@ const MESSAGES_SHOWN = 20;
 const byId = (id) => document.getElementById(id);
 let pollTimer = null;
 let signingInAs = null;
-// The kind whose detail is open: {nodeId, name, thisNode, address}.
+// The kind whose detail is open: {nodeId, name, thisNode, address, adminPage}.
 let openDetail = null;
 
 function element(tag, text, className) {
@@ -192,7 +192,13 @@ function kindRow(node, kind, sampleEverySecs) {
   const open = element("button", kind.name, "link");
   open.type = "button";
   open.addEventListener("click", () => {
-    openDetail = { nodeId: node.nodeId, name: kind.name, thisNode: node.thisNode, address: node.address };
+    openDetail = {
+      nodeId: node.nodeId,
+      name: kind.name,
+      thisNode: node.thisNode,
+      address: node.address,
+      adminPage: node.adminPage,
+    };
     poll();
   });
   const rates = kind.history.handledPerSec;
@@ -260,7 +266,7 @@ function chart(history, sampleEverySecs) {
 // ---- A kind's detail -------------------------------------------------------
 
 async function renderDetail() {
-  const { nodeId, name, thisNode, address } = openDetail;
+  const { nodeId, name, thisNode, address, adminPage } = openDetail;
   byId("detail").hidden = false;
   byId("detail-title").textContent = `${name} on ${nodeId}`;
   const note = byId("detail-note");
@@ -268,11 +274,15 @@ async function renderDetail() {
   byId("detail-local").hidden = !thisNode;
   if (!thisNode) {
     // Another node keeps its instances and messages; its own page shows them.
+    // The server offers a link only to a plain http(s) origin; any other
+    // address a heartbeat brought is shown as text.
     note.append(`Its instances and last messages are kept by ${nodeId}: `);
-    if (/^https?:\/\//.test(address)) {
+    if (adminPage) {
       const link = element("a", `open ${nodeId}'s page`);
-      link.href = `${address}/admin`;
+      link.href = adminPage;
       note.append(link);
+    } else {
+      note.append(element("span", `its address, ${address}, is not a node's web address and is not linked.`, "text"));
     }
     return;
   }
@@ -345,6 +355,8 @@ function renderBus(bus) {
       ["consumed", broker.consumed],
       ["redelivered", broker.redelivered],
       ["dead-lettered", broker.deadLettered],
+      ["refused (not signed by a node)", broker.refused],
+      ["heartbeats ignored", broker.heartbeatsIgnored],
     );
   }
   counts.push(

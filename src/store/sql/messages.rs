@@ -3,9 +3,8 @@ use async_trait::async_trait;
 use super::{dialect, SqlStore};
 use crate::store::{Claim, MessageLog, StoreError};
 
-/// How long a handled message id is remembered: far longer than any
-/// redelivery.
-pub(super) const KEPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+/// `MESSAGES_KEPT`, as the queries take it.
+pub(super) const KEPT_SECS: f64 = crate::store::MESSAGES_KEPT.as_secs() as f64;
 
 #[async_trait]
 impl MessageLog for SqlStore {
