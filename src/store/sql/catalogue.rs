@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row};
 
-use super::{Db, SqlStore};
+use super::{dialect, Db, SqlStore};
 use crate::domain::{NewProduct, Product, Size, Stock};
 use crate::store::rows::{group_variants, to_json, ProductVariantRow};
 use crate::store::{
@@ -209,6 +209,17 @@ impl ProductStore for SqlStore {
         expected_version: Option<i64>,
     ) -> Result<Written<Product>, StoreError> {
         let mut tx = self.begin_write().await?;
+        if variants == VariantsWrite::Replace {
+            // The stock rows before the clock, as every writer of stock
+            // takes them (see `orders::try_place_order`).
+            sqlx::query(&format!(
+                "SELECT size FROM product_variants WHERE product_id = $1 ORDER BY size{}",
+                dialect::FOR_UPDATE
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let tick = tick(&mut tx).await?;
         let updated = bind_product(
             sqlx::query(
@@ -283,28 +294,32 @@ impl ProductStore for SqlStore {
         stock: Stock,
     ) -> Result<Option<Product>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let tick = tick(&mut tx).await?;
-        let touched = sqlx::query(
-            "UPDATE products SET updated_at = $2, changed_at_tick = $3, version = version + 1
-             WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(id)
-        .bind(Utc::now())
-        .bind(tick)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if touched == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        sqlx::query(
-            "INSERT INTO product_variants (product_id, size, stock) VALUES ($1, $2, $3)
+        // The stock row first, then the clock and the product, as every
+        // writer of stock takes them (see `orders::try_place_order`).
+        let written = sqlx::query(
+            "INSERT INTO product_variants (product_id, size, stock)
+             SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM products
+                                             WHERE id = $1 AND deleted_at IS NULL)
              ON CONFLICT (product_id, size) DO UPDATE SET stock = excluded.stock",
         )
         .bind(id)
         .bind(size.as_str())
         .bind(stock.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if written == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let tick = tick(&mut tx).await?;
+        sqlx::query(
+            "UPDATE products SET updated_at = $2, changed_at_tick = $3, version = version + 1
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(Utc::now())
+        .bind(tick)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
