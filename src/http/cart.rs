@@ -18,8 +18,8 @@ use super::{ask, schemas, AppState};
 use crate::actors::cart::{
     AddToCart, CartActor, ClearCart, GetCart, RemoveCartItem, SetCartQuantity,
 };
-use crate::actors::runtime::{Envelope, WireMessage};
 use crate::domain::{Cart, CartOwner, GuestCarts, PricedLine, Quantity, Size};
+use crate::runtime::{Envelope, WireMessage};
 
 pub const CART_COOKIE: &str = "cart_id";
 
@@ -204,7 +204,7 @@ fn quantity(raw: i64) -> Result<Quantity, ApiError> {
 }
 
 /// The caller's cart, priced now.
-#[utoipa::path(get, path = "/cart", tag = "cart",
+#[utoipa::path(get, path = "/cart", tag = "cart", security((), ("session" = [])),
     responses((status = 200, description = "The cart; empty (id null) before the first item", body = CartBody)))]
 pub async fn get_cart(
     state: web::Data<AppState>,
@@ -214,7 +214,7 @@ pub async fn get_cart(
 }
 
 /// Adds a product in a size; the same product and size add to their line.
-#[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = AddItemRequest,
+#[utoipa::path(post, path = "/cart/items", tag = "cart", security((), ("session" = [])), request_body = AddItemRequest,
     responses(
         (status = 200, description = "The cart after the change; a guest's first change sets the cart_id cookie", body = CartBody),
         (status = 404, description = "No such product or size", body = Problem, content_type = "application/problem+json"),
@@ -240,7 +240,7 @@ pub async fn add_item(
 }
 
 /// Sets a line's quantity; 0 removes it.
-#[utoipa::path(patch, path = "/cart/items/{itemId}", tag = "cart", request_body = QuantityRequest,
+#[utoipa::path(patch, path = "/cart/items/{itemId}", tag = "cart", security((), ("session" = [])), request_body = QuantityRequest,
     params(("itemId" = i64, Path, description = "Cart line id")),
     responses(
         (status = 200, description = "The cart after the change", body = CartBody),
@@ -267,7 +267,7 @@ pub async fn set_quantity(
 }
 
 /// Removes a line.
-#[utoipa::path(delete, path = "/cart/items/{itemId}", tag = "cart",
+#[utoipa::path(delete, path = "/cart/items/{itemId}", tag = "cart", security((), ("session" = [])),
     params(("itemId" = i64, Path, description = "Cart line id")),
     responses(
         (status = 200, description = "The cart after the change", body = CartBody),
@@ -286,7 +286,7 @@ pub async fn remove_item(
 }
 
 /// Empties the cart.
-#[utoipa::path(delete, path = "/cart", tag = "cart",
+#[utoipa::path(delete, path = "/cart", tag = "cart", security((), ("session" = [])),
     responses((status = 200, description = "The emptied cart", body = CartBody)))]
 pub async fn clear_cart(
     state: web::Data<AppState>,
