@@ -5,9 +5,9 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Text
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::actors::runtime::KindSnapshot;
 use crate::actors::{ActorKind, Registry};
 use crate::bus::EventBus;
+use crate::runtime::KindSnapshot;
 
 pub struct Metrics {
     registry: prometheus::Registry,

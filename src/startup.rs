@@ -51,6 +51,7 @@ impl Application {
             &settings,
             settings.node_id(port),
             format!("http://{}:{port}", settings.server.host),
+            crate::http::products::render_product,
         )
         .await?;
         let state = app_state(&settings, &services, metrics_listener.is_some());

@@ -11,10 +11,6 @@ use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::order::{OrderActor, OrderParts, Outbox};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
-use crate::actors::runtime::{
-    Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute, Timeline,
-    SAMPLES_IN_HEARTBEAT,
-};
 use crate::actors::user::{UserActor, UserParts};
 use crate::actors::{ActorKind, Registry};
 use crate::bus::bridge::{Bridge, Claims};
@@ -22,10 +18,14 @@ use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
 use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::trust::BusKeys;
 use crate::bus::EventBus;
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, Render};
 use crate::config::{DatabaseUrl, KvUrl, MailTransportKind, Settings};
 use crate::domain::{AdminList, GuestCarts, OtpHasher, TokenSigner};
 use crate::mail::{FileOutbox, MailError, MailSealer, MailTransport, SmtpRelay};
+use crate::runtime::{
+    Address, Arbiters, Factory, KindOf, KindStats, Placement, Pool, RemoteRoute, Timeline,
+    SAMPLES_IN_HEARTBEAT,
+};
 use crate::store::{
     CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
     MemoryOtpStore, MessageLog, MirroredRevocations, OrderStore, OtpStore, PgStore, ProductStore,
@@ -206,11 +206,14 @@ fn host<A: KindOf>(
     Some(address)
 }
 
-/// Builds stores and starts the actors on the current arbiter.
+/// Builds stores and starts the actors on the current arbiter. `render`
+/// makes the JSON of a product that the catalogue keeps ready for each one:
+/// the HTTP layer says what its answers look like, so it is given here.
 pub async fn start(
     settings: &Settings,
     node_id: String,
     address: String,
+    render: Render,
 ) -> Result<Services, StartupError> {
     crate::files::create_private_dir(&settings.data_dir).map_err(|source| {
         StartupError::DataDir {
@@ -344,6 +347,7 @@ pub async fn start(
         store: database.users,
         bus: bus.clone(),
         registry: registry.clone(),
+        revocations: revocations.clone(),
         session_ttl: settings.auth.token_ttl(),
     };
     host::<UserActor>(
@@ -389,12 +393,9 @@ pub async fn start(
         .iter()
         .any(|kind| settings.node.roles.contains(kind))
     {
-        let catalogue = Catalogue::load(
-            database.catalogue.clone(),
-            crate::http::products::render_product,
-        )
-        .await
-        .map_err(StartupError::Catalogue)?;
+        let catalogue = Catalogue::load(database.catalogue.clone(), render)
+            .await
+            .map_err(StartupError::Catalogue)?;
         keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
         Some(catalogue)
     } else {

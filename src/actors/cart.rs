@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::runtime::{DropInRuntime, Handles, Instance, Reply};
 use super::ActorError;
 use crate::catalogue::Catalogue;
 use crate::domain::{price_cart, Cart, CartOwner, ClientKey, Currency, OnSale, Quantity, Size};
+use crate::runtime::{DropInRuntime, Handles, Instance, Reply};
 use crate::store::{
     Added, CartStore, ClientLimit, ClientLimiter, NewCartLine, ProductStore, RateDecision, Rounds,
 };

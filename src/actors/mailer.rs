@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::runtime::{Handles, Instance, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
 use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
+use crate::runtime::{Handles, Instance, Reply};
 use crate::store::{MailQueue, QueuedMailSummary, RetryNow};
 use crate::telemetry::error_chain;
 
@@ -319,8 +319,8 @@ impl Handles<CheckDependency> for MailerActor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::runtime::{Arbiters, KindStats, Pool};
     use crate::actors::ActorKind;
+    use crate::runtime::{Arbiters, KindStats, Pool};
     use crate::store::{QueuedMail, StoreError, StoredMail};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::runtime::{DropInRuntime, Handles, Reply};
 use super::ActorError;
 use crate::bus::{Event, EventBus, ProductChanged};
 use crate::catalogue::Catalogue;
 use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus, Page};
+use crate::runtime::{DropInRuntime, Handles, Reply};
 use crate::store::{Checkout, CheckoutOutcome, OrderPage, OrderStore, StoreError, Transition};
 use crate::telemetry::error_chain;
 

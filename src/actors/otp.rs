@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::runtime::{Handles, Registry, Reply};
 use super::user::{Login, UserActor};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, OtpIssued};
 use crate::domain::{
     AdminList, ClientKey, Email, OtpCode, OtpHasher, PhoneNumber, TokenSigner, User,
 };
+use crate::runtime::{Handles, Registry, Reply};
 use crate::store::{
     ClientLimit, ClientLimiter, MailBudget, OtpCheck, OtpStore, RateDecision, RevocationStore,
 };
@@ -75,7 +75,6 @@ crate::hosted_messages!(OtpActor: [
     RequestOtp,
     VerifyOtp,
     RevokeToken,
-    RevokeUserSessions,
     IsRevoked,
     CheckDependency,
 ]);
@@ -116,15 +115,6 @@ pub struct RevokeToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Ends every session of a user at once, on every node: each of its tokens
-/// is refused from now until it would have expired (`until`).
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
-pub struct RevokeUserSessions {
-    pub user_id: i64,
-    pub until: DateTime<Utc>,
-}
-
 /// Whether a token is signed out, by itself or with every session of its user.
 #[derive(Debug, Message, Serialize, Deserialize)]
 #[rtype(result = "Result<bool, ActorError>")]
@@ -136,7 +126,6 @@ pub struct IsRevoked {
 crate::wire_name!(RequestOtp => "otp.request_code");
 crate::wire_name!(VerifyOtp => "otp.verify_code");
 crate::wire_name!(RevokeToken => "otp.revoke_token");
-crate::wire_name!(RevokeUserSessions => "otp.revoke_user_sessions");
 crate::wire_name!(IsRevoked => "otp.is_revoked");
 
 impl Handles<RequestOtp> for OtpActor {
@@ -255,22 +244,6 @@ impl Handles<RevokeToken> for OtpActor {
     fn handle(&mut self, msg: RevokeToken, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move { Ok(parts.revocations.revoke(&msg.jti, msg.expires_at).await?) })
-    }
-}
-
-impl Handles<RevokeUserSessions> for OtpActor {
-    fn handle(
-        &mut self,
-        msg: RevokeUserSessions,
-        _: &mut Context<Self>,
-    ) -> Reply<Result<(), ActorError>> {
-        let parts = self.parts.clone();
-        Box::pin(async move {
-            Ok(parts
-                .revocations
-                .revoke_user(msg.user_id, msg.until)
-                .await?)
-        })
     }
 }
 

@@ -7,11 +7,11 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::runtime::{Handles, Reply};
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
 use crate::catalogue::{Catalogue, Listed, ProductFilter, ProductPage};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
+use crate::runtime::{Handles, Reply};
 use crate::store::{ProductStore, VariantsWrite, Written};
 
 /// How often a PATCH is re-applied to a product that another write changed

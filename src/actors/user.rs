@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use super::cart::{CartActor, GetCart};
 use super::order::{ListOrders, OrderActor};
-use super::otp::{OtpActor, RevokeUserSessions};
-use super::runtime::{Handles, Registry, Reply};
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{Event, EventBus, UserCreated};
 use crate::domain::{
     Address, AddressChanges, Cart, CartOwner, Email, NewAddress, Order, Page, PhoneNumber,
     ProfileChanges, Role, User,
 };
-use crate::store::{Erasure, UserStore};
+use crate::runtime::{Handles, Registry, Reply};
+use crate::store::{Erasure, RevocationStore, UserStore};
 
 pub struct UserActor {
     parts: UserParts,
@@ -28,9 +27,13 @@ pub struct UserActor {
 pub struct UserParts {
     pub store: Arc<dyn UserStore>,
     pub bus: EventBus,
-    /// The OtpActor (sessions), OrderActor and CartActor are reached
-    /// through it, wherever they are hosted.
+    /// The OrderActor and CartActor are reached through it, wherever
+    /// they are hosted.
     pub registry: Registry,
+    /// Where an erased user's sessions are ended: the store the OtpActor
+    /// checks tokens against (Redis or the database, shared by the nodes
+    /// that share them).
+    pub revocations: Arc<dyn RevocationStore>,
     /// How long a session lives: an erased user's are refused that long.
     pub session_ttl: Duration,
 }
@@ -287,14 +290,7 @@ impl Handles<DeleteUser> for UserActor {
             }
             let until = chrono::Utc::now()
                 + chrono::Duration::from_std(parts.session_ttl).unwrap_or(chrono::Duration::MAX);
-            parts
-                .registry
-                .get::<OtpActor>()
-                .call(RevokeUserSessions {
-                    user_id: msg.user_id,
-                    until,
-                })
-                .await??;
+            parts.revocations.revoke_user(msg.user_id, until).await?;
             tracing::info!(
                 user_id = msg.user_id,
                 "user erased; every session of theirs ended"

@@ -34,8 +34,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::envelope::EventEnvelope;
 use super::trust::{self, BusKeys, Refusal, Sealing, ORIGIN_HEADER};
-use super::{Event, EventEnvelope};
+use crate::domain::Event;
 use crate::store::{Claim, MessageLog};
 
 /// Deliveries a consumer holds unacknowledged at once.

@@ -24,18 +24,17 @@ use std::time::{Duration, Instant};
 
 use super::bridge::{declare_own_queue, Bridge, BridgeError};
 use super::trust::Sealing;
-use crate::actors::runtime::{History, KindSnapshot, LatencyMs, Sample, SAMPLES_IN_HEARTBEAT};
-use crate::actors::ActorKind;
+use crate::domain::{is_node_id, ActorKind};
+use crate::runtime::{History, KindSnapshot, LatencyMs, Sample, SAMPLES_IN_HEARTBEAT};
 
 /// How often a node says it is there: as often as it samples its kinds,
 /// so each heartbeat carries about one new sample.
-pub const HEARTBEAT_EVERY: Duration = crate::actors::runtime::SAMPLE_EVERY;
+pub const HEARTBEAT_EVERY: Duration = crate::runtime::SAMPLE_EVERY;
 /// A node not heard of for this long is no longer listed.
 const LIVE_FOR: Duration = Duration::from_secs(6);
 /// The largest heartbeat read: a real one is a few kilobytes.
 pub const MAX_HEARTBEAT_BYTES: usize = 64 * 1024;
-/// The longest node id and address a heartbeat may carry.
-pub const MAX_NODE_ID_CHARS: usize = 128;
+/// The longest address a heartbeat may carry.
 const MAX_ADDRESS_CHARS: usize = 256;
 
 /// One actor kind's counters on one node, summed over its instances. The
@@ -130,12 +129,6 @@ impl Heartbeat {
         }
         Ok(())
     }
-}
-
-/// Whether `id` may name a node: 1 to `MAX_NODE_ID_CHARS` printable ASCII
-/// characters, no spaces.
-pub fn is_node_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_NODE_ID_CHARS && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The operator's page of the node at `address`, when the address is an

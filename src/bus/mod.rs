@@ -5,15 +5,15 @@
 
 pub mod bridge;
 pub mod cluster;
-mod events;
+mod envelope;
 pub mod remote;
 pub mod trust;
 
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -21,34 +21,21 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
 
-pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
+pub use crate::domain::{
+    Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated,
+};
+pub use envelope::{DeliverEvent, EventEnvelope};
 
-use crate::actors::runtime::KindOf;
-use crate::actors::runtime::{Address, Envelope, Handles};
-use crate::actors::{ActorError, ActorKind};
+use crate::domain::ActorKind;
+use crate::runtime::ActorError;
+use crate::runtime::KindOf;
+use crate::runtime::{Address, Envelope, Handles};
 use bridge::{Bridge, BridgeError, Consumer};
-
-/// An event with what every transport needs to route and de-duplicate it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventEnvelope {
-    pub message_id: Uuid,
-    pub origin_node: String,
-    pub timestamp: DateTime<Utc>,
-    pub event: Event,
-}
 
 /// The broker has not taken the last events published: a new one is refused.
 #[derive(Debug, thiserror::Error)]
 #[error("the broker has not taken the last {0} events; try again shortly")]
 pub struct BusFull(pub u64);
-
-/// Hands one event to a subscribed actor.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
-pub struct DeliverEvent(pub Arc<EventEnvelope>);
-
-crate::wire_name!(DeliverEvent => "event.deliver");
 
 type Deliver = Arc<
     dyn Fn(Arc<EventEnvelope>) -> LocalBoxFuture<'static, Result<(), ActorError>> + Send + Sync,

@@ -29,8 +29,8 @@ use tokio::sync::oneshot;
 
 use super::bridge::{Bridge, BridgeError};
 use super::trust::{self, Sealing};
-use crate::actors::runtime::{CallError, DispatchError, RemoteCall, RemoteRoute};
 use crate::actors::{ActorKind, Registry};
+use crate::runtime::{CallError, DispatchError, RemoteCall, RemoteRoute};
 
 /// A reply's type: the handler's answer, or why there is none.
 const REPLY_OK: &str = "reply";

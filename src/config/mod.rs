@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, Origins, SecretUrl, TrustedProxies};
 
-use crate::actors::ActorKind;
+use crate::domain::ActorKind;
 use crate::domain::{Currency, Email};
 
 #[derive(Debug, thiserror::Error)]
@@ -666,7 +666,7 @@ impl Settings {
                  (at least 32 characters, the same on every node)",
             ));
         }
-        if !self.node.id.is_empty() && !crate::bus::cluster::is_node_id(&self.node.id) {
+        if !self.node.id.is_empty() && !crate::domain::is_node_id(&self.node.id) {
             return Err(invalid(
                 "node.id",
                 "must be 1 to 128 printable ASCII characters without spaces",

@@ -177,8 +177,8 @@ pub fn optional_amqp_url<'de, D: Deserializer<'de>>(
 /// A list of actor kinds by their config keys (`otp`, `user`, ...).
 pub fn actor_kinds<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Vec<crate::actors::ActorKind>, D::Error> {
-    use crate::actors::ActorKind;
+) -> Result<Vec<crate::domain::ActorKind>, D::Error> {
+    use crate::domain::ActorKind;
     let mut kinds = Vec::new();
     for raw in Vec::<String>::deserialize(deserializer)? {
         let key = raw.trim();

@@ -7,8 +7,11 @@ mod address;
 mod checkout;
 mod client;
 mod email;
+mod events;
 mod guest_cart;
+mod kind;
 mod money;
+mod node;
 mod notification;
 mod order;
 mod otp;
@@ -17,6 +20,7 @@ mod product;
 pub mod rules;
 mod token;
 mod user;
+mod validation;
 
 pub use address::{Address, AddressChanges, AddressDraft, NewAddress};
 pub use checkout::{
@@ -24,8 +28,11 @@ pub use checkout::{
 };
 pub use client::ClientKey;
 pub use email::Email;
+pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
 pub use guest_cart::{GuestCartId, GuestCarts, IssuedGuestCart};
+pub use kind::ActorKind;
 pub use money::Currency;
+pub use node::is_node_id;
 pub use notification::{render, MailContent, MailKind};
 pub use order::{
     price_cart, Cart, CartItem, CartOwner, IdempotencyKey, OnSale, Order, OrderLine, OrderStatus,
@@ -39,90 +46,5 @@ pub use product::{
 };
 pub use token::{Claims, IssuedToken, TokenError, TokenSigner};
 pub use user::{AdminList, PersonName, PhoneNumber, ProfileChanges, Role, User};
-
-/// One field of the input that breaks a rule, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[error("{field}: {reason}")]
-pub struct ValidationError {
-    pub field: std::borrow::Cow<'static, str>,
-    pub reason: String,
-}
-
-impl ValidationError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field: std::borrow::Cow::Borrowed(field),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Several broken rules at once, as serde wants one error.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-pub struct Invalid(pub Vec<ValidationError>);
-
-/// Gives a newtype checked by `parse(&str)` its serde form: a plain string
-/// that is parsed again when read.
-macro_rules! string_newtype {
-    ($name:ident) => {
-        impl TryFrom<String> for $name {
-            type Error = $crate::domain::ValidationError;
-
-            fn try_from(raw: String) -> Result<Self, Self::Error> {
-                $name::parse(&raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-    };
-}
-pub(crate) use string_newtype;
-
-/// Checks one line of text against `rules::SINGLE_LINE` and `max`
-/// characters, and keeps it trimmed.
-pub(crate) fn bounded_text(
-    field: &'static str,
-    raw: &str,
-    max: usize,
-) -> Result<String, ValidationError> {
-    if raw.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if !rules::SINGLE_LINE_RE.is_match(raw) {
-        return Err(ValidationError::new(
-            field,
-            "must hold something other than spaces, and no control characters",
-        ));
-    }
-    Ok(raw.trim().to_owned())
-}
-
-/// Checks text that may span lines against `rules::MULTI_LINE` and `max`
-/// characters, and keeps it trimmed; it may be empty.
-pub(crate) fn long_text(
-    field: &'static str,
-    raw: &str,
-    max: usize,
-) -> Result<String, ValidationError> {
-    if raw.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if !rules::MULTI_LINE_RE.is_match(raw) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters other than line breaks and tabs",
-        ));
-    }
-    Ok(raw.trim().to_owned())
-}
+pub(crate) use validation::{bounded_text, long_text, string_newtype};
+pub use validation::{Invalid, ValidationError};

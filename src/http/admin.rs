@@ -11,12 +11,12 @@ use super::{ask, AppState};
 use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::order::{OrderActor, OutboxBacklog};
-use crate::actors::runtime::{KindSnapshot, MessageRecord};
 use crate::actors::ActorKind;
 use crate::bus::bridge::{BrokerSnapshot, QueueDepth};
 use crate::bus::cluster::{admin_page, ActorBeat, Heartbeat};
 use crate::bus::BusCounters;
 use crate::domain::MailKind;
+use crate::runtime::{KindSnapshot, MessageRecord};
 use crate::store::QueuedMailSummary;
 
 /// How long an admin view waits for a number another actor (maybe on a node

@@ -18,8 +18,8 @@ use super::{ask, schemas, AppState};
 use crate::actors::cart::{
     AddToCart, CartActor, ClearCart, GetCart, RemoveCartItem, SetCartQuantity,
 };
-use crate::actors::runtime::{Envelope, WireMessage};
 use crate::domain::{Cart, CartOwner, GuestCarts, PricedLine, Quantity, Size};
+use crate::runtime::{Envelope, WireMessage};
 
 pub const CART_COOKIE: &str = "cart_id";
 

@@ -15,8 +15,8 @@ use super::error::Problem;
 use super::session::Admin;
 use super::AppState;
 use crate::actors::mailer::{ListQueuedMail, MailerActor};
-use crate::actors::runtime::{History, SAMPLE_EVERY};
 use crate::bus::cluster::{admin_page, ActorBeat, Heartbeat, KindCounters};
+use crate::runtime::{History, SAMPLE_EVERY};
 
 /// How long a rendered document is served: a page polls every two seconds,
 /// so a hundred pages cost one render a second.
@@ -26,12 +26,6 @@ const MAILS_LISTED: usize = 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/admin/overview").route(web::get().to(overview)));
-}
-
-/// The last rendered document and when it was rendered.
-#[derive(Default)]
-pub struct OverviewCache {
-    rendered: tokio::sync::Mutex<Option<(Instant, Bytes)>>,
 }
 
 /// The whole cluster as the operator's page shows it.

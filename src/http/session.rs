@@ -10,7 +10,6 @@ use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::error::ApiError;
 use super::{ask, AppState};
@@ -37,31 +36,6 @@ impl Authenticated {
     /// The user whose things alone the caller may see: none for an admin.
     pub fn own_only(&self) -> Option<i64> {
         (self.role != Role::Admin).then_some(self.user_id)
-    }
-}
-
-/// Which email each user id belongs to, as session checks found it. A
-/// user's email never changes, so a session check need not ask the
-/// UserActor (a database read, or a bus round trip where users live on
-/// another node) on every request. An erased user's sessions are refused
-/// at once by the revocation check, which every request makes anyway; an
-/// entry lives `KNOWN_FOR`, so that a user removed from the database by
-/// hand is noticed within it.
-pub struct KnownUsers {
-    emails: moka::sync::Cache<i64, Arc<str>>,
-}
-
-const KNOWN_USERS: u64 = 100_000;
-const KNOWN_FOR: Duration = Duration::from_secs(300);
-
-impl Default for KnownUsers {
-    fn default() -> KnownUsers {
-        KnownUsers {
-            emails: moka::sync::Cache::builder()
-                .max_capacity(KNOWN_USERS)
-                .time_to_live(KNOWN_FOR)
-                .build(),
-        }
     }
 }
 

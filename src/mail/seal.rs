@@ -7,7 +7,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{MailError, OutgoingMail};
+use super::transport::{MailError, OutgoingMail};
 use crate::store::StoredMail;
 
 /// Marks a sealed body; queue rows written before sealing existed lack it

@@ -12,7 +12,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{envelope_of, MailError, MailTransport, OutgoingMail};
+use super::transport::{envelope_of, MailError, MailTransport, OutgoingMail};
 use crate::config::{MailSettings, SmtpTls};
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;

@@ -13,12 +13,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use storefront::actors::runtime::{LatencyMs, Sample};
 use storefront::actors::ActorKind;
 use storefront::bus::bridge::Names;
 use storefront::bus::cluster::{publish_heartbeat, ActorBeat, Heartbeat, KindCounters};
 use storefront::bus::trust::{now_secs, BusKeys, Sealing};
 use storefront::bus::{Event, EventEnvelope, OrderPlaced, OtpIssued};
+use storefront::runtime::{LatencyMs, Sample};
 
 use crate::cluster::{bridge_for, clustered, rabbit, split, two_nodes, Namespace};
 use crate::helpers::{eventually, nonzero, spawn_app_with, start, TestApp, ADMIN_EMAIL};

@@ -4,11 +4,11 @@ use sqlx::QueryBuilder;
 
 use super::catalogue::tick;
 use super::{dialect, Db, SqlStore};
-use crate::bus::{Event, OrderCancelled, OrderPlaced};
 use crate::domain::{
     cart_as_checked, price_checkout, price_was_seen, units_restocked, Address, CartItem,
     CheckoutLine, OnSale, Order, OrderLine, OrderStatus, Page, Quantity, Shortage, Size,
 };
+use crate::domain::{Event, OrderCancelled, OrderPlaced};
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
 use crate::store::{
     Checkout, CheckoutOutcome, OrderPage, OrderStore, Publish, StoreError, Transition,

@@ -9,9 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use super::hosting::{DispatchError, Hosted};
 use super::pool::{enter_worker, Placed};
 use super::stats::KindStats;
-use super::wire::{DispatchError, Hosted};
 use super::{ActorKind, Address};
 
 /// An actor type's kind; implemented by `actor_kinds!`.

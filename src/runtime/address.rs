@@ -5,7 +5,6 @@
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,22 +12,7 @@ use super::envelope::Envelope;
 use super::pool::Pool;
 use super::stats::KindStats;
 use super::wire::WireMessage;
-use super::ActorKind;
-
-/// Why a call to an actor got no answer from its handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-pub enum CallError {
-    #[error("{0} did not answer in time")]
-    Timeout(ActorKind),
-    #[error("{0} is not running")]
-    Unavailable(ActorKind),
-    #[error("{0} failed while handling the message and is being restarted")]
-    Panicked(ActorKind),
-    /// The node hosting it could not be reached, or answered something else
-    /// than the reply of the message.
-    #[error("{0} on another node could not be reached")]
-    Remote(ActorKind),
-}
+use super::{ActorKind, CallError};
 
 /// One call to an actor hosted on another node, as the bus carries it.
 #[derive(Debug)]

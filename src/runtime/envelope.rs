@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::{Instrument, Span};
 
-use super::pool::Incarnation;
+use super::incarnation::Incarnation;
 use super::stats::{MessageRecord, Outcome};
 use super::wire::WireMessage;
 use super::{ActorError, ActorKind, CallError};
@@ -360,19 +360,19 @@ fn record_panic(kind: ActorKind, in_flight: InFlight) {
 #[macro_export]
 macro_rules! instrumented_actor {
     ($actor:ty) => {
-        impl<M> ::actix::Handler<$crate::actors::runtime::Envelope<M>> for $actor
+        impl<M> ::actix::Handler<$crate::runtime::Envelope<M>> for $actor
         where
-            Self: $crate::actors::runtime::Handles<M>,
-            M: $crate::actors::runtime::WireMessage,
+            Self: $crate::runtime::Handles<M>,
+            M: $crate::runtime::WireMessage,
         {
-            type Result = $crate::actors::runtime::Delivery<Self, M::Result>;
+            type Result = $crate::runtime::Delivery<Self, M::Result>;
 
             fn handle(
                 &mut self,
-                envelope: $crate::actors::runtime::Envelope<M>,
+                envelope: $crate::runtime::Envelope<M>,
                 ctx: &mut ::actix::Context<Self>,
             ) -> Self::Result {
-                $crate::actors::runtime::deliver(self, envelope, ctx)
+                $crate::runtime::deliver(self, envelope, ctx)
             }
         }
     };

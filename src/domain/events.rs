@@ -1,3 +1,7 @@
+//! The events storefront publishes: what happened, in the domain's words.
+//! The store writes them to the outbox in the transaction that makes them
+//! true, and the bus carries them; both need them, so they live here.
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,9 +86,8 @@ pub struct OrderPlaced {
     pub currency: String,
 }
 
-/// An order was cancelled: the mailer tells its owner. (`email` goes beyond
-/// API.md's `{orderId, userId}`: the mailer needs it, and a consumer that
-/// does not know the field ignores it.)
+/// An order was cancelled: the mailer tells its owner. (`email` is there
+/// for the mailer; a consumer that does not know the field ignores it.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelled {

@@ -22,44 +22,14 @@ use arc_swap::ArcSwap;
 use futures_util::FutureExt;
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tracing::Span;
 
 use super::envelope::{DropInRuntime, Envelope, QueueTicket};
+use super::incarnation::Incarnation;
 use super::stats::{InstanceStats, KindStats};
 use super::CallError;
-
-/// One start of an instance. A restart makes a new one in the same slot.
-pub struct Incarnation {
-    /// Messages sent to this incarnation and not answered yet.
-    pub(super) live: AtomicU64,
-    pub(super) stats: Arc<InstanceStats>,
-    retired: AtomicBool,
-    /// Puts a fresh incarnation in this one's slot.
-    replace: Box<dyn Fn() + Send + Sync>,
-}
-
-/// How often a retired incarnation looks whether its last message is done.
-const DRAIN_CHECK: Duration = Duration::from_millis(10);
-
-impl Incarnation {
-    /// The first panic retires an incarnation: a new one takes its slot, and
-    /// this one stops once the messages it holds are answered.
-    pub(super) fn retire<A: Actor<Context = Context<A>>>(self: &Arc<Self>, ctx: &mut Context<A>) {
-        if self.retired.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        (self.replace)();
-        let incarnation = self.clone();
-        ctx.run_interval(DRAIN_CHECK, move |_, ctx| {
-            if incarnation.live.load(Ordering::SeqCst) == 0 {
-                ctx.stop();
-            }
-        });
-    }
-}
 
 /// What an instance knows of itself, given to the actor when it starts: its
 /// place in the pool, and the guard its own background work runs under.
@@ -152,16 +122,14 @@ impl<A: Actor<Context = Context<A>>> Slot<A> {
         arbiter: &ArbiterHandle,
         factory: &Factory<A>,
     ) -> Current<A> {
-        let incarnation = Arc::new(Incarnation {
-            live: AtomicU64::new(0),
-            stats: stats.clone(),
-            retired: AtomicBool::new(false),
-            replace: Box::new(move || {
+        let incarnation = Arc::new(Incarnation::new(
+            stats.clone(),
+            Box::new(move || {
                 if let Some(slot) = slot.upgrade() {
                     slot.restart();
                 }
             }),
-        });
+        ));
         let instance = Instance {
             incarnation: incarnation.clone(),
         };
@@ -393,9 +361,9 @@ impl<A: Actor<Context = Context<A>>> Placed for Pool<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::runtime::{Handles, Reply};
     use crate::actors::{ActorError, ActorKind};
-    use std::sync::atomic::AtomicU32;
+    use crate::runtime::{Handles, Reply};
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Probe {
         instance: Instance,

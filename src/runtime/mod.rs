@@ -3,15 +3,22 @@
 //! those addresses by kind, and the counters operators read.
 
 mod address;
+mod dependency;
 mod envelope;
+mod error;
+mod hosting;
+mod incarnation;
 mod pool;
 mod registry;
 mod stats;
 mod timeline;
 mod wire;
 
-pub use address::{Address, CallError, RemoteCall, RemoteRoute};
+pub use address::{Address, RemoteCall, RemoteRoute};
+pub use dependency::{CheckDependency, DependencyStatus};
 pub use envelope::{deliver, Delivery, DropInRuntime, Envelope, Handles, Reply, ReportsOutcome};
+pub use error::{ActorError, CallError};
+pub use hosting::{answer_remote, DispatchError, Hosted};
 pub use pool::{Arbiters, Factory, Instance, Pool};
 pub use registry::{KindOf, Placement, Registry};
 pub use stats::{
@@ -19,6 +26,6 @@ pub use stats::{
     RECENT_MESSAGES,
 };
 pub use timeline::{History, Sample, Timeline, SAMPLES_IN_HEARTBEAT, SAMPLES_KEPT, SAMPLE_EVERY};
-pub use wire::{answer_remote, DispatchError, Hosted, ReplyOf, WireMessage};
+pub use wire::{ReplyOf, WireMessage};
 
-use super::{ActorError, ActorKind};
+use crate::domain::ActorKind;

@@ -1,0 +1,99 @@
+//! The names of the actor kinds: every layer speaks of them (the
+//! configuration's roles, the runtime's registry, the bus's heartbeats, the
+//! admin views), so they live at the bottom. Which actor type is a kind is
+//! said once, by the actors that implement it (`actors::hosted_kinds!`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Declares every kind once: its variant, its actor's name, and its key
+/// under `[actors]` and in `node.roles`.
+macro_rules! actor_kinds {
+    ($($variant:ident => $actor:literal, $key:literal;)*) => {
+        /// The kinds of actor a node can host.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum ActorKind {
+            $($variant),*
+        }
+
+        impl ActorKind {
+            pub const ALL: &'static [ActorKind] = &[$(ActorKind::$variant),*];
+
+            pub fn actor_name(self) -> &'static str {
+                match self {
+                    $(ActorKind::$variant => $actor),*
+                }
+            }
+
+            /// Its key under `[actors]` and in `node.roles`.
+            pub fn config_key(self) -> &'static str {
+                match self {
+                    $(ActorKind::$variant => $key),*
+                }
+            }
+        }
+    };
+}
+
+actor_kinds! {
+    Otp => "OtpActor", "otp";
+    User => "UserActor", "user";
+    Mailer => "MailerActor", "mailer";
+    Product => "ProductActor", "product";
+    Cart => "CartActor", "cart";
+    Order => "OrderActor", "order";
+}
+
+impl ActorKind {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The kind whose config key is `key`; the error lists the keys.
+    pub fn from_config_key(key: &str) -> Result<ActorKind, String> {
+        ActorKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.config_key() == key)
+            .ok_or_else(|| {
+                format!(
+                    "`{key}` is no actor kind; the kinds are {}",
+                    ActorKind::ALL
+                        .iter()
+                        .map(|kind| kind.config_key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
+    /// Accepts `OtpActor` as well as `otp`, any case.
+    pub fn parse(raw: &str) -> Option<ActorKind> {
+        let wanted = raw.to_ascii_lowercase();
+        let wanted = wanted.strip_suffix("actor").unwrap_or(&wanted);
+        ActorKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.config_key() == wanted)
+    }
+}
+
+impl fmt::Display for ActorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.actor_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ActorKind;
+
+    #[test]
+    fn parses_kind_names() {
+        assert_eq!(ActorKind::parse("OtpActor"), Some(ActorKind::Otp));
+        assert_eq!(ActorKind::parse("mailer"), Some(ActorKind::Mailer));
+        assert_eq!(ActorKind::parse("useractor"), Some(ActorKind::User));
+        assert_eq!(ActorKind::parse("actor"), None);
+        assert_eq!(ActorKind::parse("nope"), None);
+    }
+}
