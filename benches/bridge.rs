@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use storefront::actors::product::{CreateProduct, GetProduct, ProductActor};
-use storefront::actors::runtime::{Address, RemoteRoute};
 use storefront::actors::ActorKind;
 use storefront::bus::bridge::{Bridge, Claims, Names};
 use storefront::bus::remote::BridgeRoute;
@@ -23,6 +22,7 @@ use storefront::bus::trust::BusKeys;
 use storefront::bus::{Event, EventEnvelope, ProductChanged};
 use storefront::config::{DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
+use storefront::runtime::{Address, RemoteRoute};
 use storefront::startup::Application;
 use storefront::store::PgStore;
 

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storefront::actors::runtime::{Address, Arbiters, Handles, KindStats, Pool, Reply};
 use storefront::actors::{ActorError, ActorKind};
+use storefront::runtime::{Address, Arbiters, Handles, KindStats, Pool, Reply};
 
 struct Echo;
 

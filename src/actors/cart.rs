@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::ActorError;
 use crate::catalogue::Catalogue;
 use crate::domain::{price_cart, Cart, CartOwner, ClientKey, Currency, OnSale, Quantity, Size};
-use crate::runtime::{DropInRuntime, Handles, Instance, Reply};
+use crate::runtime::{DropInRuntime, Instance, Reply};
 use crate::store::{
     Added, CartStore, ClientLimit, ClientLimiter, NewCartLine, ProductStore, RateDecision, Rounds,
 };
@@ -151,19 +151,7 @@ impl Actor for CartActor {
     }
 }
 
-crate::instrumented_actor!(CartActor);
-
-crate::hosted_messages!(CartActor: [
-    GetCart,
-    AddToCart,
-    SetCartQuantity,
-    RemoveCartItem,
-    ClearCart,
-    MergeGuestCart,
-]);
-
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Cart, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GetCart {
     pub owner: CartOwner,
 }
@@ -171,8 +159,7 @@ pub struct GetCart {
 /// Adds to the line of the same product and size, or starts one; `NotFound`
 /// for an unknown product or size, `Conflict` past the stock or the most
 /// lines a cart holds.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Cart, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct AddToCart {
     pub owner: CartOwner,
     pub product_id: i64,
@@ -184,42 +171,31 @@ pub struct AddToCart {
 }
 
 /// Sets a line's quantity; `None` removes the line.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Cart, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SetCartQuantity {
     pub owner: CartOwner,
     pub item_id: i64,
     pub quantity: Option<Quantity>,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Cart, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RemoveCartItem {
     pub owner: CartOwner,
     pub item_id: i64,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Cart, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ClearCart {
     pub owner: CartOwner,
 }
 
 /// At sign-in: the guest cart's lines move into the user's cart.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<usize, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct MergeGuestCart {
     /// The guest cart's id (see `domain::GuestCarts`).
     pub guest: String,
     pub user_id: i64,
 }
-
-crate::wire_name!(GetCart => "cart.get");
-crate::wire_name!(AddToCart => "cart.add");
-crate::wire_name!(SetCartQuantity => "cart.set_quantity");
-crate::wire_name!(RemoveCartItem => "cart.remove_item");
-crate::wire_name!(ClearCart => "cart.clear");
-crate::wire_name!(MergeGuestCart => "cart.merge_guest");
 
 fn too_many(available: i64) -> ActorError {
     ActorError::Conflict(format!(
@@ -233,15 +209,30 @@ fn too_many_lines(max_lines: u32) -> ActorError {
     ))
 }
 
-impl Handles<GetCart> for CartActor {
-    fn handle(&mut self, msg: GetCart, _: &mut Context<Self>) -> Reply<Result<Cart, ActorError>> {
+#[storefront_macros::handlers]
+impl CartActor {
+    #[wire("cart.get")]
+    #[example(GetCart {
+        owner: guest(),
+    } => Ok(cart()))]
+    fn get_cart(&mut self, msg: GetCart, _: &mut Context<Self>) -> Reply<Result<Cart, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move { parts.priced(&msg.owner).await })
     }
-}
 
-impl Handles<AddToCart> for CartActor {
-    fn handle(&mut self, msg: AddToCart, _: &mut Context<Self>) -> Reply<Result<Cart, ActorError>> {
+    #[wire("cart.add")]
+    #[example(AddToCart {
+        owner: CartOwner::User(7),
+        product_id: 1,
+        size: Size::M,
+        quantity: Quantity::parse(2).unwrap(),
+        new_guest: Some(ClientKey::from_ip("192.0.2.9".parse().unwrap())),
+    } => Ok(cart()))]
+    fn add_to_cart(
+        &mut self,
+        msg: AddToCart,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Cart, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
             if let Some(client) = &msg.new_guest {
@@ -272,10 +263,14 @@ impl Handles<AddToCart> for CartActor {
             }
         })
     }
-}
 
-impl Handles<SetCartQuantity> for CartActor {
-    fn handle(
+    #[wire("cart.set_quantity")]
+    #[example(SetCartQuantity {
+        owner: guest(),
+        item_id: 4,
+        quantity: None,
+    } => Ok(cart()))]
+    fn set_cart_quantity(
         &mut self,
         msg: SetCartQuantity,
         _: &mut Context<Self>,
@@ -318,10 +313,13 @@ impl Handles<SetCartQuantity> for CartActor {
             parts.priced(&msg.owner).await
         })
     }
-}
 
-impl Handles<RemoveCartItem> for CartActor {
-    fn handle(
+    #[wire("cart.remove_item")]
+    #[example(RemoveCartItem {
+        owner: guest(),
+        item_id: 4,
+    } => Err(ActorError::NotFound))]
+    fn remove_cart_item(
         &mut self,
         msg: RemoveCartItem,
         _: &mut Context<Self>,
@@ -338,20 +336,27 @@ impl Handles<RemoveCartItem> for CartActor {
             parts.priced(&msg.owner).await
         })
     }
-}
 
-impl Handles<ClearCart> for CartActor {
-    fn handle(&mut self, msg: ClearCart, _: &mut Context<Self>) -> Reply<Result<Cart, ActorError>> {
+    #[wire("cart.clear")]
+    #[example(ClearCart { owner: guest() } => Ok(cart()))]
+    fn clear_cart(
+        &mut self,
+        msg: ClearCart,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Cart, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
             parts.store.clear_cart(&msg.owner).await?;
             parts.priced(&msg.owner).await
         })
     }
-}
 
-impl Handles<MergeGuestCart> for CartActor {
-    fn handle(
+    #[wire("cart.merge_guest")]
+    #[example(MergeGuestCart {
+        guest: "0b9c7a52-6f0e-4f55-9d1b-7a4a6b7f2e10".into(),
+        user_id: 7,
+    } => Ok(2))]
+    fn merge_guest_cart(
         &mut self,
         msg: MergeGuestCart,
         _: &mut Context<Self>,

@@ -21,7 +21,7 @@ use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
 use crate::domain::render;
 use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
-use crate::runtime::{Handles, Instance, Reply};
+use crate::runtime::{Instance, Reply};
 use crate::store::{MailQueue, QueuedMailSummary, RetryNow};
 use crate::telemetry::error_chain;
 
@@ -154,10 +154,6 @@ impl Actor for MailerActor {
     }
 }
 
-crate::instrumented_actor!(MailerActor);
-
-crate::hosted_messages!(MailerActor: [DeliverEvent, ListQueuedMail, RetryQueuedMail, CheckDependency]);
-
 /// Tries one mail that holds the lease of queue entry `id` and records the
 /// outcome there: deleted when delivered or expired, rescheduled or dead
 /// when it failed. Logs name the mail by id, kind and recipients' domains.
@@ -194,8 +190,16 @@ async fn attempt(parts: &MailerParts, id: i64, mail: OutgoingMail, attempts: u32
     }
 }
 
-impl Handles<DeliverEvent> for MailerActor {
-    fn handle(
+#[storefront_macros::handlers]
+impl MailerActor {
+    #[answers]
+    #[example(DeliverEvent(Arc::new(EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "node-a".into(),
+        timestamp: Utc::now(),
+        event: Event::ProductChanged(ProductChanged { product_id: 1 }),
+    })) => Err(ActorError::Call(CallError::Timeout(ActorKind::Mailer))))]
+    fn deliver_event(
         &mut self,
         msg: DeliverEvent,
         _: &mut Context<Self>,
@@ -234,26 +238,10 @@ impl Handles<DeliverEvent> for MailerActor {
             Ok(())
         })
     }
-}
 
-/// The mails waiting in the queue, dead ones included.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Vec<QueuedMailSummary>, ActorError>")]
-pub struct ListQueuedMail;
-
-/// Makes a queued mail due now, with a fresh count of tries; refused while
-/// a try is sending it.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
-pub struct RetryQueuedMail {
-    pub id: i64,
-}
-
-crate::wire_name!(ListQueuedMail => "mailer.list_queue");
-crate::wire_name!(RetryQueuedMail => "mailer.retry_queued");
-
-impl Handles<ListQueuedMail> for MailerActor {
-    fn handle(
+    #[wire("mailer.list_queue")]
+    #[example(ListQueuedMail => Ok(Vec::new()))]
+    fn list_queued_mail(
         &mut self,
         _: ListQueuedMail,
         _: &mut Context<Self>,
@@ -261,10 +249,10 @@ impl Handles<ListQueuedMail> for MailerActor {
         let parts = self.parts.clone();
         Box::pin(async move { Ok(parts.queue.queued().await?) })
     }
-}
 
-impl Handles<RetryQueuedMail> for MailerActor {
-    fn handle(
+    #[wire("mailer.retry_queued")]
+    #[example(RetryQueuedMail { id: 9 } => Err(ActorError::Unavailable("database".into())))]
+    fn retry_queued_mail(
         &mut self,
         msg: RetryQueuedMail,
         ctx: &mut Context<Self>,
@@ -285,6 +273,36 @@ impl Handles<RetryQueuedMail> for MailerActor {
             }
         })
     }
+
+    #[answers]
+    #[example(CheckDependency => Ok(DependencyStatus::from_result::<std::io::Error>(
+        "kv",
+        Ok(()),
+    )))]
+    fn check_dependency(
+        &mut self,
+        _: CheckDependency,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<DependencyStatus, ActorError>> {
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            Ok(DependencyStatus::from_result(
+                "mail",
+                parts.transport.check().await,
+            ))
+        })
+    }
+}
+
+/// The mails waiting in the queue, dead ones included.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListQueuedMail;
+
+/// Makes a queued mail due now, with a fresh count of tries; refused while
+/// a try is sending it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RetryQueuedMail {
+    pub id: i64,
 }
 
 /// Internal nudge: run a retry round now.
@@ -297,22 +315,6 @@ impl Handler<RunRetryRound> for MailerActor {
 
     fn handle(&mut self, _: RunRetryRound, ctx: &mut Context<Self>) {
         self.retry_round(ctx);
-    }
-}
-
-impl Handles<CheckDependency> for MailerActor {
-    fn handle(
-        &mut self,
-        _: CheckDependency,
-        _: &mut Context<Self>,
-    ) -> Reply<Result<DependencyStatus, ActorError>> {
-        let parts = self.parts.clone();
-        Box::pin(async move {
-            Ok(DependencyStatus::from_result(
-                "mail",
-                parts.transport.check().await,
-            ))
-        })
     }
 }
 

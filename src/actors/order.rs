@@ -12,7 +12,7 @@ use super::ActorError;
 use crate::bus::{Event, EventBus, ProductChanged};
 use crate::catalogue::Catalogue;
 use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus, Page};
-use crate::runtime::{DropInRuntime, Handles, Reply};
+use crate::runtime::{DropInRuntime, Reply};
 use crate::store::{Checkout, CheckoutOutcome, OrderPage, OrderStore, StoreError, Transition};
 use crate::telemetry::error_chain;
 
@@ -175,20 +175,8 @@ impl Actor for OrderActor {
     type Context = Context<Self>;
 }
 
-crate::instrumented_actor!(OrderActor);
-
-crate::hosted_messages!(OrderActor: [
-    PlaceOrder,
-    ListOrders,
-    GetOrder,
-    CancelOrder,
-    FulfilOrder,
-    OutboxBacklog,
-]);
-
 /// Checks out the user's cart to the address.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Placed, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PlaceOrder {
     pub user_id: i64,
     pub email: String,
@@ -207,8 +195,7 @@ pub struct Placed {
 }
 
 /// A page of orders newest first: one user's, or everyone's (`user_id: None`).
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<OrderPage, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ListOrders {
     pub user_id: Option<i64>,
     pub status: Option<OrderStatus>,
@@ -216,41 +203,33 @@ pub struct ListOrders {
 }
 
 /// One order; with `user_id`, only if it is theirs (another's is not found).
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Order, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GetOrder {
     pub id: i64,
     pub user_id: Option<i64>,
 }
 
 /// Cancels a placed order and puts its stock back; `owner: None` for an admin.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Order, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CancelOrder {
     pub id: i64,
     pub owner: Option<i64>,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Order, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct FulfilOrder {
     pub id: i64,
 }
 
-crate::wire_name!(PlaceOrder => "order.place");
-crate::wire_name!(ListOrders => "order.list");
-crate::wire_name!(GetOrder => "order.get");
-crate::wire_name!(CancelOrder => "order.cancel");
-crate::wire_name!(FulfilOrder => "order.fulfil");
-crate::wire_name!(OutboxBacklog => "order.outbox_backlog");
-
 /// How many events wait in the outbox (for operators).
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<u64, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct OutboxBacklog;
 
-impl Handles<OutboxBacklog> for OrderActor {
-    fn handle(
+#[storefront_macros::handlers]
+impl OrderActor {
+    #[wire("order.outbox_backlog")]
+    #[example(OutboxBacklog => Ok(3))]
+    fn outbox_backlog(
         &mut self,
         _: OutboxBacklog,
         _: &mut Context<Self>,
@@ -258,16 +237,26 @@ impl Handles<OutboxBacklog> for OrderActor {
         let parts = self.parts.clone();
         Box::pin(async move { Ok(parts.store().outbox_backlog().await?) })
     }
-}
 
-/// What a retried checkout must match: the same address. (The cart is not
-/// part of it: a replay finds the cart already emptied by the first try.)
-fn fingerprint(msg: &PlaceOrder) -> String {
-    format!("address:{}", msg.address_id)
-}
-
-impl Handles<PlaceOrder> for OrderActor {
-    fn handle(
+    #[wire("order.place")]
+    #[example(PlaceOrder {
+        user_id: 7,
+        email: "ana@example.com".into(),
+        address_id: 3,
+        idempotency_key: Some(IdempotencyKey::parse("checkout-1").unwrap()),
+        expected_subtotal: Some(9800),
+    } => Ok(Placed {
+        order: order(),
+        replayed: false,
+    }))]
+    #[example(PlaceOrder {
+        user_id: 7,
+        email: "ana@example.com".into(),
+        address_id: 3,
+        idempotency_key: None,
+        expected_subtotal: Some(1000),
+    } => Err(ActorError::SubtotalChanged(Box::new(cart()))))]
+    fn place_order(
         &mut self,
         msg: PlaceOrder,
         _: &mut Context<Self>,
@@ -317,10 +306,20 @@ impl Handles<PlaceOrder> for OrderActor {
             }
         })
     }
-}
 
-impl Handles<ListOrders> for OrderActor {
-    fn handle(
+    #[wire("order.list")]
+    #[example(ListOrders {
+        user_id: None,
+        status: Some(OrderStatus::Placed),
+        page: Page {
+            limit: 20,
+            offset: 40,
+        },
+    } => Ok(OrderPage {
+        items: vec![order()],
+        total: 41,
+    }))]
+    fn list_orders(
         &mut self,
         msg: ListOrders,
         _: &mut Context<Self>,
@@ -333,10 +332,17 @@ impl Handles<ListOrders> for OrderActor {
                 .await?)
         })
     }
-}
 
-impl Handles<GetOrder> for OrderActor {
-    fn handle(&mut self, msg: GetOrder, _: &mut Context<Self>) -> Reply<Result<Order, ActorError>> {
+    #[wire("order.get")]
+    #[example(GetOrder {
+        id: 9,
+        user_id: Some(7),
+    } => Ok(order()))]
+    fn get_order(
+        &mut self,
+        msg: GetOrder,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Order, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
             parts
@@ -347,10 +353,10 @@ impl Handles<GetOrder> for OrderActor {
                 .ok_or(ActorError::NotFound)
         })
     }
-}
 
-impl Handles<CancelOrder> for OrderActor {
-    fn handle(
+    #[wire("order.cancel")]
+    #[example(CancelOrder { id: 9, owner: None } => Err(ActorError::Unprocessable("x".into())))]
+    fn cancel_order(
         &mut self,
         msg: CancelOrder,
         _: &mut Context<Self>,
@@ -362,10 +368,10 @@ impl Handles<CancelOrder> for OrderActor {
             parts.after_transition(transition, arrived).await
         })
     }
-}
 
-impl Handles<FulfilOrder> for OrderActor {
-    fn handle(
+    #[wire("order.fulfil")]
+    #[example(FulfilOrder { id: 9 } => Ok(order()))]
+    fn fulfil_order(
         &mut self,
         msg: FulfilOrder,
         _: &mut Context<Self>,
@@ -377,6 +383,12 @@ impl Handles<FulfilOrder> for OrderActor {
             parts.after_transition(transition, arrived).await
         })
     }
+}
+
+/// What a retried checkout must match: the same address. (The cart is not
+/// part of it: a replay finds the cart already emptied by the first try.)
+fn fingerprint(msg: &PlaceOrder) -> String {
+    format!("address:{}", msg.address_id)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::bus::{Event, EventBus, OtpIssued};
 use crate::domain::{
     AdminList, ClientKey, Email, OtpCode, OtpHasher, PhoneNumber, TokenSigner, User,
 };
-use crate::runtime::{Handles, Registry, Reply};
+use crate::runtime::{Registry, Reply};
 use crate::store::{
     ClientLimit, ClientLimiter, MailBudget, OtpCheck, OtpStore, RateDecision, RevocationStore,
 };
@@ -69,20 +69,9 @@ impl Actor for OtpActor {
     type Context = Context<Self>;
 }
 
-crate::instrumented_actor!(OtpActor);
-
-crate::hosted_messages!(OtpActor: [
-    RequestOtp,
-    VerifyOtp,
-    RevokeToken,
-    IsRevoked,
-    CheckDependency,
-]);
-
 /// Sends a fresh code to `email`, replacing any previous one. Answers the
 /// same whether or not a user has this email.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RequestOtp {
     pub email: Email,
     /// Who asks, for the per-client limit.
@@ -90,8 +79,7 @@ pub struct RequestOtp {
 }
 
 /// Checks a code; on success signs the user in (creating them on first login).
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Session, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct VerifyOtp {
     pub email: Email,
     pub code: OtpCode,
@@ -108,28 +96,31 @@ pub struct Session {
 }
 
 /// Revokes a token id until the token would have expired anyway.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RevokeToken {
     pub jti: String,
     pub expires_at: DateTime<Utc>,
 }
 
 /// Whether a token is signed out, by itself or with every session of its user.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<bool, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct IsRevoked {
     pub jti: String,
     pub user_id: i64,
 }
 
-crate::wire_name!(RequestOtp => "otp.request_code");
-crate::wire_name!(VerifyOtp => "otp.verify_code");
-crate::wire_name!(RevokeToken => "otp.revoke_token");
-crate::wire_name!(IsRevoked => "otp.is_revoked");
-
-impl Handles<RequestOtp> for OtpActor {
-    fn handle(&mut self, msg: RequestOtp, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
+#[storefront_macros::handlers]
+impl OtpActor {
+    #[wire("otp.request_code")]
+    #[example(RequestOtp {
+        email: email(),
+        client: client(),
+    } => refused())]
+    fn request_otp(
+        &mut self,
+        msg: RequestOtp,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<(), ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
             let policy = &parts.policy;
@@ -182,10 +173,19 @@ impl Handles<RequestOtp> for OtpActor {
             Ok(())
         })
     }
-}
 
-impl Handles<VerifyOtp> for OtpActor {
-    fn handle(
+    #[wire("otp.verify_code")]
+    #[example(VerifyOtp {
+        email: email(),
+        code: OtpCode::parse("042917").unwrap(),
+        phone_number: Some(PhoneNumber::parse("+1 555 0100").unwrap()),
+        client: client(),
+    } => Ok(Session {
+        user: user(),
+        token: "a.b.c".into(),
+        expires_at: Utc::now(),
+    }))]
+    fn verify_otp(
         &mut self,
         msg: VerifyOtp,
         _: &mut Context<Self>,
@@ -238,24 +238,41 @@ impl Handles<VerifyOtp> for OtpActor {
             })
         })
     }
-}
 
-impl Handles<RevokeToken> for OtpActor {
-    fn handle(&mut self, msg: RevokeToken, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
+    #[wire("otp.revoke_token")]
+    #[example(RevokeToken {
+        jti: "j".into(),
+        expires_at: Utc::now(),
+    } => Ok(()))]
+    fn revoke_token(
+        &mut self,
+        msg: RevokeToken,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<(), ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move { Ok(parts.revocations.revoke(&msg.jti, msg.expires_at).await?) })
     }
-}
 
-impl Handles<IsRevoked> for OtpActor {
-    fn handle(&mut self, msg: IsRevoked, _: &mut Context<Self>) -> Reply<Result<bool, ActorError>> {
+    #[wire("otp.is_revoked")]
+    #[example(IsRevoked {
+        jti: "j".into(),
+        user_id: 7,
+    } => Ok(true))]
+    fn is_revoked(
+        &mut self,
+        msg: IsRevoked,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<bool, ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move { Ok(parts.revocations.is_revoked(&msg.jti, msg.user_id).await?) })
     }
-}
 
-impl Handles<CheckDependency> for OtpActor {
-    fn handle(
+    #[answers]
+    #[example(CheckDependency => Ok(DependencyStatus::from_result::<std::io::Error>(
+        "kv",
+        Ok(()),
+    )))]
+    fn check_dependency(
         &mut self,
         _: CheckDependency,
         _: &mut Context<Self>,

@@ -11,7 +11,7 @@ use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
 use crate::catalogue::{Catalogue, Listed, ProductFilter, ProductPage};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
-use crate::runtime::{Handles, Reply};
+use crate::runtime::Reply;
 use crate::store::{ProductStore, VariantsWrite, Written};
 
 /// How often a PATCH is re-applied to a product that another write changed
@@ -96,28 +96,13 @@ impl Actor for ProductActor {
     type Context = Context<Self>;
 }
 
-crate::instrumented_actor!(ProductActor);
-
-crate::hosted_messages!(ProductActor: [
-    CreateProduct,
-    ReplaceProduct,
-    PatchProduct,
-    DeleteProduct,
-    SetStock,
-    GetProduct,
-    SearchProducts,
-    DeliverEvent,
-]);
-
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Product, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CreateProduct {
     pub product: NewProduct,
 }
 
 /// Replaces a whole product; with `expected_version`, only if it still has it.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Product, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ReplaceProduct {
     pub id: i64,
     pub product: NewProduct,
@@ -128,51 +113,43 @@ pub struct ReplaceProduct {
 /// Without `expected_version` a PATCH that raced another write is applied
 /// again to the newer product (it names only what it changes, so both
 /// changes stick); with it, a product that moved on is `Stale`.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Product, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PatchProduct {
     pub id: i64,
     pub patch: ProductDraft,
     pub expected_version: Option<i64>,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteProduct {
     pub id: i64,
     pub expected_version: Option<i64>,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Product, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SetStock {
     pub id: i64,
     pub size: Size,
     pub stock: Stock,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Arc<Listed>, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GetProduct {
     pub id: i64,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<ProductPage, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SearchProducts {
     pub filter: ProductFilter,
 }
 
-crate::wire_name!(CreateProduct => "product.create");
-crate::wire_name!(ReplaceProduct => "product.replace");
-crate::wire_name!(PatchProduct => "product.patch");
-crate::wire_name!(DeleteProduct => "product.delete");
-crate::wire_name!(SetStock => "product.set_stock");
-crate::wire_name!(GetProduct => "product.get");
-crate::wire_name!(SearchProducts => "product.search");
-
-impl Handles<CreateProduct> for ProductActor {
-    fn handle(
+#[storefront_macros::handlers]
+impl ProductActor {
+    #[wire("product.create")]
+    #[example(CreateProduct {
+        product: new_product(),
+    } => Ok(product()))]
+    fn create_product(
         &mut self,
         msg: CreateProduct,
         _: &mut Context<Self>,
@@ -189,10 +166,14 @@ impl Handles<CreateProduct> for ProductActor {
             |product| product.id,
         )
     }
-}
 
-impl Handles<ReplaceProduct> for ProductActor {
-    fn handle(
+    #[wire("product.replace")]
+    #[example(ReplaceProduct {
+        id: 1,
+        product: new_product(),
+        expected_version: Some(1),
+    } => Err(ActorError::Stale))]
+    fn replace_product(
         &mut self,
         msg: ReplaceProduct,
         _: &mut Context<Self>,
@@ -215,10 +196,17 @@ impl Handles<ReplaceProduct> for ProductActor {
             |product| product.id,
         )
     }
-}
 
-impl Handles<PatchProduct> for ProductActor {
-    fn handle(
+    #[wire("product.patch")]
+    #[example(PatchProduct {
+        id: 1,
+        patch: ProductDraft {
+            price: Some(5000),
+            ..Default::default()
+        },
+        expected_version: None,
+    } => Ok(product()))]
+    fn patch_product(
         &mut self,
         msg: PatchProduct,
         _: &mut Context<Self>,
@@ -257,10 +245,13 @@ impl Handles<PatchProduct> for ProductActor {
             |product| product.id,
         )
     }
-}
 
-impl Handles<DeleteProduct> for ProductActor {
-    fn handle(
+    #[wire("product.delete")]
+    #[example(DeleteProduct {
+        id: 1,
+        expected_version: None,
+    } => Ok(()))]
+    fn delete_product(
         &mut self,
         msg: DeleteProduct,
         _: &mut Context<Self>,
@@ -273,10 +264,14 @@ impl Handles<DeleteProduct> for ProductActor {
             move |_| id,
         )
     }
-}
 
-impl Handles<SetStock> for ProductActor {
-    fn handle(
+    #[wire("product.set_stock")]
+    #[example(SetStock {
+        id: 1,
+        size: Size::M,
+        stock: Stock::parse(3).unwrap(),
+    } => Ok(product()))]
+    fn set_stock(
         &mut self,
         msg: SetStock,
         _: &mut Context<Self>,
@@ -293,10 +288,12 @@ impl Handles<SetStock> for ProductActor {
             |product| product.id,
         )
     }
-}
 
-impl Handles<GetProduct> for ProductActor {
-    fn handle(
+    #[wire("product.get")]
+    #[example(GetProduct { id: 1 } => Ok(Arc::new(Listed::rendered(product(), |_| {
+        bytes::Bytes::new()
+    }))))]
+    fn get_product(
         &mut self,
         msg: GetProduct,
         _: &mut Context<Self>,
@@ -304,10 +301,25 @@ impl Handles<GetProduct> for ProductActor {
         let product = self.catalogue.product(msg.id).ok_or(ActorError::NotFound);
         Box::pin(async move { product })
     }
-}
 
-impl Handles<SearchProducts> for ProductActor {
-    fn handle(
+    #[wire("product.search")]
+    #[example(SearchProducts {
+        filter: ProductFilter {
+            terms: vec!["linen".into()],
+            category: None,
+            size: Some(Size::S),
+            min_price: None,
+            max_price: Some(10_000),
+            in_stock: true,
+            sort: ProductSort::PriceAscending,
+            limit: 20,
+            offset: 0,
+        },
+    } => Ok(ProductPage {
+        items: vec![Arc::new(Listed::rendered(product(), |_| bytes::Bytes::new()))],
+        total: 1,
+    }))]
+    fn search_products(
         &mut self,
         msg: SearchProducts,
         _: &mut Context<Self>,
@@ -315,12 +327,17 @@ impl Handles<SearchProducts> for ProductActor {
         let page = self.catalogue.search(&msg.filter).map_err(ActorError::from);
         Box::pin(async move { page })
     }
-}
 
-/// Another node wrote a product: read it again. This node's own writes
-/// refreshed it already.
-impl Handles<DeliverEvent> for ProductActor {
-    fn handle(
+    /// Another node wrote a product: read it again. This node's own writes
+    /// refreshed it already.
+    #[answers]
+    #[example(DeliverEvent(Arc::new(EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "node-a".into(),
+        timestamp: Utc::now(),
+        event: Event::ProductChanged(ProductChanged { product_id: 1 }),
+    })) => Err(ActorError::Call(CallError::Timeout(ActorKind::Mailer))))]
+    fn deliver_event(
         &mut self,
         msg: DeliverEvent,
         _: &mut Context<Self>,

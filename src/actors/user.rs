@@ -15,7 +15,7 @@ use crate::domain::{
     Address, AddressChanges, Cart, CartOwner, Email, NewAddress, Order, Page, PhoneNumber,
     ProfileChanges, Role, User,
 };
-use crate::runtime::{Handles, Registry, Reply};
+use crate::runtime::{Registry, Reply};
 use crate::store::{Erasure, RevocationStore, UserStore};
 
 pub struct UserActor {
@@ -48,52 +48,31 @@ impl Actor for UserActor {
     type Context = Context<Self>;
 }
 
-crate::instrumented_actor!(UserActor);
-
-crate::hosted_messages!(UserActor: [
-    Login,
-    GetUser,
-    UpdateProfile,
-    ListAddresses,
-    AddAddress,
-    GetAddress,
-    UpdateAddress,
-    DeleteAddress,
-    DeleteUser,
-    ExportUser,
-    CheckDependency,
-]);
-
 /// Finds or creates the user signing in, with the role their email earns.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<User, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Login {
     pub email: Email,
     pub phone_number: Option<PhoneNumber>,
     pub role: Role,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<User, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GetUser {
     pub user_id: i64,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<User, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct UpdateProfile {
     pub user_id: i64,
     pub changes: ProfileChanges,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Vec<Address>, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ListAddresses {
     pub user_id: i64,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Address, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct AddAddress {
     pub user_id: i64,
     pub address: NewAddress,
@@ -101,23 +80,20 @@ pub struct AddAddress {
 
 /// Every address message names its owner: another user's address is
 /// `NotFound`, never visible.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Address, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GetAddress {
     pub user_id: i64,
     pub address_id: i64,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<Address, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct UpdateAddress {
     pub user_id: i64,
     pub address_id: i64,
     pub changes: AddressChanges,
 }
 
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteAddress {
     pub user_id: i64,
     pub address_id: i64,
@@ -125,15 +101,13 @@ pub struct DeleteAddress {
 
 /// Erases the person behind an account (see `UserStore::erase_user`) and
 /// ends every session of theirs at once; `NotFound` for no such user.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<(), ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteUser {
     pub user_id: i64,
 }
 
 /// Everything the shop holds about a user.
-#[derive(Debug, Message, Serialize, Deserialize)]
-#[rtype(result = "Result<UserExport, ActorError>")]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ExportUser {
     pub user_id: i64,
 }
@@ -147,19 +121,15 @@ pub struct UserExport {
     pub cart: Cart,
 }
 
-crate::wire_name!(Login => "user.login");
-crate::wire_name!(GetUser => "user.get");
-crate::wire_name!(UpdateProfile => "user.update_profile");
-crate::wire_name!(ListAddresses => "user.list_addresses");
-crate::wire_name!(AddAddress => "user.add_address");
-crate::wire_name!(GetAddress => "user.get_address");
-crate::wire_name!(UpdateAddress => "user.update_address");
-crate::wire_name!(DeleteAddress => "user.delete_address");
-crate::wire_name!(DeleteUser => "user.delete");
-crate::wire_name!(ExportUser => "user.export");
-
-impl Handles<Login> for UserActor {
-    fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
+#[storefront_macros::handlers]
+impl UserActor {
+    #[wire("user.login")]
+    #[example(Login {
+        email: email(),
+        phone_number: None,
+        role: Role::Admin,
+    } => Ok(user()))]
+    fn login(&mut self, msg: Login, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
         let store = self.parts.store.clone();
         let bus = self.parts.bus.clone();
         Box::pin(async move {
@@ -181,17 +151,20 @@ impl Handles<Login> for UserActor {
             Ok(user)
         })
     }
-}
 
-impl Handles<GetUser> for UserActor {
-    fn handle(&mut self, msg: GetUser, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
+    #[wire("user.get")]
+    #[example(GetUser { user_id: 7 } => Err(ActorError::NotFound))]
+    fn get_user(&mut self, msg: GetUser, _: &mut Context<Self>) -> Reply<Result<User, ActorError>> {
         let store = self.parts.store.clone();
         Box::pin(async move { store.user(msg.user_id).await?.ok_or(ActorError::NotFound) })
     }
-}
 
-impl Handles<UpdateProfile> for UserActor {
-    fn handle(
+    #[wire("user.update_profile")]
+    #[example(UpdateProfile {
+        user_id: 7,
+        changes: ProfileChanges::default(),
+    } => Ok(user()))]
+    fn update_profile(
         &mut self,
         msg: UpdateProfile,
         _: &mut Context<Self>,
@@ -204,10 +177,10 @@ impl Handles<UpdateProfile> for UserActor {
                 .ok_or(ActorError::NotFound)
         })
     }
-}
 
-impl Handles<ListAddresses> for UserActor {
-    fn handle(
+    #[wire("user.list_addresses")]
+    #[example(ListAddresses { user_id: 7 } => Ok(vec![address()]))]
+    fn list_addresses(
         &mut self,
         msg: ListAddresses,
         _: &mut Context<Self>,
@@ -215,10 +188,13 @@ impl Handles<ListAddresses> for UserActor {
         let store = self.parts.store.clone();
         Box::pin(async move { Ok(store.addresses(msg.user_id).await?) })
     }
-}
 
-impl Handles<AddAddress> for UserActor {
-    fn handle(
+    #[wire("user.add_address")]
+    #[example(AddAddress {
+        user_id: 7,
+        address: NewAddress::parse(draft()).unwrap(),
+    } => Ok(address()))]
+    fn add_address(
         &mut self,
         msg: AddAddress,
         _: &mut Context<Self>,
@@ -226,10 +202,13 @@ impl Handles<AddAddress> for UserActor {
         let store = self.parts.store.clone();
         Box::pin(async move { Ok(store.add_address(msg.user_id, &msg.address).await?) })
     }
-}
 
-impl Handles<GetAddress> for UserActor {
-    fn handle(
+    #[wire("user.get_address")]
+    #[example(GetAddress {
+        user_id: 7,
+        address_id: 3,
+    } => Ok(address()))]
+    fn get_address(
         &mut self,
         msg: GetAddress,
         _: &mut Context<Self>,
@@ -242,10 +221,14 @@ impl Handles<GetAddress> for UserActor {
                 .ok_or(ActorError::NotFound)
         })
     }
-}
 
-impl Handles<UpdateAddress> for UserActor {
-    fn handle(
+    #[wire("user.update_address")]
+    #[example(UpdateAddress {
+        user_id: 7,
+        address_id: 3,
+        changes: AddressChanges::parse(draft()).unwrap(),
+    } => Ok(address()))]
+    fn update_address(
         &mut self,
         msg: UpdateAddress,
         _: &mut Context<Self>,
@@ -258,10 +241,15 @@ impl Handles<UpdateAddress> for UserActor {
                 .ok_or(ActorError::NotFound)
         })
     }
-}
 
-impl Handles<DeleteAddress> for UserActor {
-    fn handle(
+    #[wire("user.delete_address")]
+    #[example(DeleteAddress {
+        user_id: 7,
+        address_id: 3,
+    } => Err(ActorError::Invalid(vec![ValidationError::new(
+        "street", "why",
+    )])))]
+    fn delete_address(
         &mut self,
         msg: DeleteAddress,
         _: &mut Context<Self>,
@@ -275,10 +263,14 @@ impl Handles<DeleteAddress> for UserActor {
             }
         })
     }
-}
 
-impl Handles<DeleteUser> for UserActor {
-    fn handle(&mut self, msg: DeleteUser, _: &mut Context<Self>) -> Reply<Result<(), ActorError>> {
+    #[wire("user.delete")]
+    #[example(DeleteUser { user_id: 7 } => Ok(()))]
+    fn delete_user(
+        &mut self,
+        msg: DeleteUser,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<(), ActorError>> {
         let parts = self.parts.clone();
         Box::pin(async move {
             // Erased first: were the sessions ended first and the erasure
@@ -298,13 +290,15 @@ impl Handles<DeleteUser> for UserActor {
             Ok(())
         })
     }
-}
 
-/// Orders asked for at once while exporting.
-const EXPORT_PAGE: u32 = 100;
-
-impl Handles<ExportUser> for UserActor {
-    fn handle(
+    #[wire("user.export")]
+    #[example(ExportUser { user_id: 7 } => Ok(UserExport {
+        user: user(),
+        addresses: vec![address()],
+        orders: vec![order()],
+        cart: cart(),
+    }))]
+    fn export_user(
         &mut self,
         msg: ExportUser,
         _: &mut Context<Self>,
@@ -352,10 +346,13 @@ impl Handles<ExportUser> for UserActor {
             })
         })
     }
-}
 
-impl Handles<CheckDependency> for UserActor {
-    fn handle(
+    #[answers]
+    #[example(CheckDependency => Ok(DependencyStatus::from_result::<std::io::Error>(
+        "kv",
+        Ok(()),
+    )))]
+    fn check_dependency(
         &mut self,
         _: CheckDependency,
         _: &mut Context<Self>,
@@ -369,3 +366,6 @@ impl Handles<CheckDependency> for UserActor {
         })
     }
 }
+
+/// Orders asked for at once while exporting.
+const EXPORT_PAGE: u32 = 100;

@@ -1,5 +1,5 @@
 //! The hosting side of a remote call: a kind declares the messages it
-//! answers (`hosted_messages!`), and the node that hosts it decodes one by
+//! answers (`#[storefront_macros::handlers]`), and the node that hosts it decodes one by
 //! name, asks the local pool and encodes the reply.
 
 use futures_util::future::LocalBoxFuture;
@@ -32,6 +32,42 @@ pub trait Hosted: actix::Actor {
         name: &str,
         body: &[u8],
     ) -> LocalBoxFuture<'static, Result<Vec<u8>, DispatchError>>;
+
+    /// One message and reply of each kind the actor answers, as the wire
+    /// test sends them through JSON and back (`#[handlers]` fills it from
+    /// each handler's `#[example]`).
+    #[cfg(test)]
+    fn examples() -> Vec<WireExample> {
+        Vec::new()
+    }
+}
+
+/// A message and its reply as JSON, and the check that both read back the same.
+#[cfg(test)]
+pub struct WireExample {
+    pub name: &'static str,
+    pub check: Box<dyn Fn()>,
+}
+
+#[cfg(test)]
+impl WireExample {
+    pub fn of<M: WireMessage>(
+        message: M,
+        reply: Result<M::Reply, super::ActorError>,
+    ) -> WireExample {
+        let message = serde_json::to_value(&message).expect("a message serialises");
+        let reply = serde_json::to_value(&reply).expect("a reply serialises");
+        WireExample {
+            name: M::NAME,
+            check: Box::new(move || {
+                let back: M = serde_json::from_value(message.clone()).unwrap();
+                assert_eq!(serde_json::to_value(&back).unwrap(), message, "{}", M::NAME);
+                let back: Result<M::Reply, super::ActorError> =
+                    serde_json::from_value(reply.clone()).unwrap();
+                assert_eq!(serde_json::to_value(&back).unwrap(), reply, "{}", M::NAME);
+            }),
+        }
+    }
 }
 
 /// The hosting side of one remote call of `M`: decode, ask the local
@@ -52,35 +88,4 @@ where
             .await?;
         Ok(serde_json::to_vec(&reply).expect("a reply that serialises once serialises again"))
     })
-}
-
-/// Declares every message an actor answers, so that a node hosting it can
-/// answer them for other nodes.
-#[macro_export]
-macro_rules! hosted_messages {
-    ($actor:ty: [$($message:ty),* $(,)?]) => {
-        impl $crate::runtime::Hosted for $actor {
-            const MESSAGES: &'static [&'static str] =
-                &[$(<$message as $crate::runtime::WireMessage>::NAME),*];
-
-            fn dispatch(
-                address: &$crate::runtime::Address<Self>,
-                name: &str,
-                body: &[u8],
-            ) -> ::futures_util::future::LocalBoxFuture<
-                'static,
-                Result<Vec<u8>, $crate::runtime::DispatchError>,
-            > {
-                $(
-                    if name == <$message as $crate::runtime::WireMessage>::NAME {
-                        return $crate::runtime::answer_remote::<Self, $message>(address, body);
-                    }
-                )*
-                let name = name.to_owned();
-                Box::pin(async move {
-                    Err($crate::runtime::DispatchError::UnknownMessage(name))
-                })
-            }
-        }
-    };
 }

@@ -18,6 +18,8 @@ pub use address::{Address, RemoteCall, RemoteRoute};
 pub use dependency::{CheckDependency, DependencyStatus};
 pub use envelope::{deliver, Delivery, DropInRuntime, Envelope, Handles, Reply, ReportsOutcome};
 pub use error::{ActorError, CallError};
+#[cfg(test)]
+pub use hosting::WireExample;
 pub use hosting::{answer_remote, DispatchError, Hosted};
 pub use pool::{Arbiters, Factory, Instance, Pool};
 pub use registry::{KindOf, Placement, Registry};
