@@ -24,17 +24,6 @@ use crate::store::QueuedMailSummary;
 /// rather than the view, and every page polling it, hanging.
 pub const VIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/admin/actors").route(web::get().to(list_actors)))
-        .service(super::resource("/admin/actors/{name}").route(web::get().to(get_actor)))
-        .service(super::resource("/admin/bus").route(web::get().to(bus_state)))
-        .service(super::resource("/admin/cluster").route(web::get().to(cluster)))
-        .service(super::resource("/admin/mail").route(web::get().to(list_queued_mail)))
-        .service(
-            super::resource("/admin/mail/{id}/retry").route(web::post().to(retry_queued_mail)),
-        );
-}
-
 /// One actor kind on this node: the sums over its instances, and each instance.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -18,14 +18,6 @@ use crate::actors::otp::OtpActor;
 use crate::actors::otp::{RequestOtp, RevokeToken, VerifyOtp};
 use crate::domain::{Email, OtpCode, PhoneNumber, ValidationError};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/auth/otp").route(web::post().to(request_otp)))
-        .service(super::resource("/send-otp").route(web::post().to(request_otp)))
-        .service(super::resource("/auth/otp/verify").route(web::post().to(verify_otp)))
-        .service(super::resource("/verify-otp").route(web::post().to(verify_otp)))
-        .service(super::resource("/auth/logout").route(web::post().to(logout)));
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpRequest {

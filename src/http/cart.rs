@@ -26,20 +26,6 @@ pub const CART_COOKIE: &str = "cart_id";
 /// How long a guest's cart cookie lasts.
 const GUEST_CART_DAYS: i64 = 30;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/cart")
-            .route(web::get().to(get_cart))
-            .route(web::delete().to(clear_cart)),
-    )
-    .service(super::resource("/cart/items").route(web::post().to(add_item)))
-    .service(
-        super::resource("/cart/items/{itemId}")
-            .route(web::patch().to(set_quantity))
-            .route(web::delete().to(remove_item)),
-    );
-}
-
 /// A cart line as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

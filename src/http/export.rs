@@ -14,10 +14,6 @@ use super::users::{AddressBody, UserBody};
 use super::{ask, AppState};
 use crate::actors::user::{ExportUser, UserActor};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/users/me/export").route(web::get().to(export)));
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = UserExport)]

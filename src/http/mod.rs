@@ -4,11 +4,13 @@
 
 pub mod admin;
 pub mod admin_page;
+mod app;
 pub mod auth;
 pub mod cart;
 pub mod client;
 pub mod error;
 pub mod export;
+pub mod guards;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
@@ -17,11 +19,11 @@ pub mod orders;
 pub mod origin;
 pub mod overview;
 pub mod products;
-mod routes;
+pub mod routes;
 pub mod schemas;
 pub mod session;
 mod state;
 pub mod users;
 
-pub use routes::configure;
+pub use app::configure;
 pub use state::{ask, resource, AppState, KnownUsers, OverviewCache, RequestLimits};

@@ -18,56 +18,37 @@ use utoipa::openapi::{ContentBuilder, Ref};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::error;
 use super::error::PROBLEM_JSON;
-use super::{admin, auth, cart, error, export, ops, orders, overview, products, users};
+use super::guards::Caller;
+use super::routes::{table, Operations};
 use crate::domain::{rules, Size};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "storefront", description = "An e-commerce backend built as an actor system."),
-    paths(
-        auth::request_otp, auth::verify_otp, auth::logout,
-        users::get_profile, users::update_profile, users::delete_me, users::delete_user,
-        export::export,
-        users::list_addresses, users::add_address,
-        users::get_address, users::update_address, users::delete_address,
-        products::list_products, products::get_product, products::create_product,
-        products::replace_product, products::patch_product, products::delete_product,
-        products::set_stock,
-        cart::get_cart, cart::add_item, cart::set_quantity, cart::remove_item, cart::clear_cart,
-        orders::place_order, orders::list_orders, orders::get_order, orders::cancel_order,
-        orders::fulfil_order, orders::list_all_orders,
-        ops::healthz, ops::readyz, ops::metrics,
-        admin::list_actors, admin::get_actor,
-        admin::bus_state, admin::cluster, admin::list_queued_mail, admin::retry_queued_mail,
-        overview::overview,
+    info(
+        title = "storefront",
+        description = "An e-commerce backend built as an actor system."
     ),
-    components(schemas(error::Problem)),
-    modifiers(&SessionSecurity, &LegacyAliases, &ProblemResponses),
+    components(schemas(error::Problem))
 )]
 pub struct ApiDoc;
 
-/// Operations only an admin may call: a customer gets 403.
-const ADMIN_ONLY: [(&str, &str); 15] = [
-    ("post", "/products"),
-    ("put", "/products/{id}"),
-    ("patch", "/products/{id}"),
-    ("delete", "/products/{id}"),
-    ("put", "/products/{id}/variants/{size}"),
-    ("get", "/admin/actors"),
-    ("get", "/admin/actors/{name}"),
-    ("get", "/admin/mail"),
-    ("post", "/admin/mail/{id}/retry"),
-    ("post", "/orders/{id}/fulfil"),
-    ("get", "/admin/orders"),
-    ("get", "/admin/bus"),
-    ("get", "/admin/cluster"),
-    ("get", "/admin/overview"),
-    ("delete", "/admin/users/{id}"),
-];
-
-/// Operations under a per-client limit.
-const RATE_LIMITED: [&str; 4] = ["/auth/otp", "/auth/otp/verify", "/send-otp", "/verify-otp"];
+/// The document: the operations of the route table, then what no
+/// annotation says (the security schemes, the aliases' copies, the
+/// refusals every operation can give).
+fn document() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(Operations::openapi());
+    for modifier in [
+        &SessionSecurity as &dyn Modify,
+        &LegacyAliases,
+        &ProblemResponses,
+    ] {
+        modifier.modify(&mut document);
+    }
+    document
+}
 
 /// Operations that answer without asking an actor, so no dependency can fail them.
 const LOCAL_ONLY: [&str; 2] = ["/healthz", "/metrics"];
@@ -160,8 +141,16 @@ struct ProblemResponses;
 
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let routes = table();
         for (route, operation) in operations(&mut openapi.paths.paths) {
             let (method, path) = route.split_once(' ').expect("method and path");
+            let guard = routes
+                .iter()
+                .find(|route| route.method == method && route.path == path)
+                .map(|route| route.guard)
+                .unwrap_or_else(|| {
+                    panic!("{method} {path} is documented but not in the route table")
+                });
             let mut statuses: Vec<(u16, &str)> = vec![(431, "The request headers are too large")];
             let has_body = operation.request_body.is_some();
             let has_params = operation
@@ -182,7 +171,7 @@ impl Modify for ProblemResponses {
             if operation.security.is_some() {
                 statuses.push((401, "No valid session"));
             }
-            if ADMIN_ONLY.contains(&(method, path)) {
+            if guard.caller == Caller::Admin {
                 statuses.push((403, "Not an admin"));
             } else if method != "get" {
                 statuses.push((
@@ -191,7 +180,7 @@ impl Modify for ProblemResponses {
                      or one in server.cors_origins",
                 ));
             }
-            if RATE_LIMITED.contains(&path) {
+            if guard.limited {
                 statuses.push((429, "Past a limit; see Retry-After"));
             }
             if !LOCAL_ONLY.contains(&path) {
@@ -275,7 +264,7 @@ fn with_short_local_parts(mut document: Value) -> Value {
 
 /// The document as served.
 pub static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-    let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    let document = serde_json::to_value(document()).expect("the document serialises");
     with_short_local_parts(with_unique_sizes(document))
 });
 

@@ -10,12 +10,6 @@ use super::error::Problem;
 use super::AppState;
 use crate::actors::DependencyStatus;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/healthz").route(web::get().to(healthz)))
-        .service(super::resource("/readyz").route(web::get().to(readyz)))
-        .service(super::resource("/metrics").route(web::get().to(metrics)));
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,

@@ -21,18 +21,6 @@ use crate::store::OrderPage;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/orders")
-            .route(web::get().to(list_orders))
-            .route(web::post().to(place_order)),
-    )
-    .service(super::resource("/orders/{id}").route(web::get().to(get_order)))
-    .service(super::resource("/orders/{id}/cancel").route(web::post().to(cancel_order)))
-    .service(super::resource("/orders/{id}/fulfil").route(web::post().to(fulfil_order)))
-    .service(super::resource("/admin/orders").route(web::get().to(list_all_orders)));
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = OrderItem)]

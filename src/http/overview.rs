@@ -24,10 +24,6 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Queued mails listed by name; the counts cover them all.
 const MAILS_LISTED: usize = 20;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/admin/overview").route(web::get().to(overview)));
-}
-
 /// The whole cluster as the operator's page shows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

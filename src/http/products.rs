@@ -22,22 +22,6 @@ use crate::domain::{
     ValidationError, Variant,
 };
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/products")
-            .route(web::get().to(list_products))
-            .route(web::post().to(create_product)),
-    )
-    .service(
-        super::resource("/products/{id}")
-            .route(web::get().to(get_product))
-            .route(web::put().to(replace_product))
-            .route(web::patch().to(patch_product))
-            .route(web::delete().to(delete_product)),
-    )
-    .service(super::resource("/products/{id}/variants/{size}").route(web::put().to(set_stock)));
-}
-
 /// The order of a list.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 pub enum SortOrder {

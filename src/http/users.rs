@@ -22,28 +22,6 @@ use crate::domain::{
     Role, User, ValidationError,
 };
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/auth/me").route(web::get().to(get_profile)))
-        .service(
-            super::resource("/users/me")
-                .route(web::get().to(get_profile))
-                .route(web::patch().to(update_profile))
-                .route(web::delete().to(delete_me)),
-        )
-        .service(super::resource("/admin/users/{id}").route(web::delete().to(delete_user)))
-        .service(
-            super::resource("/users/me/addresses")
-                .route(web::get().to(list_addresses))
-                .route(web::post().to(add_address)),
-        )
-        .service(
-            super::resource("/users/me/addresses/{id}")
-                .route(web::get().to(get_address))
-                .route(web::patch().to(update_address))
-                .route(web::delete().to(delete_address)),
-        );
-}
-
 /// A user as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -74,53 +74,13 @@ async fn request_ids_are_echoed_or_made() {
     assert!(!response.headers()["x-request-id"].is_empty());
 }
 
-/// Every route the app serves, as `METHOD path`.
-const ROUTES: &[&str] = &[
-    "post /auth/otp",
-    "post /send-otp",
-    "post /auth/otp/verify",
-    "post /verify-otp",
-    "post /auth/logout",
-    "get /auth/me",
-    "get /users/me",
-    "patch /users/me",
-    "get /users/me/addresses",
-    "post /users/me/addresses",
-    "get /users/me/addresses/{id}",
-    "patch /users/me/addresses/{id}",
-    "delete /users/me/addresses/{id}",
-    "get /products",
-    "post /products",
-    "get /products/{id}",
-    "put /products/{id}",
-    "patch /products/{id}",
-    "delete /products/{id}",
-    "put /products/{id}/variants/{size}",
-    "get /healthz",
-    "get /readyz",
-    "get /metrics",
-    "get /admin/actors",
-    "get /admin/actors/{name}",
-    "get /admin/mail",
-    "post /admin/mail/{id}/retry",
-    "get /cart",
-    "delete /cart",
-    "post /cart/items",
-    "patch /cart/items/{itemId}",
-    "delete /cart/items/{itemId}",
-    "get /orders",
-    "post /orders",
-    "get /orders/{id}",
-    "post /orders/{id}/cancel",
-    "post /orders/{id}/fulfil",
-    "get /admin/orders",
-    "get /admin/bus",
-    "get /admin/cluster",
-    "get /admin/overview",
-    "delete /users/me",
-    "get /users/me/export",
-    "delete /admin/users/{id}",
-];
+/// Every route the app serves, as `method path`, from its route table.
+fn routes() -> Vec<String> {
+    storefront::http::routes::table()
+        .iter()
+        .map(|route| format!("{} {}", route.method, route.path))
+        .collect()
+}
 
 #[actix_web::test]
 async fn openapi_documents_every_route_and_only_those() {
@@ -136,12 +96,12 @@ async fn openapi_documents_every_route_and_only_those() {
         }
     }
     documented.sort();
-    let mut expected: Vec<String> = ROUTES.iter().map(|route| route.to_string()).collect();
+    let mut expected = routes();
     expected.sort();
     assert_eq!(documented, expected);
 
     // And every documented route is served: none answers "no such resource".
-    for route in ROUTES {
+    for route in routes() {
         let (method, path) = route.split_once(' ').unwrap();
         let path = path
             .replace("{id}", "1")
@@ -185,4 +145,78 @@ async fn docs_page_is_served_without_the_internet() {
         .await
         .unwrap();
     assert!(initializer.contains("/openapi.json"), "{initializer}");
+}
+
+/// The guards the route table reads from each handler's arguments are the
+/// ones the routes keep: a customer is refused every admin route with 403,
+/// a caller without a session every session route with 401, and the
+/// document says so.
+#[actix_web::test]
+async fn each_route_keeps_the_guard_its_handler_declares() {
+    use storefront::http::guards::Caller;
+    let Some(app) = spawn_app().await else { return };
+    let customer = app.login("guarded-customer@example.com").await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for route in storefront::http::routes::table() {
+        let path = route
+            .path
+            .replace("{id}", "1")
+            .replace("{itemId}", "1")
+            .replace("{name}", "OtpActor")
+            .replace("{size}", "M");
+        let request = |token: Option<&str>| {
+            let mut request = app
+                .client
+                .request(route.method.to_uppercase().parse().unwrap(), app.url(&path))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request
+        };
+        let documented = &spec["paths"][route.path][route.method]["responses"];
+        match route.guard.caller {
+            Caller::Admin => {
+                let status = request(Some(&customer.token))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
+                assert_eq!(documented["403"]["description"], "Not an admin");
+            }
+            Caller::Session => {
+                let status = request(None).send().await.unwrap().status();
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
+                assert!(
+                    documented["401"].is_object(),
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
+            }
+            Caller::Anyone => {}
+        }
+        if route.guard.limited {
+            assert!(
+                documented["429"].is_object(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
 }
