@@ -50,6 +50,7 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
             .with_max_level(level)
             .finish()
             .with(ClientFaults)
+            .with(QuietLibraries)
             .try_init(),
         (Ok(level), LogFormat::Json) => builder
             .with_max_level(level)
@@ -58,6 +59,7 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
             .with_span_list(true)
             .finish()
             .with(ClientFaults)
+            .with(QuietLibraries)
             .try_init(),
         (Err(_), LogFormat::Pretty) => builder
             .with_env_filter(EnvFilter::new(&directives))
@@ -117,6 +119,49 @@ impl<S: Subscriber> Layer<S> for ClientFaults {
             }
             None => true,
         }
+    }
+}
+
+/// The first lines a user sees at start are the service's own: at a plain
+/// level (`info`, `debug`) tantivy's notes on each commit of the search
+/// index ("save metas", "Garbage collect") stay out unless they are warnings
+/// or errors. A filter with directives (`RUST_LOG=info,tantivy=info`) is
+/// taken as it is written, so they can still be asked for.
+struct QuietLibraries;
+
+const QUIET_TARGET: &str = "tantivy";
+
+/// The `log.target` of an event that came from the `log` crate.
+#[derive(Default)]
+struct LogTarget(String);
+
+impl Visit for LogTarget {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "log.target" {
+            value.clone_into(&mut self.0);
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: Subscriber> Layer<S> for QuietLibraries {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        let metadata = event.metadata();
+        if *metadata.level() <= Level::WARN {
+            return true;
+        }
+        if metadata.target().starts_with(QUIET_TARGET) {
+            return false;
+        }
+        // Records of the `log` crate (tantivy's) arrive under the target
+        // "log", with their own in a field.
+        if metadata.target() != "log" {
+            return true;
+        }
+        let mut target = LogTarget::default();
+        event.record(&mut target);
+        !target.0.starts_with(QUIET_TARGET)
     }
 }
 

@@ -442,3 +442,45 @@ async fn seed_loads_the_demo_catalogue_once() {
         .unwrap();
     assert!(page["total"].as_u64().unwrap() >= 8, "{page}");
 }
+
+/// At the default level the first lines are the service's own: the search
+/// index's notes on each commit stay out, and a filter that names tantivy
+/// brings them back.
+#[actix_web::test]
+async fn the_search_index_keeps_its_notes_below_the_default_level() {
+    let data = tempfile::tempdir().unwrap();
+    let seeded = storefront(data.path()).arg("seed").output().unwrap();
+    assert!(seeded.status.success());
+    let index_notes = |logs: &str| {
+        logs.lines()
+            .filter(|line| line.contains("save metas") || line.contains("Garbage collect"))
+            .count()
+    };
+
+    let server = Running::start(storefront(data.path()));
+    let page = server
+        .client
+        .get(server.url("/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let (status, logs) = server.stop().await;
+    assert!(status.success());
+    assert_eq!(index_notes(&logs), 0, "{logs}");
+    assert!(logs.contains("storefront is listening"), "{logs}");
+
+    let mut asked = storefront(data.path());
+    asked.env("RUST_LOG", "info,tantivy=info");
+    let server = Running::start(asked);
+    let page = server
+        .client
+        .get(server.url("/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let (status, logs) = server.stop().await;
+    assert!(status.success());
+    assert!(index_notes(&logs) > 0, "{logs}");
+}
