@@ -12,7 +12,7 @@ pub use crate::domain::ActorKind;
 pub use crate::domain::{
     AddressChanges, AddressDraft, Cart, CartOwner, ClientKey, Email, IdempotencyKey, NewAddress,
     NewProduct, Order, OrderLine, OrderStatus, OtpCode, Page, PhoneNumber, PricedLine, Product,
-    ProductDraft, ProfileChanges, Quantity, Role, Size, Stock, User, ValidationError,
+    ProductDraft, ProfileChanges, Quantity, Role, Shortage, Size, Stock, User, ValidationError,
 };
 pub use crate::runtime::{ActorError, CallError, DependencyStatus};
 pub use crate::store::OrderPage;

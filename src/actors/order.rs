@@ -256,6 +256,20 @@ impl OrderActor {
         idempotency_key: None,
         expected_subtotal: Some(1000),
     } => Err(ActorError::SubtotalChanged(Box::new(cart()))))]
+    #[example(PlaceOrder {
+        user_id: 7,
+        email: "ana@example.com".into(),
+        address_id: 3,
+        idempotency_key: None,
+        expected_subtotal: None,
+    } => Err(ActorError::Short(vec![Shortage {
+        item_id: 4,
+        product_id: 1,
+        title: "Linen dress".into(),
+        size: Size::M,
+        asked: 2,
+        left: Some(1),
+    }])))]
     fn place_order(
         &mut self,
         msg: PlaceOrder,
@@ -292,14 +306,7 @@ impl OrderActor {
                 )),
                 CheckoutOutcome::NoSuchAddress => Err(ActorError::NotFound),
                 CheckoutOutcome::EmptyCart => Err(ActorError::Conflict("the cart is empty".into())),
-                CheckoutOutcome::Short(shortages) => Err(ActorError::Conflict(format!(
-                    "not every line can be had: {}",
-                    shortages
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))),
+                CheckoutOutcome::Short(shortages) => Err(ActorError::Short(shortages)),
                 CheckoutOutcome::SubtotalChanged(cart) => {
                     Err(ActorError::SubtotalChanged(Box::new(cart)))
                 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use crate::actors::{ActorError, CallError};
-use crate::domain::ValidationError;
+use crate::domain::{Shortage, Size, ValidationError};
 use crate::telemetry::error_chain;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -31,6 +31,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A checkout some of whose lines cannot be had.
+    #[error("not every line can be had: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Short(Vec<Shortage>),
     #[error(
         "the cart now costs {subtotal}, not the {expected} seen: nothing was ordered; show the \
          cart (in `cart`) again and check out with its subtotal"
@@ -71,14 +74,54 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Field name to what is wrong with it, for invalid input.
+    /// What is wrong, in detail: each invalid field, or each line of a
+    /// checkout that cannot be had.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<BTreeMap<String, String>>,
+    pub errors: Option<ProblemErrors>,
     /// A checkout refused because the cart costs another subtotal than the
     /// one named: the cart as it is now.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub cart: Option<serde_json::Value>,
+}
+
+/// The `errors` of a problem.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProblemErrors {
+    /// Field name to what is wrong with it, for invalid input.
+    Fields(BTreeMap<String, String>),
+    /// The lines of a checkout that cannot be had (409).
+    Lines(Vec<ShortLine>),
+}
+
+/// A cart line that a checkout cannot have.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShortLine {
+    /// The cart line (`items[].id` of the cart).
+    pub item_id: i64,
+    pub product_id: i64,
+    pub title: String,
+    pub size: Size,
+    /// How many the line asks for.
+    pub asked: i64,
+    /// How many there are now; `null` when the product or the size is no
+    /// longer sold.
+    pub available: Option<i64>,
+}
+
+impl From<&Shortage> for ShortLine {
+    fn from(shortage: &Shortage) -> ShortLine {
+        ShortLine {
+            item_id: shortage.item_id,
+            product_id: shortage.product_id,
+            title: shortage.title.clone(),
+            size: shortage.size,
+            asked: shortage.asked,
+            available: shortage.left,
+        }
+    }
 }
 
 impl Problem {
@@ -116,6 +159,7 @@ impl ApiError {
                 ApiError::BadRequest(format!("the {subject} was refused: {reason}"))
             }
             ActorError::Conflict(reason) => ApiError::Conflict(reason),
+            ActorError::Short(shortages) => ApiError::Short(shortages),
             // Only a checkout refuses so, and its handler answers with the cart.
             err @ ActorError::SubtotalChanged(_) => ApiError::Conflict(err.to_string()),
             ActorError::Unprocessable(reason) => ApiError::Unprocessable(reason),
@@ -146,7 +190,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::SubtotalChanged { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Short(_) | ApiError::SubtotalChanged { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -169,12 +215,17 @@ impl ResponseError for ApiError {
         let mut problem = Problem::new(status, self.to_string());
         match self {
             ApiError::Validation(errors) => {
-                problem.errors = Some(
+                problem.errors = Some(ProblemErrors::Fields(
                     errors
                         .iter()
                         .map(|error| (error.field.to_string(), error.reason.clone()))
                         .collect(),
-                );
+                ));
+            }
+            ApiError::Short(shortages) => {
+                problem.errors = Some(ProblemErrors::Lines(
+                    shortages.iter().map(ShortLine::from).collect(),
+                ));
             }
             ApiError::SubtotalChanged { cart, .. } => problem.cart = Some(cart.clone()),
             _ => {}

@@ -217,7 +217,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
         (status = 201, description = "Placed; Location names it", body = OrderBody),
         (status = 200, description = "Placed before with this Idempotency-Key", body = OrderBody),
         (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The cart is empty, lines cannot be had (named), or the cart no longer costs `expectedSubtotal` (the problem's `cart` is the cart now); nothing was ordered", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cart is empty, lines cannot be had (each in the problem's `errors`: itemId, productId, title, size, asked, available), or the cart no longer costs `expectedSubtotal` (the problem's `cart` is the cart now); nothing was ordered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Idempotency-Key was used for another checkout", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn place_order(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::catalogue::CatalogueError;
-use crate::domain::{ActorKind, ValidationError};
+use crate::domain::{ActorKind, Shortage, ValidationError};
 use crate::mail::MailError;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
@@ -46,6 +46,9 @@ pub enum ActorError {
     /// saw: nothing changed, and this is the cart as the checkout found it.
     #[error("the cart's subtotal is now {}", .0.subtotal)]
     SubtotalChanged(Box<crate::domain::Cart>),
+    /// A checkout some of whose lines cannot be had: nothing changed.
+    #[error("not every line can be had: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Short(Vec<Shortage>),
     /// Well-formed, but cannot be done as asked (a key reused for another request).
     #[error("cannot be processed: {0}")]
     Unprocessable(String),

@@ -814,3 +814,90 @@ async fn a_merged_line_is_capped_at_the_stock() {
     );
     assert_eq!(cart["items"][0]["available"], true);
 }
+
+/// A checkout that cannot have every line names each line it cannot have
+/// in the problem's `errors` (which line, which product and size, how many
+/// asked, how many there are), and takes nothing.
+#[actix_web::test]
+async fn a_short_checkout_names_each_line_it_cannot_have() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let buyer = app.login("short-lines@example.com").await.token;
+    let dress = product(&app, &admin, "Short dress", 4900, 2).await;
+    let scarf = product(&app, &admin, "Gone scarf", 1500, 5).await;
+    let coat = product(&app, &admin, "Plenty coat", 9900, 9).await;
+    let address_id = address(&app, &buyer).await;
+    for (id, quantity) in [(dress, 2), (scarf, 1), (coat, 1)] {
+        assert_eq!(
+            add(&app, &buyer, id, "M", quantity).await.status(),
+            StatusCode::OK
+        );
+    }
+    let cart: Value = app.get("/cart", Some(&buyer)).await.json().await.unwrap();
+    let line_of = |product_id: i64| {
+        cart["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["productId"] == product_id)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let restock = app
+        .send_json(
+            Method::PUT,
+            &format!("/products/{dress}/variants/M"),
+            Some(&admin),
+            &json!({ "stock": 1 }),
+        )
+        .await;
+    assert_eq!(restock.status(), StatusCode::OK);
+    let removed = app
+        .send_json(
+            Method::DELETE,
+            &format!("/products/{scarf}"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert!(removed.status().is_success(), "{}", removed.status());
+
+    // A line no longer sold is named first: its product is gone.
+    let problem = assert_problem(
+        checkout(&app, &buyer, address_id, None).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        problem["errors"],
+        json!([{ "itemId": line_of(scarf), "productId": scarf, "title": "Gone scarf",
+                 "size": "M", "asked": 1, "available": null }]),
+        "{problem}"
+    );
+    let dropped = app
+        .send_json(
+            Method::DELETE,
+            &format!("/cart/items/{}", line_of(scarf)),
+            Some(&buyer),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(dropped.status(), StatusCode::OK);
+    // Then a line short of stock, with how many there are.
+    let problem = assert_problem(
+        checkout(&app, &buyer, address_id, None).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        problem["errors"],
+        json!([{ "itemId": line_of(dress), "productId": dress, "title": "Short dress",
+                 "size": "M", "asked": 2, "available": 1 }]),
+        "{problem}"
+    );
+    assert_eq!(stock(&app, dress, "M").await, 1, "nothing was taken");
+    assert_eq!(stock(&app, coat, "M").await, 9, "nothing was taken");
+    let orders: Value = app.get("/orders", Some(&buyer)).await.json().await.unwrap();
+    assert_eq!(orders["total"], 0);
+}
