@@ -1,6 +1,6 @@
 //! The catalogue: anyone reads, admins write.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, Header};
 use actix_web::web::Bytes;
 use actix_web::{mime, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -385,23 +385,18 @@ fn list_body(page: &ProductPage, limit: u32, offset: u64) -> Bytes {
 
 /// The version an `If-Match` header names: `None` without one (or with `*`).
 fn expected_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or_default().trim();
-    if value == "*" {
+    if !req.headers().contains_key(header::IF_MATCH) {
         return Ok(None);
     }
-    value
-        .strip_prefix("W/")
-        .unwrap_or(value)
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|version| version.parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::BadRequest("If-Match must hold an ETag this server gave, like \"3\"".into())
-        })
+    let refused =
+        || ApiError::BadRequest("If-Match must hold one ETag this server gave, like \"3\"".into());
+    match header::IfMatch::parse(req).map_err(|_| refused())? {
+        header::IfMatch::Any => Ok(None),
+        header::IfMatch::Items(tags) => match tags.as_slice() {
+            [tag] => tag.tag().parse().map(Some).map_err(|_| refused()),
+            _ => Err(refused()),
+        },
+    }
 }
 
 /// Lists and searches the catalogue.

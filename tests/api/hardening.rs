@@ -424,6 +424,18 @@ async fn if_match_refuses_a_write_over_a_newer_version() {
     assert_problem(stale_delete, StatusCode::PRECONDITION_FAILED).await;
     let price: Value = app.get(&path, None).await.json().await.unwrap();
     assert_eq!(price["price"], 6000, "refused writes changed nothing");
+
+    // A weak tag names its version too; `*` names none; two tags are not
+    // one version.
+    assert_eq!(patch("W/\"2\"").await.unwrap().status(), StatusCode::OK);
+    assert_problem(
+        patch("\"3\", \"4\"").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let any = patch("*").await.unwrap();
+    assert_eq!(any.status(), StatusCode::OK);
+    assert_eq!(any.headers()["etag"], "\"4\"");
 }
 
 #[actix_web::test]
