@@ -127,12 +127,7 @@ fn own_heartbeat(
     address: String,
 ) -> Arc<dyn Fn() -> Heartbeat + Send + Sync> {
     let registry = registry.clone();
-    let roles: Vec<String> = settings
-        .node
-        .roles
-        .iter()
-        .map(|kind| kind.config_key().to_owned())
-        .collect();
+    let roles = settings.node.roles.clone();
     Arc::new(move || Heartbeat {
         node_id: node_id.clone(),
         roles: roles.clone(),

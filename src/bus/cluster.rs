@@ -89,8 +89,10 @@ pub struct ActorBeat {
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
     pub node_id: String,
-    /// The config keys of the kinds it hosts.
-    pub roles: Vec<String>,
+    /// The kinds it hosts, as their config keys.
+    #[serde(with = "crate::domain::config_keys")]
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<ActorKind>,
     /// Where its HTTP listens.
     pub address: String,
     /// When it sent this, by its own clock.
@@ -109,7 +111,7 @@ impl Heartbeat {
             return Err("its address is longer than 256 characters");
         }
         for (index, role) in self.roles.iter().enumerate() {
-            if ActorKind::from_config_key(role).is_err() || self.roles[..index].contains(role) {
+            if self.roles[..index].contains(role) {
                 return Err("its roles are not distinct actor kinds");
             }
         }
@@ -448,6 +450,20 @@ mod tests {
         assert_eq!(heartbeat.actors[0].counters.failed, 0);
         assert!(heartbeat.actors[0].recent.is_empty());
         assert_eq!(heartbeat.check(), Ok(()));
+        assert_eq!(heartbeat.roles, vec![ActorKind::Otp]);
+        assert_eq!(
+            serde_json::to_value(&heartbeat).unwrap()["roles"],
+            serde_json::json!(["otp"])
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_naming_a_role_that_is_no_kind_does_not_decode() {
+        let cashier = serde_json::json!({
+            "nodeId": "odd", "roles": ["cashier"], "address": "http://127.0.0.1:1",
+            "sentAt": "2026-01-01T00:00:00Z", "actors": [],
+        });
+        assert!(serde_json::from_value::<Heartbeat>(cashier).is_err());
     }
 
     #[test]
@@ -495,11 +511,7 @@ mod tests {
                 ..good.clone()
             },
             Heartbeat {
-                roles: vec!["cashier".to_owned()],
-                ..good.clone()
-            },
-            Heartbeat {
-                roles: vec!["otp".to_owned(), "otp".to_owned()],
+                roles: vec![ActorKind::Otp, ActorKind::Otp],
                 ..good.clone()
             },
             heartbeat(vec![beat("CashierActor", 1)]),

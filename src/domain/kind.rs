@@ -84,6 +84,27 @@ impl fmt::Display for ActorKind {
     }
 }
 
+/// A list of kinds in serde as their config keys (`["otp", "user"]`), as
+/// heartbeats carry a node's roles: an unknown key does not decode.
+pub mod config_keys {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::ActorKind;
+
+    pub fn serialize<S: Serializer>(kinds: &[ActorKind], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(kinds.iter().map(|kind| kind.config_key()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<ActorKind>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|key| ActorKind::from_config_key(key).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ActorKind;

@@ -30,7 +30,7 @@ pub use client::ClientKey;
 pub use email::Email;
 pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
 pub use guest_cart::{GuestCartId, GuestCarts, IssuedGuestCart};
-pub use kind::ActorKind;
+pub use kind::{config_keys, ActorKind};
 pub use money::Currency;
 pub use node::is_node_id;
 pub use notification::{render, MailContent, MailKind};

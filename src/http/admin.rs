@@ -206,7 +206,11 @@ impl From<Heartbeat> for NodeBody {
     fn from(heartbeat: Heartbeat) -> Self {
         NodeBody {
             node_id: heartbeat.node_id,
-            roles: heartbeat.roles,
+            roles: heartbeat
+                .roles
+                .iter()
+                .map(|kind| kind.config_key().to_owned())
+                .collect(),
             admin_page: admin_page(&heartbeat.address),
             address: heartbeat.address,
             last_seen: heartbeat.sent_at,

@@ -130,7 +130,11 @@ fn node_overview(
         node_id: heartbeat.node_id,
         this_node: heard.is_none(),
         heard_secs_ago: heard.map_or(0.0, |heard| (heard.as_secs_f64() * 10.0).round() / 10.0),
-        roles: heartbeat.roles,
+        roles: heartbeat
+            .roles
+            .iter()
+            .map(|kind| kind.config_key().to_owned())
+            .collect(),
         admin_page: admin_page(&heartbeat.address),
         address: heartbeat.address,
         last_seen: heartbeat.sent_at,
