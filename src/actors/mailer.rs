@@ -205,16 +205,16 @@ impl MailerActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<(), ActorError>> {
         let (to, content) = match &msg.0.event {
-            Event::OtpIssued(otp) => (&otp.email, render::otp(&otp.otp, otp.expires_at)),
-            Event::UserCreated(user) => (&user.email, render::welcome(&user.email)),
+            Event::OtpIssued(otp) => (&otp.email, render::otp(otp.otp.expose(), otp.expires_at)),
+            Event::UserCreated(user) => (&user.email, render::welcome(user.email.as_str())),
             Event::OrderPlaced(order) => (
                 &order.email,
-                render::order_placed(order.order_id, order.total, &order.currency),
+                render::order_placed(order.order_id, order.total, order.currency.as_str()),
             ),
             Event::OrderCancelled(order) => (&order.email, render::order_cancelled(order.order_id)),
             Event::ProductChanged(_) => return Box::pin(async { Ok(()) }),
         };
-        let mail = compose(&self.parts.from, to, content);
+        let mail = compose(&self.parts.from, to.as_str(), content);
         let parts = self.parts.clone();
         let event_id = msg.0.message_id.to_string();
         Box::pin(async move {

@@ -165,8 +165,8 @@ impl OtpActor {
             parts
                 .bus
                 .publish(Event::OtpIssued(OtpIssued {
-                    email: email.as_str().to_owned(),
-                    otp: code.expose().to_owned(),
+                    email: email.clone(),
+                    otp: code,
                     expires_at,
                 }))
                 .map_err(|full| ActorError::Unavailable(full.to_string()))?;

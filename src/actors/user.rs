@@ -142,7 +142,7 @@ impl UserActor {
                 // The user exists either way; only the welcome mail is lost.
                 if let Err(full) = bus.publish(Event::UserCreated(UserCreated {
                     user_id: user.id,
-                    email: user.email.clone(),
+                    email: msg.email.clone(),
                     phone_number: user.phone_number.clone(),
                 })) {
                     tracing::warn!(user_id = user.id, error = %full, "user.created not published");

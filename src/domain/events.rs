@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::{Currency, Email, OtpCode};
+
 /// Every event storefront publishes, serialised as `{"type": <routing key>, "body": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", content = "body")]
@@ -44,8 +46,8 @@ impl Event {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtpIssued {
-    pub email: String,
-    pub otp: String,
+    pub email: Email,
+    pub otp: OtpCode,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -63,7 +65,7 @@ impl fmt::Debug for OtpIssued {
 #[serde(rename_all = "camelCase")]
 pub struct UserCreated {
     pub user_id: i64,
-    pub email: String,
+    pub email: Email,
     pub phone_number: Option<String>,
 }
 
@@ -80,10 +82,10 @@ pub struct ProductChanged {
 pub struct OrderPlaced {
     pub order_id: i64,
     pub user_id: i64,
-    pub email: String,
+    pub email: Email,
     /// Minor units of `currency`.
     pub total: i64,
-    pub currency: String,
+    pub currency: Currency,
 }
 
 /// An order was cancelled: the mailer tells its owner. (`email` is there
@@ -93,7 +95,7 @@ pub struct OrderPlaced {
 pub struct OrderCancelled {
     pub order_id: i64,
     pub user_id: i64,
-    pub email: String,
+    pub email: Email,
 }
 
 #[cfg(test)]
@@ -104,7 +106,7 @@ mod tests {
     fn wire_format_uses_routing_keys() {
         let event = Event::UserCreated(UserCreated {
             user_id: 1,
-            email: "a@example.com".into(),
+            email: Email::parse("a@example.com").unwrap(),
             phone_number: None,
         });
         let json = serde_json::to_value(&event).unwrap();
@@ -113,8 +115,8 @@ mod tests {
         assert!(!format!(
             "{:?}",
             OtpIssued {
-                email: "a@example.com".into(),
-                otp: "123456".into(),
+                email: Email::parse("a@example.com").unwrap(),
+                otp: OtpCode::parse("123456").unwrap(),
                 expires_at: Utc::now()
             }
         )

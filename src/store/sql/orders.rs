@@ -8,7 +8,7 @@ use crate::domain::{
     cart_as_checked, price_checkout, price_was_seen, units_restocked, Address, CartItem,
     CheckoutLine, OnSale, Order, OrderLine, OrderStatus, Page, Quantity, Shortage, Size,
 };
-use crate::domain::{Event, OrderCancelled, OrderPlaced};
+use crate::domain::{Currency, Email, Event, OrderCancelled, OrderPlaced, ValidationError};
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
 use crate::store::{
     Checkout, CheckoutOutcome, OrderPage, OrderStore, Publish, StoreError, Transition,
@@ -343,9 +343,9 @@ impl SqlStore {
             &Event::OrderPlaced(OrderPlaced {
                 order_id: id,
                 user_id: checkout.user_id,
-                email: checkout.email.clone(),
+                email: checked(Email::parse(&checkout.email))?,
                 total: subtotal,
-                currency: checkout.currency.clone(),
+                currency: checked(Currency::parse(&checkout.currency))?,
             }),
         )
         .await?;
@@ -466,7 +466,7 @@ impl SqlStore {
                 &Event::OrderCancelled(OrderCancelled {
                     order_id: id,
                     user_id,
-                    email,
+                    email: checked(Email::parse(&email))?,
                 }),
             )
             .await?;
@@ -588,4 +588,10 @@ impl OrderStore for SqlStore {
             .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
+}
+
+/// A value the rules checked when it was written, checked again as it
+/// leaves the database for an event.
+fn checked<T>(parsed: Result<T, ValidationError>) -> Result<T, StoreError> {
+    parsed.map_err(|err| StoreError::Corrupt(err.to_string()))
 }
