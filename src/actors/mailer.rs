@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
-use crate::domain::render;
+use crate::domain::{render, Backoff};
 use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
 use crate::runtime::{Instance, Reply};
 use crate::store::{MailQueue, QueuedMailSummary, RetryNow};
@@ -53,10 +53,11 @@ impl RetryPolicy {
         if !error.is_temporary() || attempts >= self.max_attempts {
             return None;
         }
-        let delay = self
-            .base
-            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)))
-            .min(Duration::from_secs(3600));
+        let delay = Backoff {
+            first: self.base,
+            max: Duration::from_secs(3600),
+        }
+        .after(attempts);
         let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         match expires_at {
             Some(expires_at) if next >= expires_at => None,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::ActorError;
 use crate::bus::{Event, EventBus, ProductChanged};
 use crate::catalogue::Catalogue;
-use crate::domain::{Currency, IdempotencyKey, Order, OrderStatus, Page};
+use crate::domain::{checkout_fingerprint, Currency, IdempotencyKey, Order, OrderStatus, Page};
 use crate::runtime::{DropInRuntime, Reply};
 use crate::store::{Checkout, CheckoutOutcome, OrderPage, OrderStore, StoreError, Transition};
 use crate::telemetry::error_chain;
@@ -286,7 +286,7 @@ impl OrderActor {
                 idempotency: msg
                     .idempotency_key
                     .clone()
-                    .map(|key| (key, fingerprint(&msg))),
+                    .map(|key| (key, checkout_fingerprint(msg.address_id))),
                 expected_subtotal: msg.expected_subtotal,
             };
             match parts.place(&checkout, arrived).await? {
@@ -390,12 +390,6 @@ impl OrderActor {
             parts.after_transition(transition, arrived).await
         })
     }
-}
-
-/// What a retried checkout must match: the same address. (The cart is not
-/// part of it: a replay finds the cart already emptied by the first try.)
-fn fingerprint(msg: &PlaceOrder) -> String {
-    format!("address:{}", msg.address_id)
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use super::envelope::EventEnvelope;
 use super::trust::{self, BusKeys, Refusal, Sealing, ORIGIN_HEADER};
-use crate::domain::Event;
+use crate::domain::{Backoff, Event};
 use crate::store::{Claim, MessageLog};
 
 /// Deliveries a consumer holds unacknowledged at once.
@@ -222,8 +222,6 @@ pub type Setup = Arc<
 
 /// How often the bridge looks whether its connection is still up.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
-/// The longest wait between two attempts to reconnect.
-const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 pub struct Bridge {
     pub(super) names: Names,
@@ -782,8 +780,10 @@ async fn watch(bridge: std::sync::Weak<Bridge>) {
             continue;
         }
         tracing::warn!("the connection to RabbitMQ is gone; reconnecting");
-        let mut backoff = Duration::from_millis(100);
+        let mut failures = 0;
         loop {
+            failures += 1;
+            let backoff = Backoff::BUS.after(failures);
             match open(&current.url, &current.names, &current.connection_name).await {
                 Ok(link) => {
                     current.link.store(Arc::new(link));
@@ -810,7 +810,6 @@ async fn watch(bridge: std::sync::Weak<Bridge>) {
                 }
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
         }
     }
 }

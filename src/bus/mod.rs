@@ -26,7 +26,7 @@ pub use crate::domain::{
 };
 pub use envelope::{DeliverEvent, EventEnvelope};
 
-use crate::domain::ActorKind;
+use crate::domain::{ActorKind, Backoff};
 use crate::runtime::ActorError;
 use crate::runtime::KindOf;
 use crate::runtime::{Address, Envelope, Handles};
@@ -350,7 +350,7 @@ async fn publish_until_confirmed(
     envelope: Arc<EventEnvelope>,
 ) {
     let key = envelope.event.routing_key();
-    let mut backoff = Duration::from_millis(100);
+    let mut failures = 0;
     loop {
         match bridge.publish(&envelope).await {
             Ok(()) => {
@@ -359,9 +359,10 @@ async fn publish_until_confirmed(
             }
             Err(err) => {
                 inner.retried.fetch_add(1, Ordering::Relaxed);
+                failures += 1;
+                let backoff = Backoff::BUS.after(failures);
                 tracing::warn!(event = key, message_id = %envelope.message_id, error = %crate::telemetry::error_chain(&err), "publishing failed; retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }
@@ -372,7 +373,6 @@ async fn publish_until_confirmed(
 
 async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc<EventEnvelope>) {
     let key = envelope.event.routing_key();
-    let mut backoff = Duration::from_millis(100);
     for attempt in 1..=inner.delivery_attempts {
         match deliver(envelope.clone()).await {
             Ok(()) => {
@@ -381,13 +381,13 @@ async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc
             }
             Err(err) if attempt < inner.delivery_attempts => {
                 inner.retried.fetch_add(1, Ordering::Relaxed);
+                let backoff = Backoff::BUS.after(attempt);
                 tracing::warn!(
                     event = key, message_id = %envelope.message_id, attempt,
                     error = %crate::telemetry::error_chain(&err),
                     "event delivery failed; retrying in {backoff:?}"
                 );
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
             Err(err) => {
                 inner.dead_lettered.fetch_add(1, Ordering::Relaxed);

@@ -91,9 +91,50 @@ pub fn units_restocked(stock: Option<i64>, quantity: i64) -> i64 {
     }
 }
 
+/// What a retried checkout must match to be the same request: the same
+/// address. (The cart is not part of it: a replay finds the cart already
+/// emptied by the first try.)
+pub fn checkout_fingerprint(address_id: i64) -> String {
+    format!("address:{address_id}")
+}
+
+/// How a checkout is answered whose idempotency key an order already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The same request again: the first order is the answer.
+    Replay,
+    /// Another request under a used key: refused, nothing changes.
+    KeyReused,
+}
+
+/// A retry is the same request when it asks for what the first asked for
+/// (`prior`, the fingerprint the order keeps; none for an order written
+/// before fingerprints were kept, which nothing can be proved to match).
+pub fn retry_of(prior: Option<&str>, fingerprint: &str) -> Retry {
+    if prior == Some(fingerprint) {
+        Retry::Replay
+    } else {
+        Retry::KeyReused
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_is_the_same_checkout_only_for_the_same_address() {
+        let first = checkout_fingerprint(3);
+        assert_eq!(
+            retry_of(Some(&first), &checkout_fingerprint(3)),
+            Retry::Replay
+        );
+        assert_eq!(
+            retry_of(Some(&first), &checkout_fingerprint(4)),
+            Retry::KeyReused
+        );
+        assert_eq!(retry_of(None, &checkout_fingerprint(3)), Retry::KeyReused);
+    }
     use crate::domain::{Quantity, Size};
 
     fn line(item_id: i64, quantity: i64, price: Option<i64>) -> CheckoutLine {

@@ -4,6 +4,7 @@
 //! nodes; a checked type is parsed again when it is read back.
 
 mod address;
+mod backoff;
 mod checkout;
 mod client;
 mod email;
@@ -23,8 +24,10 @@ mod user;
 mod validation;
 
 pub use address::{Address, AddressChanges, AddressDraft, NewAddress};
+pub use backoff::Backoff;
 pub use checkout::{
-    cart_as_checked, price_checkout, price_was_seen, units_restocked, CheckoutLine, PricedCheckout,
+    cart_as_checked, checkout_fingerprint, price_checkout, price_was_seen, retry_of,
+    units_restocked, CheckoutLine, PricedCheckout, Retry,
 };
 pub use client::ClientKey;
 pub use email::Email;

@@ -8,7 +8,10 @@ use crate::domain::{
     cart_as_checked, price_checkout, price_was_seen, units_restocked, Address, CartItem,
     CheckoutLine, OnSale, Order, OrderLine, OrderStatus, Page, Quantity, Shortage, Size,
 };
-use crate::domain::{Currency, Email, Event, OrderCancelled, OrderPlaced, ValidationError};
+use crate::domain::{
+    retry_of, Currency, Email, Event, OrderCancelled, OrderPlaced, PricedCheckout, Retry,
+    ValidationError,
+};
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
 use crate::store::{
     Checkout, CheckoutOutcome, OrderPage, OrderStore, Publish, StoreError, Transition,
@@ -183,60 +186,25 @@ impl SqlStore {
         // retry with the same key) waits, then finds the cart empty or the
         // key used.
         dialect::lock_user(&mut tx, checkout.user_id).await?;
-        if let Some((key, fingerprint)) = &checkout.idempotency {
-            let prior: Option<(i64, Option<String>)> = sqlx::query_as(
-                "SELECT id, request_fingerprint FROM orders WHERE user_id = $1 AND idempotency_key = $2",
-            )
-            .bind(checkout.user_id)
-            .bind(key.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((id, prior_fingerprint)) = prior {
-                tx.rollback().await?;
-                if prior_fingerprint.as_deref() != Some(fingerprint.as_str()) {
-                    return Ok(CheckoutOutcome::KeyReused);
-                }
-                return Ok(match self.order(id).await? {
+        if let Some(retry) = prior_checkout(&mut tx, checkout).await? {
+            tx.rollback().await?;
+            return Ok(match retry {
+                (Retry::Replay, id) => match self.order(id).await? {
                     Some(order) => CheckoutOutcome::Replayed(order),
                     None => CheckoutOutcome::KeyReused,
-                });
-            }
+                },
+                (Retry::KeyReused, _) => CheckoutOutcome::KeyReused,
+            });
         }
-        let address: Option<AddressRow> = sqlx::query_as(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
-        ))
-        .bind(checkout.address_id)
-        .bind(checkout.user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(address) = address.map(Address::from) else {
+        let Some(address) = address_of(&mut tx, checkout).await? else {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::NoSuchAddress);
         };
-        // The lines are locked: an add to one of them waits for this
-        // checkout, and a line added meanwhile is neither ordered nor lost.
-        let rows: Vec<CheckoutRow> = sqlx::query_as(&format!(
-            "SELECT c.id AS cart_id, i.id, i.product_id, i.size, i.quantity, i.title,
-                    p.title AS current_title, p.final_price, v.stock
-             FROM cart_items i
-             JOIN carts c ON c.id = i.cart_id
-             LEFT JOIN products p ON p.id = i.product_id AND p.deleted_at IS NULL
-             LEFT JOIN product_variants v ON v.product_id = i.product_id AND v.size = i.size
-             WHERE c.user_id = $1
-             ORDER BY i.product_id, i.size{}",
-            dialect::LOCK_CART_LINES
-        ))
-        .bind(checkout.user_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
+        let (cart_id, lines) = cart_lines(&mut tx, checkout.user_id).await?;
+        if lines.is_empty() {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::EmptyCart);
         }
-        let lines = rows
-            .iter()
-            .map(CheckoutRow::line)
-            .collect::<Result<Vec<_>, _>>()?;
         let priced = match price_checkout(&lines) {
             Ok(priced) => priced,
             Err(gone) => {
@@ -244,107 +212,30 @@ impl SqlStore {
                 return Ok(CheckoutOutcome::Short(gone));
             }
         };
-
-        // By product and size, as every writer of stock takes them.
-        let mut shortages = Vec::new();
-        for line in &lines {
-            let item = &line.item;
-            // Never below zero: the row is changed only if it holds enough,
-            // and a concurrent checkout of the same size waits for this
-            // row and then checks again.
-            let left: Option<(i64,)> = sqlx::query_as(
-                "UPDATE product_variants SET stock = stock - $3
-                 WHERE product_id = $1 AND size = $2 AND stock >= $3
-                 RETURNING stock",
-            )
-            .bind(item.product_id)
-            .bind(item.size.as_str())
-            .bind(item.quantity.get())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if left.is_none() {
-                let stock: Option<(i64,)> = sqlx::query_as(
-                    "SELECT stock FROM product_variants WHERE product_id = $1 AND size = $2",
-                )
-                .bind(item.product_id)
-                .bind(item.size.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                shortages.push(Shortage {
-                    item_id: item.id,
-                    product_id: item.product_id,
-                    title: item.title.clone(),
-                    size: item.size,
-                    asked: item.quantity.get(),
-                    left: Some(stock.map_or(0, |(stock,)| stock)),
-                });
-            }
-        }
+        let shortages = take_stock(&mut tx, &lines).await?;
         if !shortages.is_empty() {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::Short(shortages));
         }
         if !price_was_seen(checkout.expected_subtotal, priced.subtotal) {
             tx.rollback().await?;
-            let cart_id = rows.first().map(|row| row.cart_id.clone());
             return Ok(CheckoutOutcome::SubtotalChanged(cart_as_checked(
                 cart_id,
                 &lines,
                 &checkout.currency,
             )));
         }
-
-        let subtotal = priced.subtotal;
-        let items = priced.items;
-        // Microseconds, as both databases keep them: the answer of the
-        // checkout equals every later read of the order.
-        let created_at = Utc::now().trunc_subsecs(6);
-        let (key, fingerprint) = match &checkout.idempotency {
-            Some((key, fingerprint)) => (Some(key.as_str()), Some(fingerprint.as_str())),
-            None => (None, None),
-        };
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO orders (user_id, email, status, currency, subtotal, shipping_address,
-                                 idempotency_key, request_fingerprint, created_at, updated_at)
-             VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $8, $8)
-             RETURNING id",
-        )
-        .bind(checkout.user_id)
-        .bind(&checkout.email)
-        .bind(&checkout.currency)
-        .bind(subtotal)
-        .bind(to_json(&address))
-        .bind(key)
-        .bind(fingerprint)
-        .bind(created_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        for (position, item) in items.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO order_lines (order_id, position, product_id, title, size, quantity,
-                                          unit_price)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(position as i64)
-            .bind(item.product_id)
-            .bind(&item.title)
-            .bind(item.size.as_str())
-            .bind(item.quantity)
-            .bind(item.unit_price)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut products: Vec<i64> = items.iter().map(|item| item.product_id).collect();
+        let order = write_order(&mut tx, checkout, address, priced).await?;
+        let mut products: Vec<i64> = order.items.iter().map(|item| item.product_id).collect();
         products.dedup();
         stock_changed(&mut tx, &products).await?;
         write_event(
             &mut tx,
             &Event::OrderPlaced(OrderPlaced {
-                order_id: id,
+                order_id: order.id,
                 user_id: checkout.user_id,
                 email: checked(Email::parse(&checkout.email))?,
-                total: subtotal,
+                total: order.subtotal,
                 currency: checked(Currency::parse(&checkout.currency))?,
             }),
         )
@@ -358,20 +249,7 @@ impl SqlStore {
         delete.push(")");
         delete.build().execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(CheckoutOutcome::Placed {
-            order: Order {
-                id,
-                user_id: checkout.user_id,
-                email: checkout.email.clone(),
-                status: OrderStatus::Placed,
-                items,
-                subtotal,
-                currency: checkout.currency.clone(),
-                shipping_address: address,
-                created_at,
-            },
-            products,
-        })
+        Ok(CheckoutOutcome::Placed { order, products })
     }
 
     /// Moves a `placed` order to `to`; `Cancelled` puts its lines' stock
@@ -588,6 +466,166 @@ impl OrderStore for SqlStore {
             .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
+}
+
+/// The order that already holds the checkout's idempotency key, and whether
+/// this checkout is the same request again.
+async fn prior_checkout(
+    tx: &mut Tx,
+    checkout: &Checkout,
+) -> Result<Option<(Retry, i64)>, StoreError> {
+    let Some((key, fingerprint)) = &checkout.idempotency else {
+        return Ok(None);
+    };
+    let prior: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, request_fingerprint FROM orders WHERE user_id = $1 AND idempotency_key = $2",
+    )
+    .bind(checkout.user_id)
+    .bind(key.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(prior.map(|(id, prior)| (retry_of(prior.as_deref(), fingerprint), id)))
+}
+
+/// The checkout's address, if it is one of the user's.
+async fn address_of(tx: &mut Tx, checkout: &Checkout) -> Result<Option<Address>, StoreError> {
+    let address: Option<AddressRow> = sqlx::query_as(&format!(
+        "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(checkout.address_id)
+    .bind(checkout.user_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(address.map(Address::from))
+}
+
+/// The user's cart and its lines with their products as sold now, by
+/// product and size. The lines are locked: an add to one of them waits for
+/// this checkout, and a line added meanwhile is neither ordered nor lost.
+async fn cart_lines(
+    tx: &mut Tx,
+    user_id: i64,
+) -> Result<(Option<String>, Vec<CheckoutLine>), StoreError> {
+    let rows: Vec<CheckoutRow> = sqlx::query_as(&format!(
+        "SELECT c.id AS cart_id, i.id, i.product_id, i.size, i.quantity, i.title,
+                p.title AS current_title, p.final_price, v.stock
+         FROM cart_items i
+         JOIN carts c ON c.id = i.cart_id
+         LEFT JOIN products p ON p.id = i.product_id AND p.deleted_at IS NULL
+         LEFT JOIN product_variants v ON v.product_id = i.product_id AND v.size = i.size
+         WHERE c.user_id = $1
+         ORDER BY i.product_id, i.size{}",
+        dialect::LOCK_CART_LINES
+    ))
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let cart_id = rows.first().map(|row| row.cart_id.clone());
+    let lines = rows
+        .iter()
+        .map(CheckoutRow::line)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((cart_id, lines))
+}
+
+/// Takes each line's stock, by product and size as every writer of stock
+/// takes them; the lines that cannot have it are the answer (and the
+/// caller rolls back).
+async fn take_stock(tx: &mut Tx, lines: &[CheckoutLine]) -> Result<Vec<Shortage>, StoreError> {
+    let mut shortages = Vec::new();
+    for line in lines {
+        let item = &line.item;
+        // Never below zero: the row is changed only if it holds enough,
+        // and a concurrent checkout of the same size waits for this row
+        // and then checks again.
+        let left: Option<(i64,)> = sqlx::query_as(
+            "UPDATE product_variants SET stock = stock - $3
+             WHERE product_id = $1 AND size = $2 AND stock >= $3
+             RETURNING stock",
+        )
+        .bind(item.product_id)
+        .bind(item.size.as_str())
+        .bind(item.quantity.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if left.is_none() {
+            let stock: Option<(i64,)> = sqlx::query_as(
+                "SELECT stock FROM product_variants WHERE product_id = $1 AND size = $2",
+            )
+            .bind(item.product_id)
+            .bind(item.size.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+            shortages.push(Shortage {
+                item_id: item.id,
+                product_id: item.product_id,
+                title: item.title.clone(),
+                size: item.size,
+                asked: item.quantity.get(),
+                left: Some(stock.map_or(0, |(stock,)| stock)),
+            });
+        }
+    }
+    Ok(shortages)
+}
+
+/// Writes the order and its lines.
+async fn write_order(
+    tx: &mut Tx,
+    checkout: &Checkout,
+    address: Address,
+    priced: PricedCheckout,
+) -> Result<Order, StoreError> {
+    // Microseconds, as both databases keep them: the answer of the
+    // checkout equals every later read of the order.
+    let created_at = Utc::now().trunc_subsecs(6);
+    let (key, fingerprint) = match &checkout.idempotency {
+        Some((key, fingerprint)) => (Some(key.as_str()), Some(fingerprint.as_str())),
+        None => (None, None),
+    };
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO orders (user_id, email, status, currency, subtotal, shipping_address,
+                             idempotency_key, request_fingerprint, created_at, updated_at)
+         VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $8, $8)
+         RETURNING id",
+    )
+    .bind(checkout.user_id)
+    .bind(&checkout.email)
+    .bind(&checkout.currency)
+    .bind(priced.subtotal)
+    .bind(to_json(&address))
+    .bind(key)
+    .bind(fingerprint)
+    .bind(created_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    for (position, item) in priced.items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, position, product_id, title, size, quantity,
+                                      unit_price)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(position as i64)
+        .bind(item.product_id)
+        .bind(&item.title)
+        .bind(item.size.as_str())
+        .bind(item.quantity)
+        .bind(item.unit_price)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Order {
+        id,
+        user_id: checkout.user_id,
+        email: checkout.email.clone(),
+        status: OrderStatus::Placed,
+        items: priced.items,
+        subtotal: priced.subtotal,
+        currency: checkout.currency.clone(),
+        shipping_address: address,
+        created_at,
+    })
 }
 
 /// A value the rules checked when it was written, checked again as it
