@@ -13,7 +13,7 @@ use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::user::{UserActor, UserParts};
 use crate::actors::{ActorKind, Registry};
-use crate::bus::bridge::{Bridge, Claims};
+use crate::bus::bridge::{Bridge, BridgeError, Claims};
 use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
 use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
 use crate::bus::trust::BusKeys;
@@ -64,11 +64,13 @@ pub enum StartupError {
     },
     #[error("bus.url is set without bus.secret, which signs the messages of the cluster")]
     NoBusSecret,
+    #[error("node.roles leave {0} out, and without bus.url no other node can host it")]
+    Unhosted(ActorKind),
     #[error("cannot connect to RabbitMQ at {url}")]
     Bridge {
         url: String,
         #[source]
-        source: crate::bus::bridge::BridgeError,
+        source: BridgeError,
     },
 }
 
@@ -165,6 +167,170 @@ fn relay_periodically(outbox: Outbox, arbiters: &Arbiters) {
     });
 }
 
+/// The stores and transports besides the database: where codes, client
+/// limits and revocations live, and how mail leaves.
+struct Backends {
+    otp_store: Arc<dyn OtpStore>,
+    clients: Arc<dyn ClientLimiter>,
+    revocations: Arc<dyn RevocationStore>,
+    transport: Arc<dyn MailTransport>,
+}
+
+impl Backends {
+    fn open(settings: &Settings, database: &Databases) -> Result<Backends, StartupError> {
+        let quotas = ClientQuotas {
+            otp_requests_per_minute: settings.limits.otp_requests_per_client_per_minute,
+            otp_verifies_per_minute: settings.limits.otp_verifies_per_client_per_minute,
+            guest_carts_per_minute: settings.limits.guest_carts_per_minute,
+        };
+        // Codes and limits live in Redis when there is one, so every node sees
+        // the same; in this process otherwise. Revocations must outlive a
+        // restart: Redis, or else the database.
+        let (otp_store, clients, revocations): (
+            Arc<dyn OtpStore>,
+            Arc<dyn ClientLimiter>,
+            Arc<dyn RevocationStore>,
+        ) = match &settings.kv.url {
+            KvUrl::Memory => (
+                Arc::new(MemoryOtpStore::new()),
+                Arc::new(LocalClientLimiter::new(quotas)),
+                database.revocations.clone(),
+            ),
+            KvUrl::Redis(_) => {
+                let redis = Arc::new(RedisStore::connect(&settings.kv, quotas)?);
+                (redis.clone(), redis.clone(), redis)
+            }
+        };
+        let transport: Arc<dyn MailTransport> = match settings.mail.transport {
+            MailTransportKind::File => Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?),
+            MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
+        };
+        Ok(Backends {
+            otp_store,
+            clients,
+            revocations,
+            transport,
+        })
+    }
+}
+
+/// How this node reaches the others: alone, or through RabbitMQ.
+enum Topology {
+    SingleNode,
+    Cluster(Link),
+}
+
+/// A node's way into the cluster: the bridge, the route remote calls take,
+/// and the broker's address to name in errors.
+struct Link {
+    bridge: Arc<Bridge>,
+    route: Arc<BridgeRoute>,
+    url: String,
+}
+
+impl Link {
+    fn failed(&self, source: BridgeError) -> StartupError {
+        StartupError::Bridge {
+            url: self.url.clone(),
+            source,
+        }
+    }
+}
+
+impl Topology {
+    /// Connects to `bus.url` when there is one, and declares what every
+    /// node needs there before it hosts anything.
+    async fn connect(
+        settings: &Settings,
+        node_id: &str,
+        database: &Databases,
+    ) -> Result<Topology, StartupError> {
+        let Some(url) = &settings.bus.url else {
+            return Ok(Topology::SingleNode);
+        };
+        let secret = settings
+            .bus
+            .secret
+            .as_ref()
+            .ok_or(StartupError::NoBusSecret)?;
+        let connected = async {
+            let bridge = Bridge::connect(
+                url.expose_secret(),
+                &settings.bus.namespace,
+                node_id,
+                Claims::new(database.messages.clone(), settings.actors.call_timeout()),
+                BusKeys::new(secret.expose_secret().as_bytes()),
+            )
+            .await?;
+            declare_command_queues(&bridge).await?;
+            // The mailer's event queue exists whichever node starts first,
+            // so that what is published before a mailer node is up waits
+            // for it.
+            let attempts = settings.actors.event_delivery_attempts.get();
+            bridge
+                .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
+                    Box::pin(async move {
+                        bridge
+                            .declare_kind_queue(
+                                ActorKind::Mailer.config_key(),
+                                MailerActor::SUBSCRIBES_TO,
+                                attempts,
+                            )
+                            .await
+                            .map(drop)
+                    })
+                }))
+                .await?;
+            let route = BridgeRoute::start(bridge.clone()).await?;
+            Ok((bridge, route))
+        };
+        let (bridge, route) = connected.await.map_err(|source| StartupError::Bridge {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok(Topology::Cluster(Link {
+            bridge,
+            route,
+            url: url.to_string(),
+        }))
+    }
+
+    /// On a cluster: events go through the broker from now on, and the
+    /// kinds this node hosts answer the commands other nodes send them.
+    async fn serve(
+        &self,
+        settings: &Settings,
+        bus: &EventBus,
+        registry: &Registry,
+    ) -> Result<(), StartupError> {
+        let Topology::Cluster(link) = self else {
+            return Ok(());
+        };
+        let serving = async {
+            bus.attach(link.bridge.clone()).await?;
+            for kind in ActorKind::ALL
+                .iter()
+                .filter(|kind| settings.node.roles.contains(kind))
+            {
+                serve_commands(link.bridge.clone(), registry.clone(), *kind).await?;
+            }
+            Ok(())
+        };
+        serving.await.map_err(|source| link.failed(source))
+    }
+
+    /// On a cluster: starts sending this node's heartbeat and keeping the
+    /// others'.
+    async fn join(&self, cluster: &Cluster) -> Result<(), StartupError> {
+        let Topology::Cluster(link) = self else {
+            return Ok(());
+        };
+        join(&link.bridge, cluster.others.clone(), cluster.own.clone())
+            .await
+            .map_err(|source| link.failed(source))
+    }
+}
+
 /// A kind this node does not host gets the bridge's remote route instead,
 /// and `None` comes back: there is nothing local to subscribe. `factory` is
 /// only made for a hosted kind, so what it needs need not exist elsewhere.
@@ -173,21 +339,23 @@ fn host<A: KindOf>(
     registry: &Registry,
     arbiters: &Arbiters,
     placement: Placement,
-    remote: Option<&Arc<BridgeRoute>>,
+    topology: &Topology,
     factory: impl FnOnce() -> Factory<A>,
-) -> Option<Address<A>> {
+) -> Result<Option<Address<A>>, StartupError> {
     let kind = A::KIND;
     if !settings.node.roles.contains(&kind) {
-        let route = remote.expect("the configuration refuses node.roles without bus.url");
+        let Topology::Cluster(link) = topology else {
+            return Err(StartupError::Unhosted(kind));
+        };
         registry.register(
             Address::<A>::remote(
                 kind,
-                route.clone() as Arc<dyn RemoteRoute>,
+                link.route.clone() as Arc<dyn RemoteRoute>,
                 settings.actors.call_timeout(),
             ),
             placement,
         );
-        return None;
+        return Ok(None);
     }
     let pool = Pool::start(
         KindStats::new(kind),
@@ -198,7 +366,7 @@ fn host<A: KindOf>(
     );
     let address = Address::local(pool);
     registry.register(address.clone(), placement);
-    Some(address)
+    Ok(Some(address))
 }
 
 /// Builds stores and starts the actors on the current arbiter. `render`
@@ -218,80 +386,13 @@ pub async fn start(
     })?;
     let secret = resolve_secret(settings)?;
     let database = open_database(settings).await?;
-    let quotas = ClientQuotas {
-        otp_requests_per_minute: settings.limits.otp_requests_per_client_per_minute,
-        otp_verifies_per_minute: settings.limits.otp_verifies_per_client_per_minute,
-        guest_carts_per_minute: settings.limits.guest_carts_per_minute,
-    };
-    // Codes and limits live in Redis when there is one, so every node sees
-    // the same; in this process otherwise. Revocations must outlive a
-    // restart: Redis, or else the database.
-    let (otp_store, clients, revocations): (
-        Arc<dyn OtpStore>,
-        Arc<dyn ClientLimiter>,
-        Arc<dyn RevocationStore>,
-    ) = match &settings.kv.url {
-        KvUrl::Memory => (
-            Arc::new(MemoryOtpStore::new()),
-            Arc::new(LocalClientLimiter::new(quotas)),
-            database.revocations.clone(),
-        ),
-        KvUrl::Redis(_) => {
-            let redis = Arc::new(RedisStore::connect(&settings.kv, quotas)?);
-            (redis.clone(), redis.clone(), redis)
-        }
-    };
-    let transport: Arc<dyn MailTransport> = match settings.mail.transport {
-        MailTransportKind::File => Arc::new(FileOutbox::new(settings.mail.outbox_dir.clone())?),
-        MailTransportKind::Smtp => Arc::new(SmtpRelay::new(&settings.mail)?),
-    };
-
-    let bridge = match &settings.bus.url {
-        Some(url) => {
-            let secret = settings
-                .bus
-                .secret
-                .as_ref()
-                .ok_or(StartupError::NoBusSecret)?;
-            let connected = async {
-                let bridge = Bridge::connect(
-                    url.expose_secret(),
-                    &settings.bus.namespace,
-                    &node_id,
-                    Claims::new(database.messages.clone(), settings.actors.call_timeout()),
-                    BusKeys::new(secret.expose_secret().as_bytes()),
-                )
-                .await?;
-                declare_command_queues(&bridge).await?;
-                // The mailer's event queue exists whichever node starts
-                // first, so that what is published before a mailer node is
-                // up waits for it.
-                let attempts = settings.actors.event_delivery_attempts.get();
-                bridge
-                    .on_connect(Arc::new(move |bridge: Arc<Bridge>| {
-                        Box::pin(async move {
-                            bridge
-                                .declare_kind_queue(
-                                    ActorKind::Mailer.config_key(),
-                                    MailerActor::SUBSCRIBES_TO,
-                                    attempts,
-                                )
-                                .await
-                                .map(drop)
-                        })
-                    }))
-                    .await?;
-                let route = BridgeRoute::start(bridge.clone()).await?;
-                Ok((bridge, route))
-            };
-            Some(connected.await.map_err(|source| StartupError::Bridge {
-                url: url.to_string(),
-                source,
-            })?)
-        }
-        None => None,
-    };
-    let remote = bridge.as_ref().map(|(_, route)| route);
+    let Backends {
+        otp_store,
+        clients,
+        revocations,
+        transport,
+    } = Backends::open(settings, &database)?;
+    let topology = Topology::connect(settings, &node_id, &database).await?;
     let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
     let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
     let timeout = settings.actors.call_timeout();
@@ -331,9 +432,9 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Own,
-        remote,
+        &topology,
         || Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
-    );
+    )?;
     if let Some(mailer) = mailer {
         bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
     }
@@ -350,9 +451,9 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Workers,
-        remote,
+        &topology,
         || Arc::new(move |_| UserActor::new(user_parts.clone())),
-    );
+    )?;
 
     let auth = &settings.auth;
     let cart_clients = clients.clone();
@@ -378,9 +479,9 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Workers,
-        remote,
+        &topology,
         || Arc::new(move |_| OtpActor::new(otp_parts.clone())),
-    );
+    )?;
 
     // Only the kinds that read the catalogue need it in memory: a mailer or
     // sign-in node neither loads nor polls it.
@@ -407,7 +508,7 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Workers,
-        remote,
+        &topology,
         || {
             let parts = ProductParts {
                 store: database.catalogue.clone(),
@@ -418,7 +519,7 @@ pub async fn start(
             };
             Arc::new(move |_| ProductActor::new(parts.clone()))
         },
-    );
+    )?;
     if let Some(product) = product {
         bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
     }
@@ -427,7 +528,7 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Workers,
-        remote,
+        &topology,
         || {
             let cart = &settings.cart;
             let parts = CartParts {
@@ -445,27 +546,12 @@ pub async fn start(
             };
             Arc::new(move |instance| CartActor::new(parts.clone(), instance))
         },
-    );
+    )?;
     let outbox = Outbox {
         store: database.orders,
         bus: bus.clone(),
     };
-    if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
-        let serving = async {
-            bus.attach(bridge.clone()).await?;
-            for kind in ActorKind::ALL
-                .iter()
-                .filter(|kind| settings.node.roles.contains(kind))
-            {
-                serve_commands(bridge.clone(), registry.clone(), *kind).await?;
-            }
-            Ok(())
-        };
-        serving.await.map_err(|source| StartupError::Bridge {
-            url: url.to_string(),
-            source,
-        })?;
-    }
+    topology.serve(settings, &bus, &registry).await?;
     // Events a crash left between commit and relay go out now, to the
     // consumers subscribed above (through RabbitMQ, with `bus.url`).
     outbox.relay().await;
@@ -475,7 +561,7 @@ pub async fn start(
         &registry,
         &arbiters,
         Placement::Workers,
-        remote,
+        &topology,
         || {
             let parts = OrderParts {
                 outbox,
@@ -487,7 +573,7 @@ pub async fn start(
             };
             Arc::new(move |_| OrderActor::new(parts.clone()))
         },
-    );
+    )?;
 
     let timeline = Timeline::new(&registry);
     let sampled = timeline.clone();
@@ -497,14 +583,7 @@ pub async fn start(
         others: Arc::new(Membership::new(settings.cluster.max_nodes)),
         timeline,
     };
-    if let (Some((bridge, _)), Some(url)) = (&bridge, &settings.bus.url) {
-        join(bridge, cluster.others.clone(), cluster.own.clone())
-            .await
-            .map_err(|source| StartupError::Bridge {
-                url: url.to_string(),
-                source,
-            })?;
-    }
+    topology.join(&cluster).await?;
 
     Ok(Services {
         registry,
