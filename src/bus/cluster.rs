@@ -278,6 +278,12 @@ pub async fn join(
 /// (not waiting for its confirm).
 pub async fn publish_heartbeat(bridge: &Bridge, heartbeat: &Heartbeat) -> Result<(), BridgeError> {
     let body = serde_json::to_vec(heartbeat).expect("plain data serialises");
+    publish_heartbeat_body(bridge, &body).await
+}
+
+/// Publishes `body` as a heartbeat, signed, whatever it holds: what every
+/// node's membership must read with care.
+pub async fn publish_heartbeat_body(bridge: &Bridge, body: &[u8]) -> Result<(), BridgeError> {
     let exchange = bridge.names().heartbeats();
     let (properties, body) = bridge.prepare(
         &exchange,
@@ -285,7 +291,7 @@ pub async fn publish_heartbeat(bridge: &Bridge, heartbeat: &Heartbeat) -> Result
         BasicProperties::default()
             .with_content_type("application/json".into())
             .with_timestamp(super::trust::now_secs()),
-        &body,
+        body,
         Sealing::Readable,
     );
     bridge

@@ -6,7 +6,7 @@ use serde_json::Value;
 use storefront::actors::ActorKind;
 
 use crate::helpers::{assert_no_secret, nonzero64, spawn_app, spawn_app_with, ADMIN_EMAIL};
-use crate::webdriver::Browser;
+use storefront_test_support::webdriver::Browser;
 
 /// A script that reads the handled count the page shows for ProductActor
 /// into `handled` (null while there is none) and returns `answer`.

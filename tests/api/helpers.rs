@@ -14,9 +14,9 @@ use storefront::config::{
 use storefront::domain::Email;
 use storefront::startup::Application;
 
-use crate::smtp_server::SmtpServer;
-
-pub const ADMIN_EMAIL: &str = "admin@example.com";
+use storefront_test_support::smtp_server::{Inbox, SmtpServer};
+use storefront_test_support::webdriver::SignInCodes;
+pub use storefront_test_support::ADMIN_EMAIL;
 
 /// Which backends a test binary runs the suite against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,7 +465,7 @@ impl TestApp {
     }
 
     /// What the test's SMTP server received, on the production backend.
-    pub fn smtp_inbox(&self) -> Option<crate::smtp_server::Inbox> {
+    pub fn smtp_inbox(&self) -> Option<Inbox> {
         let smtp = self.resources.smtp.as_ref()?;
         Some(smtp.lock().unwrap().inbox.clone())
     }
@@ -544,6 +544,13 @@ impl TestApp {
         let mut answer = Vec::new();
         let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
         String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+/// `Browser::sign_in_on_page` reads the code from the app's mail.
+impl SignInCodes for TestApp {
+    async fn next_code(&self, email: &str) -> String {
+        TestApp::next_code(self, email).await
     }
 }
 

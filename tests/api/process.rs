@@ -12,14 +12,15 @@ use serde_json::{json, Value};
 
 use crate::helpers::assert_no_secret;
 use crate::helpers::{code_in, ADMIN_EMAIL};
-use crate::node_process::{storefront, Running, BINARY};
-use crate::smtp_server::SmtpServer;
+use crate::BINARY;
+use storefront_test_support::node_process::{storefront, Running};
+use storefront_test_support::smtp_server::SmtpServer;
 
 /// Runs the binary with a configuration it must refuse at start; returns
 /// what it said. One that starts anyway is stopped and fails the test.
 fn failed_start(configure: impl FnOnce(&mut Command)) -> String {
     let data = tempfile::tempdir().unwrap();
-    let mut command = storefront(data.path());
+    let mut command = storefront(BINARY, data.path());
     configure(&mut command);
     let mut child = command
         .stdout(Stdio::null())
@@ -137,7 +138,7 @@ fn a_config_file_with_an_unknown_key_is_refused() {
 #[tokio::test]
 async fn sigterm_finishes_accepted_work_and_exits_zero() {
     let data = tempfile::tempdir().unwrap();
-    let server = Running::start(storefront(data.path()));
+    let server = Running::start(storefront(BINARY, data.path()));
     let response = server
         .client
         .post(server.url("/auth/otp"))
@@ -273,7 +274,7 @@ async fn login_journey(server: &Running, mail: &Mailbox<'_>) -> Vec<String> {
 async fn a_login_journey_logs_no_code_or_token_with_the_outbox() {
     for level in ["info", "debug"] {
         let data = tempfile::tempdir().unwrap();
-        let mut command = storefront(data.path());
+        let mut command = storefront(BINARY, data.path());
         command.env("STOREFRONT__LOG__LEVEL", level);
         let server = Running::start(command);
         let secrets = login_journey(&server, &Mailbox::Outbox(data.path().join("outbox"))).await;
@@ -288,7 +289,7 @@ async fn a_login_journey_logs_no_code_or_token_over_smtp() {
     for level in ["info", "debug"] {
         let smtp = SmtpServer::start().await;
         let data = tempfile::tempdir().unwrap();
-        let mut command = storefront(data.path());
+        let mut command = storefront(BINARY, data.path());
         command
             .env("STOREFRONT__LOG__LEVEL", level)
             .env("STOREFRONT__MAIL__TRANSPORT", "smtp")
@@ -319,7 +320,7 @@ async fn raw_http(base: &str, request: &[u8]) -> String {
 #[tokio::test]
 async fn a_malformed_request_header_is_the_clients_fault_logged_at_debug() {
     let data = tempfile::tempdir().unwrap();
-    let mut command = storefront(data.path());
+    let mut command = storefront(BINARY, data.path());
     command.env("STOREFRONT__LOG__LEVEL", "debug");
     let server = Running::start(command);
     for request in [
@@ -410,7 +411,10 @@ async fn files_that_hold_codes_or_data_are_private_whatever_the_umask() {
 async fn seed_loads_the_demo_catalogue_once() {
     let data = tempfile::tempdir().unwrap();
     for expected in ["seeded 288 products", "seeded 0 products"] {
-        let output = storefront(data.path()).arg("seed").output().unwrap();
+        let output = storefront(BINARY, data.path())
+            .arg("seed")
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{}",
@@ -449,7 +453,10 @@ async fn seed_loads_the_demo_catalogue_once() {
 #[actix_web::test]
 async fn the_search_index_keeps_its_notes_below_the_default_level() {
     let data = tempfile::tempdir().unwrap();
-    let seeded = storefront(data.path()).arg("seed").output().unwrap();
+    let seeded = storefront(BINARY, data.path())
+        .arg("seed")
+        .output()
+        .unwrap();
     assert!(seeded.status.success());
     let index_notes = |logs: &str| {
         logs.lines()
@@ -457,30 +464,27 @@ async fn the_search_index_keeps_its_notes_below_the_default_level() {
             .count()
     };
 
-    let server = Running::start(storefront(data.path()));
-    let page = server
-        .client
-        .get(server.url("/products"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let (status, logs) = server.stop().await;
-    assert!(status.success());
+    // What a start that serves a catalogue page and stops writes.
+    let logs_of = |command: Command| async move {
+        let server = Running::start(command);
+        let page = server
+            .client
+            .get(server.url("/products"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let (status, logs) = server.stop().await;
+        assert!(status.success());
+        logs
+    };
+
+    let logs = logs_of(storefront(BINARY, data.path())).await;
     assert_eq!(index_notes(&logs), 0, "{logs}");
     assert!(logs.contains("storefront is listening"), "{logs}");
 
-    let mut asked = storefront(data.path());
+    let mut asked = storefront(BINARY, data.path());
     asked.env("RUST_LOG", "info,tantivy=info");
-    let server = Running::start(asked);
-    let page = server
-        .client
-        .get(server.url("/products"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let (status, logs) = server.stop().await;
-    assert!(status.success());
+    let logs = logs_of(asked).await;
     assert!(index_notes(&logs) > 0, "{logs}");
 }

@@ -15,14 +15,17 @@ use std::time::Duration;
 
 use storefront::actors::ActorKind;
 use storefront::bus::bridge::Names;
-use storefront::bus::cluster::{publish_heartbeat, ActorBeat, Heartbeat, KindCounters};
+use storefront::bus::cluster::{
+    publish_heartbeat, publish_heartbeat_body, ActorBeat, Heartbeat, KindCounters,
+};
 use storefront::bus::trust::{now_secs, BusKeys, Sealing};
 use storefront::bus::{Event, EventEnvelope, OrderPlaced, OtpIssued};
+use storefront::domain::{Currency, Email, OtpCode};
 use storefront::runtime::{LatencyMs, Sample};
 
 use crate::cluster::{bridge_for, clustered, rabbit, split, two_nodes, Namespace};
 use crate::helpers::{eventually, nonzero, spawn_app_with, start, TestApp, ADMIN_EMAIL};
-use crate::webdriver::Browser;
+use storefront_test_support::webdriver::Browser;
 
 /// The properties a node gives a message, as an attacker copies them.
 fn like_a_node(kind: &str, message_id: &str) -> BasicProperties {
@@ -184,13 +187,13 @@ async fn forged_events_are_dead_lettered_counted_and_mail_nobody() {
     let placed = envelope(Event::OrderPlaced(OrderPlaced {
         order_id: 1,
         user_id: 1,
-        email: victim.into(),
+        email: Email::parse(victim).unwrap(),
         total: 100,
-        currency: "USD".into(),
+        currency: Currency::parse("USD").unwrap(),
     }));
     let code = envelope(Event::OtpIssued(OtpIssued {
-        email: victim.into(),
-        otp: "424242".into(),
+        email: Email::parse(victim).unwrap(),
+        otp: OtpCode::parse("424242").unwrap(),
         expires_at: chrono::Utc::now() + chrono::Duration::minutes(2),
     }));
     // One without a signature, one signed with a key of the attacker's.
@@ -401,7 +404,7 @@ async fn queues_an_attacker_binds_read_no_sign_in_code() {
 fn heartbeat(node_id: &str, address: &str) -> Heartbeat {
     Heartbeat {
         node_id: node_id.into(),
-        roles: vec!["product".into()],
+        roles: vec![ActorKind::Product],
         address: address.into(),
         sent_at: chrono::Utc::now(),
         actors: vec![ActorBeat {
@@ -501,16 +504,17 @@ async fn a_flood_of_signed_heartbeats_leaves_at_most_max_nodes_listed() {
     let sender = bridge_for(&first, &namespace).await;
     let mut too_large = heartbeat("too-large", "http://127.0.0.1:1");
     too_large.address = "a".repeat(70 * 1024);
-    let mut unknown_role = heartbeat("unknown-role", "http://127.0.0.1:1");
-    unknown_role.roles = vec!["cashier".into()];
+    let mut unknown_role =
+        serde_json::to_value(heartbeat("unknown-role", "http://127.0.0.1:1")).unwrap();
+    unknown_role["roles"] = serde_json::json!(["cashier"]);
     let bad = [
-        too_large,
-        unknown_role,
-        heartbeat("bell\u{7}", "http://127.0.0.1:1"),
-        heartbeat(&"long".repeat(40), "http://127.0.0.1:1"),
+        serde_json::to_vec(&too_large).unwrap(),
+        serde_json::to_vec(&unknown_role).unwrap(),
+        serde_json::to_vec(&heartbeat("bell\u{7}", "http://127.0.0.1:1")).unwrap(),
+        serde_json::to_vec(&heartbeat(&"long".repeat(40), "http://127.0.0.1:1")).unwrap(),
     ];
-    for heartbeat in &bad {
-        publish_heartbeat(&sender, heartbeat).await.unwrap();
+    for body in &bad {
+        publish_heartbeat_body(&sender, body).await.unwrap();
     }
     eventually("the malformed heartbeats are ignored", || async {
         broker_count(&[&first], &admin, "heartbeatsIgnored").await == bad.len() as u64

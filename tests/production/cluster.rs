@@ -26,9 +26,9 @@ use storefront::store::{PgStore, ProductStore};
 use crate::helpers::{
     assert_problem, eventually, nonzero, nonzero64, spawn_app_with, start, TestApp, ADMIN_EMAIL,
 };
-use crate::tcp_proxy::TcpProxy;
-use crate::webdriver::Browser;
 use storefront::actors::ActorKind;
+use storefront_test_support::tcp_proxy::TcpProxy;
+use storefront_test_support::webdriver::Browser;
 
 const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -270,7 +270,7 @@ pub fn user_created(email: &str) -> EventEnvelope {
         timestamp: chrono::Utc::now(),
         event: Event::UserCreated(UserCreated {
             user_id: 1,
-            email: email.into(),
+            email: storefront::domain::Email::parse(email).unwrap(),
             phone_number: None,
         }),
     }
@@ -630,8 +630,11 @@ async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
         return;
     };
     let sender = bridge_for(&node, &namespace).await;
-    // No mail can be composed to this address: the mailer fails each time.
-    let poisoned = user_created("nobody at nowhere");
+    // The mail queue is gone: the mailer cannot keep the welcome mail, and
+    // fails the event each time.
+    node.execute_sql("ALTER TABLE mail_queue RENAME TO mail_queue_away")
+        .await;
+    let poisoned = user_created("poisoned@example.com");
     sender.publish(&poisoned).await.unwrap();
     let connection = rabbit().await.unwrap();
     let channel = connection.create_channel().await.unwrap();
@@ -674,6 +677,8 @@ async fn an_event_whose_handler_always_fails_ends_in_the_dead_letter_queue() {
     })
     .await;
     // The queue is not stuck behind it.
+    node.execute_sql("ALTER TABLE mail_queue_away RENAME TO mail_queue")
+        .await;
     node.login("after-poison@example.com").await;
 }
 

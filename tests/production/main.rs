@@ -7,6 +7,9 @@ use helpers::Backend;
 
 pub const BACKEND: Backend = Backend::Production;
 
+/// The binary the tests run as a process, for `node_process::storefront`.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_storefront");
+
 #[path = "../api/accounts.rs"]
 mod accounts;
 #[path = "../api/actors.rs"]
@@ -21,11 +24,6 @@ mod hardening;
 mod helpers;
 #[path = "../api/ops.rs"]
 mod ops;
-// The production suite uses part of the runner (it never stops a node
-// with SIGTERM).
-#[allow(dead_code)]
-#[path = "../support/node_process.rs"]
-mod node_process;
 #[path = "../api/orders.rs"]
 mod orders;
 #[path = "../api/overview.rs"]
@@ -34,18 +32,10 @@ mod overview;
 mod products;
 #[path = "../api/shop_hardening.rs"]
 mod shop_hardening;
-#[path = "../support/smtp_server.rs"]
-mod smtp_server;
-#[path = "../support/tcp_proxy.rs"]
-mod tcp_proxy;
 #[path = "../api/tokens.rs"]
 mod tokens;
 #[path = "../api/users.rs"]
 mod users;
-// Each suite drives the browser its own way and uses part of it.
-#[allow(dead_code)]
-#[path = "../support/webdriver.rs"]
-mod webdriver;
 
 mod broker_trust;
 mod checkout_races;

@@ -15,8 +15,9 @@ use storefront::config::DatabaseSettings;
 use crate::cluster::{rabbit, rabbit_url, test_sender, user_created, Namespace};
 use crate::helpers::assert_no_secret;
 use crate::helpers::{code_in, eventually, production_services, TestDatabase, ADMIN_EMAIL};
-use crate::node_process::{storefront, Running};
-use crate::smtp_server::SmtpServer;
+use crate::BINARY;
+use storefront_test_support::node_process::{storefront, Running};
+use storefront_test_support::smtp_server::SmtpServer;
 
 /// The services a test cluster runs on, made for one test.
 struct Services {
@@ -49,7 +50,7 @@ impl Services {
 
     /// The command that starts such a node, to add to.
     fn command(&self, data_dir: &Path, id: &str, roles: &str) -> Command {
-        let mut command = storefront(data_dir);
+        let mut command = storefront(BINARY, data_dir);
         command
             .env("STOREFRONT__DATABASE__URL", &self.database.url)
             .env("STOREFRONT__KV__URL", &self.redis)

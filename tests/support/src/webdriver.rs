@@ -5,12 +5,20 @@
 
 use reqwest::Client;
 use serde_json::{json, Value};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The key of an element reference in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Where a test reads the sign-in codes mailed to an address: the suite's
+/// app, for `Browser::sign_in_on_page`.
+pub trait SignInCodes {
+    /// The code of the next sign-in mail to `email`.
+    fn next_code(&self, email: &str) -> impl Future<Output = String>;
+}
 
 pub struct Browser {
     driver: Child,
@@ -194,7 +202,7 @@ impl Browser {
 
     /// Signs in through the operator's page's own form (open in this
     /// browser) as `email`, with the code from `app`'s mail.
-    pub async fn sign_in_on_page(&self, app: &crate::helpers::TestApp, email: &str) {
+    pub async fn sign_in_on_page(&self, app: &impl SignInCodes, email: &str) {
         self.wait_for(
             "the sign-in form",
             10,

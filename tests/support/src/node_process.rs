@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::ADMIN_EMAIL;
+use crate::ADMIN_EMAIL;
 
-pub const BINARY: &str = env!("CARGO_BIN_EXE_storefront");
-
-/// The binary with only the variables named here, working in `data_dir`.
-pub fn storefront(data_dir: &Path) -> Command {
-    let mut command = Command::new(BINARY);
+/// The binary at `binary` (a suite's `env!("CARGO_BIN_EXE_storefront")`)
+/// with only the variables named here, working in `data_dir`.
+pub fn storefront(binary: &str, data_dir: &Path) -> Command {
+    let mut command = Command::new(binary);
     command
         .current_dir(data_dir)
         .env_clear()
