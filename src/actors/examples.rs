@@ -141,3 +141,25 @@ pub fn order() -> Order {
         created_at: Utc::now(),
     }
 }
+
+/// A `product.changed` handed to a subscriber, as every kind that
+/// subscribes is sent it.
+pub fn delivery() -> DeliverEvent {
+    DeliverEvent(Arc::new(EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "node-a".into(),
+        timestamp: Utc::now(),
+        event: Event::ProductChanged(ProductChanged { product_id: 1 }),
+    }))
+}
+
+pub fn delivery_timed_out() -> Result<(), ActorError> {
+    Err(ActorError::Call(CallError::Timeout(ActorKind::Mailer)))
+}
+
+pub fn dependency_up() -> Result<DependencyStatus, ActorError> {
+    Ok(DependencyStatus::from_result::<std::io::Error>(
+        "kv",
+        Ok(()),
+    ))
+}

@@ -194,12 +194,7 @@ async fn attempt(parts: &MailerParts, id: i64, mail: OutgoingMail, attempts: u32
 #[storefront_macros::handlers]
 impl MailerActor {
     #[answers]
-    #[example(DeliverEvent(Arc::new(EventEnvelope {
-        message_id: uuid::Uuid::new_v4(),
-        origin_node: "node-a".into(),
-        timestamp: Utc::now(),
-        event: Event::ProductChanged(ProductChanged { product_id: 1 }),
-    })) => Err(ActorError::Call(CallError::Timeout(ActorKind::Mailer))))]
+    #[example(delivery() => delivery_timed_out())]
     fn deliver_event(
         &mut self,
         msg: DeliverEvent,
@@ -276,10 +271,7 @@ impl MailerActor {
     }
 
     #[answers]
-    #[example(CheckDependency => Ok(DependencyStatus::from_result::<std::io::Error>(
-        "kv",
-        Ok(()),
-    )))]
+    #[example(CheckDependency => dependency_up())]
     fn check_dependency(
         &mut self,
         _: CheckDependency,

@@ -331,12 +331,7 @@ impl ProductActor {
     /// Another node wrote a product: read it again. This node's own writes
     /// refreshed it already.
     #[answers]
-    #[example(DeliverEvent(Arc::new(EventEnvelope {
-        message_id: uuid::Uuid::new_v4(),
-        origin_node: "node-a".into(),
-        timestamp: Utc::now(),
-        event: Event::ProductChanged(ProductChanged { product_id: 1 }),
-    })) => Err(ActorError::Call(CallError::Timeout(ActorKind::Mailer))))]
+    #[example(delivery() => delivery_timed_out())]
     fn deliver_event(
         &mut self,
         msg: DeliverEvent,

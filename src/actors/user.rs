@@ -348,10 +348,7 @@ impl UserActor {
     }
 
     #[answers]
-    #[example(CheckDependency => Ok(DependencyStatus::from_result::<std::io::Error>(
-        "kv",
-        Ok(()),
-    )))]
+    #[example(CheckDependency => dependency_up())]
     fn check_dependency(
         &mut self,
         _: CheckDependency,

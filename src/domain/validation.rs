@@ -53,19 +53,13 @@ pub(crate) fn bounded_text(
     raw: &str,
     max: usize,
 ) -> Result<String, ValidationError> {
-    if raw.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if !rules::SINGLE_LINE_RE.is_match(raw) {
-        return Err(ValidationError::new(
-            field,
-            "must hold something other than spaces, and no control characters",
-        ));
-    }
-    Ok(raw.trim().to_owned())
+    checked_text(
+        field,
+        raw,
+        max,
+        &rules::SINGLE_LINE_RE,
+        "must hold something other than spaces, and no control characters",
+    )
 }
 
 /// Checks text that may span lines against `rules::MULTI_LINE` and `max`
@@ -75,17 +69,30 @@ pub(crate) fn long_text(
     raw: &str,
     max: usize,
 ) -> Result<String, ValidationError> {
+    checked_text(
+        field,
+        raw,
+        max,
+        &rules::MULTI_LINE_RE,
+        "must not contain control characters other than line breaks and tabs",
+    )
+}
+
+fn checked_text(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+    pattern: &regex::Regex,
+    refusal: &'static str,
+) -> Result<String, ValidationError> {
     if raw.chars().count() > max {
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if !rules::MULTI_LINE_RE.is_match(raw) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters other than line breaks and tabs",
-        ));
+    if !pattern.is_match(raw) {
+        return Err(ValidationError::new(field, refusal));
     }
     Ok(raw.trim().to_owned())
 }

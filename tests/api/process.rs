@@ -488,3 +488,23 @@ async fn the_search_index_keeps_its_notes_below_the_default_level() {
     let logs = logs_of(asked).await;
     assert!(index_notes(&logs) > 0, "{logs}");
 }
+
+/// Settings built in code skip the configuration's checks: a single node
+/// whose roles leave a kind out still refuses to start, naming the kind,
+/// instead of panicking.
+#[actix_web::test]
+async fn a_single_node_that_hosts_not_every_kind_does_not_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(data.path());
+    settings.bus.url = None;
+    settings.node.roles = vec![storefront::domain::ActorKind::Otp];
+    let refused = storefront::startup::Application::build(settings)
+        .await
+        .err()
+        .expect("a node that cannot reach the kinds it does not host does not start");
+    assert!(
+        matches!(refused, storefront::system::StartupError::Unhosted(_)),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("MailerActor"), "{refused}");
+}
