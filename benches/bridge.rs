@@ -1,7 +1,10 @@
-//! What a call costs across nodes, against the same call on the node, in one
-//! run: `GetProduct` answered by a ProductActor through its local address,
-//! then through the bridge (a command to the hosting node and its reply over
-//! RabbitMQ); and how many events a node publishes with confirms per second.
+//! What the bridge costs, in one run. `GetProduct` answered by a
+//! ProductActor through its local address (the ceiling), then over RabbitMQ
+//! three ways: a command published with a confirm and answered on a reply
+//! queue of the caller's own (how calls went before direct reply-to), a
+//! call straight on the shared connection (`Bridge::call`), and the same
+//! call through the BridgeActor's mailbox; and events published with a
+//! confirm, straight on the shared connection and through the BridgeActor.
 //!
 //!     cargo bench --bench bridge [-- SECONDS]
 //!
@@ -9,20 +12,27 @@
 //! STOREFRONT_BENCH_RABBITMQ; the local ones by default). It works in a
 //! database and a bus namespace of its own and deletes them after.
 
-use futures_util::future::join_all;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use std::sync::Arc;
+use futures_util::future::{join_all, LocalBoxFuture};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::BasicProperties;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 use storefront::actors::product::{CreateProduct, GetProduct, ProductActor};
 use storefront::actors::ActorKind;
-use storefront::bus::bridge::{Bridge, Claims, Names};
-use storefront::bus::remote::BridgeRoute;
-use storefront::bus::trust::BusKeys;
+use storefront::bus::bridge::{Bridge, BridgeHandle, Claims, Names};
+use storefront::bus::trust::{BusKeys, Sealing};
 use storefront::bus::{Event, EventEnvelope, ProductChanged};
 use storefront::config::{DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
-use storefront::runtime::{Address, RemoteRoute};
+use storefront::runtime::{Address, CallError, RemoteCall, RemoteRoute};
 use storefront::startup::Application;
 use storefront::store::PgStore;
 
@@ -104,91 +114,126 @@ async fn run(period: Duration) {
     )
     .await
     .unwrap();
-    let route = BridgeRoute::start(caller.clone()).await.unwrap();
-    let remote = Address::<ProductActor>::remote(
-        ActorKind::Product,
-        route as Arc<dyn RemoteRoute>,
-        Duration::from_secs(5),
-    );
+    let actor = BridgeHandle::start(caller.clone(), Duration::from_secs(5));
+    let remote = |route: Arc<dyn RemoteRoute>| {
+        Address::<ProductActor>::remote(ActorKind::Product, route, Duration::from_secs(5))
+    };
+    let shared = remote(Arc::new(SharedConnection(caller.clone())));
+    let through_actor = remote(Arc::new(actor.clone()));
+    let confirmed = remote(ConfirmedCommands::start(caller.clone()).await);
 
+    let bare = BareRoundTrip::start(caller.clone()).await;
+    let round_trip = || {
+        let bare = bare.clone();
+        move || {
+            let bare = bare.clone();
+            boxed(async move { bare.round_trip().await })
+        }
+    };
     let get = |address: Address<ProductActor>| {
         let id = product.id;
         move || {
             let address = address.clone();
-            async move {
+            boxed(async move {
                 address.call(GetProduct { id }).await.unwrap().unwrap();
-            }
+            })
         }
     };
-    let local_one = rate(period, 1, get(local.clone())).await;
-    let remote_one = rate(period, 1, get(remote.clone())).await;
-    let local_many = rate(period, CONCURRENT, get(local)).await;
-    let remote_many = rate(period, CONCURRENT, get(remote)).await;
-    let publish = || {
+    let event = || EventEnvelope {
+        message_id: uuid::Uuid::new_v4(),
+        origin_node: "bench-caller".into(),
+        timestamp: chrono::Utc::now(),
+        event: Event::ProductChanged(ProductChanged { product_id: 0 }),
+    };
+    let publish_shared = || {
         let caller = caller.clone();
         move || {
             let caller = caller.clone();
-            async move {
-                let envelope = EventEnvelope {
-                    message_id: uuid::Uuid::new_v4(),
-                    origin_node: "bench-caller".into(),
-                    timestamp: chrono::Utc::now(),
-                    event: Event::ProductChanged(ProductChanged { product_id: 0 }),
-                };
-                caller.publish(&envelope).await.unwrap();
-            }
+            boxed(async move { caller.publish(&event()).await.unwrap() })
         }
     };
-    let publish_one = rate(period, 1, publish()).await;
-    let publish_many = rate(period, CONCURRENT, publish()).await;
+    let publish_actor = || {
+        let actor = actor.clone();
+        move || {
+            let actor = actor.clone();
+            boxed(async move { actor.publish(Arc::new(event())).await.unwrap() })
+        }
+    };
+    let mut rows = Vec::new();
+    for (in_flight, label) in [(1, "one at a time"), (CONCURRENT, "32 in flight")] {
+        let cases: Vec<Work> = vec![
+            Box::new(round_trip()),
+            Box::new(get(local.clone())),
+            Box::new(get(confirmed.clone())),
+            Box::new(get(shared.clone())),
+            Box::new(get(through_actor.clone())),
+            Box::new(publish_shared()),
+            Box::new(publish_actor()),
+        ];
+        let measured = interleaved(period, in_flight, &cases).await;
+        let [floor, ceiling, before, straight, mailbox, published, published_by_actor] =
+            measured[..]
+        else {
+            unreachable!("one rate per case")
+        };
+        rows.push((
+            format!("bare broker round trip: publish, and consume it back, {label}"),
+            floor,
+            None,
+        ));
+        rows.push((format!("GetProduct, local address, {label}"), ceiling, None));
+        rows.push((
+            format!(
+                "GetProduct over RabbitMQ, confirmed command and reply queue (before), {label}"
+            ),
+            before,
+            None,
+        ));
+        rows.push((
+            format!("GetProduct over RabbitMQ, direct reply-to, shared connection, {label}"),
+            straight,
+            Some(("before", before)),
+        ));
+        rows.push((
+            format!("GetProduct over RabbitMQ, direct reply-to, through BridgeActor, {label}"),
+            mailbox,
+            Some(("shared connection", straight)),
+        ));
+        rows.push((
+            format!("event published with confirm, shared connection, {label}"),
+            published,
+            None,
+        ));
+        rows.push((
+            format!("event published with confirm, through BridgeActor, {label}"),
+            published_by_actor,
+            Some(("shared connection", published)),
+        ));
+    }
 
     println!(
         "calls and events across nodes, {}-second runs\n",
         period.as_secs()
     );
-    println!("| case | per second | mean round trip | vs local |");
+    println!("| case | per second | mean round trip | vs |");
     println!("|---|---|---|---|");
-    for (case, measured, baseline) in [
-        (
-            "GetProduct, local address, one at a time",
-            local_one,
-            local_one,
-        ),
-        (
-            "GetProduct, over RabbitMQ, one at a time",
-            remote_one,
-            local_one,
-        ),
-        (
-            "GetProduct, local address, 32 in flight",
-            local_many,
-            local_many,
-        ),
-        (
-            "GetProduct, over RabbitMQ, 32 in flight",
-            remote_many,
-            local_many,
-        ),
-    ] {
+    for (case, measured, baseline) in rows {
+        let versus = baseline.map_or(String::new(), |(name, baseline)| {
+            format!(
+                "{:.2} × {name}'s rate, {:.2} × its round trip",
+                measured.per_second / baseline.per_second,
+                measured.mean_us / baseline.mean_us
+            )
+        });
         println!(
-            "| {case} | {:.0} | {:.1} µs | {:.3} |",
-            measured.per_second,
-            measured.mean_us,
-            measured.per_second / baseline.per_second
+            "| {case} | {:.0} | {:.1} µs | {versus} |",
+            measured.per_second, measured.mean_us
         );
     }
-    println!(
-        "| event published with confirm, one at a time | {:.0} | {:.1} µs | |",
-        publish_one.per_second, publish_one.mean_us
-    );
-    println!(
-        "| event published with confirm, 32 in flight | {:.0} | {:.1} µs | |",
-        publish_many.per_second, publish_many.mean_us
-    );
 
     let names = Names::new(&namespace);
     let channel = caller.link().connection.create_channel().await.unwrap();
-    for kind in ActorKind::ALL {
+    for kind in ActorKind::ROLES {
         for queue in [
             names.kind_queue(kind.config_key()),
             names.command_queue(kind.config_key()),
@@ -224,28 +269,252 @@ struct Rate {
     mean_us: f64,
 }
 
-/// Runs `concurrent` loops of `work` for `period`.
-async fn rate<F, Fut>(period: Duration, concurrent: usize, work: F) -> Rate
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let started = Instant::now();
-    let loops = (0..concurrent).map(|_| {
-        let work = &work;
-        async move {
-            let mut done = 0u64;
-            while started.elapsed() < period {
-                work().await;
-                done += 1;
-            }
-            done
+/// One case of the run: a future per call.
+type Work = Box<dyn Fn() -> LocalBoxFuture<'static, ()>>;
+
+fn boxed(work: impl std::future::Future<Output = ()> + 'static) -> LocalBoxFuture<'static, ()> {
+    Box::pin(work)
+}
+
+/// How many rounds each case's time is cut into: the cases take turns, so
+/// that what the machine does meanwhile falls on all of them alike.
+const ROUNDS: u32 = 5;
+
+/// Runs every case for `period` in all, `concurrent` loops at once, in
+/// `ROUNDS` turns.
+async fn interleaved(period: Duration, concurrent: usize, cases: &[Work]) -> Vec<Rate> {
+    let mut totals = vec![(0u64, Duration::ZERO); cases.len()];
+    for _ in 0..ROUNDS {
+        for (case, total) in cases.iter().zip(totals.iter_mut()) {
+            let (done, took) = turn(period / ROUNDS, concurrent, case).await;
+            total.0 += done;
+            total.1 += took;
         }
+    }
+    totals
+        .into_iter()
+        .map(|(done, took)| {
+            let elapsed = took.as_secs_f64();
+            Rate {
+                per_second: done as f64 / elapsed,
+                mean_us: elapsed * 1e6 * concurrent as f64 / done.max(1) as f64,
+            }
+        })
+        .collect()
+}
+
+/// Runs `concurrent` loops of `work` for `period`: how many it did, in how long.
+async fn turn(period: Duration, concurrent: usize, work: &Work) -> (u64, Duration) {
+    let started = Instant::now();
+    let loops = (0..concurrent).map(|_| async move {
+        let mut done = 0u64;
+        while started.elapsed() < period {
+            work().await;
+            done += 1;
+        }
+        done
     });
     let done: u64 = join_all(loops).await.into_iter().sum();
-    let elapsed = started.elapsed().as_secs_f64();
-    Rate {
-        per_second: done as f64 / elapsed,
-        mean_us: elapsed * 1e6 * concurrent as f64 / done.max(1) as f64,
+    (done, started.elapsed())
+}
+
+/// Calls straight on the shared connection, without the BridgeActor.
+struct SharedConnection(Arc<Bridge>);
+
+#[async_trait::async_trait(?Send)]
+impl RemoteRoute for SharedConnection {
+    async fn call(&self, call: RemoteCall) -> Result<Vec<u8>, CallError> {
+        self.0.call(call).await
+    }
+}
+
+/// Calls the way they went before direct reply-to: the command published
+/// with a confirm, its reply on a queue of the caller's own.
+struct ConfirmedCommands {
+    bridge: Arc<Bridge>,
+    channel: lapin::Channel,
+    reply_queue: String,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>,
+}
+
+impl ConfirmedCommands {
+    async fn start(bridge: Arc<Bridge>) -> Arc<ConfirmedCommands> {
+        let channel = bridge.link().connection.create_channel().await.unwrap();
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let reply_queue = format!("{}.bench-replies", bridge.names().namespace());
+        channel
+            .queue_declare(
+                reply_queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let mut replies = channel
+            .basic_consume(
+                reply_queue.clone().into(),
+                "bench-replies".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let route = Arc::new(ConfirmedCommands {
+            bridge,
+            channel,
+            reply_queue,
+            waiting: Mutex::new(HashMap::new()),
+        });
+        let answering = route.clone();
+        actix_web::rt::spawn(async move {
+            while let Some(Ok(reply)) = replies.next().await {
+                let Ok(body) = answering.bridge.keys().delivered(&reply) else {
+                    continue;
+                };
+                let Some(id) = reply.properties.correlation_id().as_ref() else {
+                    continue;
+                };
+                let caller = answering.waiting.lock().unwrap().remove(id.as_str());
+                if let Some(caller) = caller {
+                    let _ = caller.send(body.into_owned());
+                }
+            }
+        });
+        route
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl RemoteRoute for ConfirmedCommands {
+    async fn call(&self, call: RemoteCall) -> Result<Vec<u8>, CallError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (answer, answered) = oneshot::channel();
+        self.waiting.lock().unwrap().insert(id.clone(), answer);
+        let properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_type(ShortString::from(call.message))
+            .with_reply_to(ShortString::from(self.reply_queue.clone()))
+            .with_correlation_id(ShortString::from(id.clone()))
+            .with_message_id(ShortString::from(id))
+            .with_expiration(ShortString::from(call.timeout.as_millis().to_string()))
+            .with_timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            );
+        let exchange = self.bridge.names().commands();
+        let routing_key = call.kind.config_key();
+        let (properties, body) = self.bridge.prepare(
+            &exchange,
+            routing_key,
+            properties,
+            &call.body,
+            Sealing::Sealed,
+        );
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                &body,
+                properties,
+            )
+            .await
+            .unwrap();
+        assert!(confirm.await.unwrap().is_ack());
+        tokio::time::timeout(call.timeout, answered)
+            .await
+            .map_err(|_| CallError::Remote(call.kind))?
+            .map_err(|_| CallError::Remote(call.kind))
+    }
+}
+
+/// The floor of any call over the broker: a message published to a queue
+/// and consumed back on the same connection, no confirm, no work.
+struct BareRoundTrip {
+    channel: lapin::Channel,
+    queue: String,
+    waiting: Mutex<HashMap<String, oneshot::Sender<()>>>,
+}
+
+impl BareRoundTrip {
+    async fn start(bridge: Arc<Bridge>) -> Arc<BareRoundTrip> {
+        let connection = &bridge.link().connection;
+        let channel = connection.create_channel().await.unwrap();
+        let queue = format!("{}.bench-bare", bridge.names().namespace());
+        channel
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let mut deliveries = connection
+            .create_channel()
+            .await
+            .unwrap()
+            .basic_consume(
+                queue.clone().into(),
+                "bench-bare".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let bare = Arc::new(BareRoundTrip {
+            channel,
+            queue,
+            waiting: Mutex::new(HashMap::new()),
+        });
+        let answering = bare.clone();
+        actix_web::rt::spawn(async move {
+            while let Some(Ok(delivery)) = deliveries.next().await {
+                let Some(id) = delivery.properties.correlation_id().as_ref() else {
+                    continue;
+                };
+                let waiting = answering.waiting.lock().unwrap().remove(id.as_str());
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(());
+                }
+            }
+        });
+        bare
+    }
+
+    async fn round_trip(&self) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (arrived, arrival) = oneshot::channel();
+        self.waiting.lock().unwrap().insert(id.clone(), arrived);
+        self.channel
+            .basic_publish(
+                "".into(),
+                self.queue.clone().into(),
+                BasicPublishOptions::default(),
+                b"{}",
+                BasicProperties::default().with_correlation_id(ShortString::from(id)),
+            )
+            .await
+            .unwrap();
+        arrival.await.unwrap();
     }
 }

@@ -171,24 +171,28 @@ fn render_bus(text: &mut String, bus: &EventBus) {
         (
             "storefront_bus_events_published_total",
             "counter",
-            counters.published,
+            counters.published.get(),
         ),
         (
             "storefront_bus_events_delivered_total",
             "counter",
-            counters.delivered,
+            counters.delivered.get(),
         ),
         (
             "storefront_bus_events_retried_total",
             "counter",
-            counters.retried,
+            counters.retried.get(),
         ),
         (
             "storefront_bus_events_dead_lettered_total",
             "counter",
-            counters.dead_lettered,
+            counters.dead_lettered.get(),
         ),
-        ("storefront_bus_events_pending", "gauge", counters.pending),
+        (
+            "storefront_bus_events_pending",
+            "gauge",
+            counters.pending.load(std::sync::atomic::Ordering::Relaxed),
+        ),
     ] {
         let _ = writeln!(text, "# TYPE {name} {kind}\n{name} {value}");
     }

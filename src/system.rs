@@ -13,9 +13,9 @@ use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::user::{UserActor, UserParts};
 use crate::actors::{ActorKind, Registry};
-use crate::bus::bridge::{Bridge, BridgeError, Claims};
+use crate::bus::bridge::{Bridge, BridgeError, BridgeHandle, Claims};
 use crate::bus::cluster::{join, ActorBeat, Heartbeat, Membership};
-use crate::bus::remote::{declare_command_queues, serve_commands, BridgeRoute};
+use crate::bus::remote::{declare_command_queues, serve_commands};
 use crate::bus::trust::BusKeys;
 use crate::bus::EventBus;
 use crate::catalogue::{Catalogue, Render};
@@ -220,11 +220,10 @@ enum Topology {
     Cluster(Link),
 }
 
-/// A node's way into the cluster: the bridge, the route remote calls take,
-/// and the broker's address to name in errors.
+/// A node's way into the cluster: the BridgeActor, which events and remote
+/// calls go through, and the broker's address to name in errors.
 struct Link {
-    bridge: Arc<Bridge>,
-    route: Arc<BridgeRoute>,
+    bridge: BridgeHandle,
     url: String,
 }
 
@@ -281,18 +280,23 @@ impl Topology {
                     })
                 }))
                 .await?;
-            let route = BridgeRoute::start(bridge.clone()).await?;
-            Ok((bridge, route))
+            Ok(bridge)
         };
-        let (bridge, route) = connected.await.map_err(|source| StartupError::Bridge {
+        let bridge = connected.await.map_err(|source| StartupError::Bridge {
             url: url.to_string(),
             source,
         })?;
         Ok(Topology::Cluster(Link {
-            bridge,
-            route,
+            bridge: BridgeHandle::start(bridge, settings.actors.call_timeout()),
             url: url.to_string(),
         }))
+    }
+
+    /// On a cluster: the BridgeActor is a kind of this node like the others.
+    fn register(&self, registry: &Registry) {
+        if let Topology::Cluster(link) = self {
+            registry.register(link.bridge.address(), Placement::Own);
+        }
     }
 
     /// On a cluster: events go through the broker from now on, and the
@@ -312,7 +316,7 @@ impl Topology {
                 .iter()
                 .filter(|kind| settings.node.roles.contains(kind))
             {
-                serve_commands(link.bridge.clone(), registry.clone(), *kind).await?;
+                serve_commands(link.bridge.bridge().clone(), registry.clone(), *kind).await?;
             }
             Ok(())
         };
@@ -325,9 +329,13 @@ impl Topology {
         let Topology::Cluster(link) = self else {
             return Ok(());
         };
-        join(&link.bridge, cluster.others.clone(), cluster.own.clone())
-            .await
-            .map_err(|source| link.failed(source))
+        join(
+            link.bridge.bridge(),
+            cluster.others.clone(),
+            cluster.own.clone(),
+        )
+        .await
+        .map_err(|source| link.failed(source))
     }
 }
 
@@ -350,7 +358,7 @@ fn host<A: KindOf>(
         registry.register(
             Address::<A>::remote(
                 kind,
-                link.route.clone() as Arc<dyn RemoteRoute>,
+                Arc::new(link.bridge.clone()) as Arc<dyn RemoteRoute>,
                 settings.actors.call_timeout(),
             ),
             placement,
@@ -392,18 +400,19 @@ pub async fn start(
         revocations,
         transport,
     } = Backends::open(settings, &database)?;
-    let topology = Topology::connect(settings, &node_id, &database).await?;
-    let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
-    let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
-    let timeout = settings.actors.call_timeout();
-    let registry = Registry::new(node_id.clone());
     let arbiters = Arbiters::new(
-        ActorKind::ALL
+        ActorKind::ROLES
             .iter()
             .map(|kind| settings.actors.instances(*kind))
             .max()
             .unwrap_or(1),
     );
+    let topology = Topology::connect(settings, &node_id, &database).await?;
+    let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
+    let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
+    let timeout = settings.actors.call_timeout();
+    let registry = Registry::new(node_id.clone());
+    topology.register(&registry);
 
     let bus = EventBus::new(
         node_id.clone(),

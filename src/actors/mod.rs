@@ -18,9 +18,9 @@ pub use crate::runtime::{
 /// the names of the messages a kind answers and the wire test's examples
 /// follow from this list.
 macro_rules! hosted_kinds {
-    ($($variant:ident => $module:ident::$actor:ident;)*) => {
+    ($($variant:ident => $actor:ty;)*) => {
         $(
-            impl crate::runtime::KindOf for $module::$actor {
+            impl crate::runtime::KindOf for $actor {
                 const KIND: ActorKind = ActorKind::$variant;
             }
         )*
@@ -28,7 +28,7 @@ macro_rules! hosted_kinds {
         /// The names of the messages `kind` answers.
         pub fn messages_of(kind: ActorKind) -> &'static [&'static str] {
             match kind {
-                $(ActorKind::$variant => <$module::$actor as crate::runtime::Hosted>::MESSAGES),*
+                $(ActorKind::$variant => <$actor as crate::runtime::Hosted>::MESSAGES),*
             }
         }
 
@@ -36,7 +36,7 @@ macro_rules! hosted_kinds {
         #[cfg(test)]
         fn examples_of(kind: ActorKind) -> Vec<crate::runtime::WireExample> {
             match kind {
-                $(ActorKind::$variant => <$module::$actor as crate::runtime::Hosted>::examples()),*
+                $(ActorKind::$variant => <$actor as crate::runtime::Hosted>::examples()),*
             }
         }
     };
@@ -49,6 +49,7 @@ hosted_kinds! {
     Product => product::ProductActor;
     Cart => cart::CartActor;
     Order => order::OrderActor;
+    Bridge => crate::bus::bridge::BridgeActor;
 }
 
 /// Asks each actor that owns a dependency to check it; an actor that does

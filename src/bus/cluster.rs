@@ -18,7 +18,6 @@ use lapin::{BasicProperties, ExchangeKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -319,7 +318,7 @@ async fn listen(bridge: Arc<Bridge>, membership: Arc<Membership>) -> Result<(), 
             FieldTable::default(),
         )
         .await?;
-    let queue = names.heartbeat_queue(&bridge.node_id);
+    let queue = names.heartbeat_queue(bridge.node_id());
     let heard = queue.clone();
     let mut arguments = FieldTable::default();
     arguments.insert(
@@ -330,7 +329,7 @@ async fn listen(bridge: Arc<Bridge>, membership: Arc<Membership>) -> Result<(), 
     let mut heartbeats = channel
         .basic_consume(
             queue.into(),
-            format!("{}-heartbeats", bridge.node_id).into(),
+            format!("{}-heartbeats", bridge.node_id()).into(),
             BasicConsumeOptions {
                 no_ack: true,
                 ..Default::default()
@@ -355,10 +354,7 @@ fn hear(
     delivery: &lapin::message::Delivery,
 ) {
     let ignored = |reason: &str| {
-        bridge
-            .counters
-            .heartbeats_ignored
-            .fetch_add(1, Ordering::Relaxed);
+        bridge.counters().heartbeats_ignored.add();
         tracing::warn!(queue, reason, "a heartbeat is ignored");
     };
     if delivery.data.len() > MAX_HEARTBEAT_BYTES {
@@ -376,7 +372,7 @@ fn hear(
             return ignored("it does not decode");
         }
     };
-    if heartbeat.node_id == bridge.node_id {
+    if heartbeat.node_id == bridge.node_id() {
         return;
     }
     if let Err(reason) = heartbeat.check() {

@@ -28,9 +28,10 @@ pub use envelope::{DeliverEvent, EventEnvelope};
 
 use crate::domain::{ActorKind, Backoff};
 use crate::runtime::ActorError;
+use crate::runtime::Count;
 use crate::runtime::KindOf;
 use crate::runtime::{Address, Envelope, Handles};
-use bridge::{Bridge, BridgeError, Consumer};
+use bridge::{Bridge, BridgeError, BridgeHandle, Consumer};
 
 /// The broker has not taken the last events published: a new one is refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +48,27 @@ struct Subscriber {
     deliver: Deliver,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+/// What the bus counted since start, and the events it holds now.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BusCounters {
-    pub published: u64,
-    pub delivered: u64,
-    pub retried: u64,
-    pub dead_lettered: u64,
-    pub pending: u64,
+    #[schema(value_type = u64)]
+    pub published: Count,
+    /// Delivered to a local subscriber, or taken by the broker.
+    #[schema(value_type = u64)]
+    pub delivered: Count,
+    #[schema(value_type = u64)]
+    pub retried: Count,
+    #[schema(value_type = u64)]
+    pub dead_lettered: Count,
+    /// Published and not yet delivered or taken.
+    #[serde(serialize_with = "as_number")]
+    #[schema(value_type = u64)]
+    pub pending: AtomicU64,
+}
+
+fn as_number<S: serde::Serializer>(value: &AtomicU64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(value.load(Ordering::Relaxed))
 }
 
 struct Inner {
@@ -63,19 +77,15 @@ struct Inner {
     /// Most events waiting for the broker at once.
     publish_buffer: u64,
     subscribers: RwLock<Vec<Subscriber>>,
-    published: AtomicU64,
-    delivered: AtomicU64,
-    retried: AtomicU64,
-    dead_lettered: AtomicU64,
-    pending: AtomicU64,
+    counters: Arc<BusCounters>,
     idle: Notify,
     /// Where deliveries run: one of the node's own threads, which outlive
     /// the HTTP workers that publish most events, so that what was
     /// published before a shutdown is still delivered.
     deliveries: ArbiterHandle,
-    /// Set when `bus.url` is: events then go through RabbitMQ, and reach
-    /// this node's subscribers from their queues.
-    bridge: OnceLock<Arc<Bridge>>,
+    /// Set when `bus.url` is: events then go through RabbitMQ (handed to
+    /// the BridgeActor), and reach this node's subscribers from their queues.
+    bridge: OnceLock<BridgeHandle>,
 }
 
 #[derive(Clone)]
@@ -97,11 +107,7 @@ impl EventBus {
                 delivery_attempts,
                 publish_buffer: publish_buffer.get(),
                 subscribers: RwLock::new(Vec::new()),
-                published: AtomicU64::new(0),
-                delivered: AtomicU64::new(0),
-                retried: AtomicU64::new(0),
-                dead_lettered: AtomicU64::new(0),
-                pending: AtomicU64::new(0),
+                counters: Arc::default(),
                 idle: Notify::new(),
                 deliveries,
                 bridge: OnceLock::new(),
@@ -132,7 +138,8 @@ impl EventBus {
     /// Sends events through RabbitMQ from now on, and consumes this node's
     /// subscribers' queues: one queue per subscribed kind (each event to one
     /// node hosting it), and this node's broadcast queue. Subscribe first.
-    pub async fn attach(&self, bridge: Arc<Bridge>) -> Result<(), BridgeError> {
+    pub async fn attach(&self, handle: BridgeHandle) -> Result<(), BridgeError> {
+        let bridge = handle.bridge();
         let subscribers: Vec<(ActorKind, &'static [&'static str], Deliver)> = self
             .inner
             .subscribers
@@ -207,19 +214,19 @@ impl EventBus {
                 })
             }))
             .await?;
-        let _ = self.inner.bridge.set(bridge);
+        let _ = self.inner.bridge.set(handle);
         Ok(())
     }
 
     /// The bridge, when events go through RabbitMQ.
     pub fn bridge(&self) -> Option<&Arc<Bridge>> {
-        self.inner.bridge.get()
+        self.inner.bridge.get().map(BridgeHandle::bridge)
     }
 
     /// Whether `publish` would take another event now.
     pub fn has_room(&self) -> bool {
         self.inner.bridge.get().is_none()
-            || self.inner.pending.load(Ordering::Relaxed) < self.inner.publish_buffer
+            || self.inner.counters.pending.load(Ordering::Relaxed) < self.inner.publish_buffer
     }
 
     /// Queues `event` for every subscriber of its routing key and returns at
@@ -239,11 +246,12 @@ impl EventBus {
             timestamp: Utc::now(),
             event,
         });
-        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        let counters = &self.inner.counters;
+        counters.published.add();
         let key = envelope.event.routing_key();
         if let Some(bridge) = self.inner.bridge.get() {
-            if self.inner.pending.fetch_add(1, Ordering::Relaxed) >= self.inner.publish_buffer {
-                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
+            if counters.pending.fetch_add(1, Ordering::Relaxed) >= self.inner.publish_buffer {
+                counters.pending.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(
                     event = key,
                     "the broker has not taken the events before; refused"
@@ -256,8 +264,8 @@ impl EventBus {
                 actix_rt::spawn(publish_until_confirmed(inner, bridge, envelope));
             });
             if !sent {
-                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
-                self.inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                counters.pending.fetch_sub(1, Ordering::Relaxed);
+                counters.dead_lettered.add();
                 tracing::error!(event = key, "the node is stopping; event dropped");
             }
             return Ok(());
@@ -268,7 +276,7 @@ impl EventBus {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for subscriber in subscribers.iter().filter(|s| s.routing_keys.contains(&key)) {
-            self.inner.pending.fetch_add(1, Ordering::Relaxed);
+            counters.pending.fetch_add(1, Ordering::Relaxed);
             let inner = self.inner.clone();
             let deliver = subscriber.deliver.clone();
             let delivered = envelope.clone();
@@ -281,8 +289,8 @@ impl EventBus {
                 );
             });
             if !sent {
-                self.inner.pending.fetch_sub(1, Ordering::Relaxed);
-                self.inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                counters.pending.fetch_sub(1, Ordering::Relaxed);
+                counters.dead_lettered.add();
                 tracing::error!(event = key, message_id = %envelope.message_id, "the node is stopping; event dropped");
             }
         }
@@ -296,16 +304,16 @@ impl EventBus {
         let Some(bridge) = self.inner.bridge.get().cloned() else {
             return self.publish_as(message_id, event).is_ok();
         };
-        let envelope = EventEnvelope {
+        let envelope = Arc::new(EventEnvelope {
             message_id,
             origin_node: self.inner.node_id.clone(),
             timestamp: Utc::now(),
             event,
-        };
-        self.inner.published.fetch_add(1, Ordering::Relaxed);
-        match bridge.publish(&envelope).await {
+        });
+        self.inner.counters.published.add();
+        match bridge.publish(envelope.clone()).await {
             Ok(()) => {
-                self.inner.delivered.fetch_add(1, Ordering::Relaxed);
+                self.inner.counters.delivered.add();
                 true
             }
             Err(err) => {
@@ -315,15 +323,8 @@ impl EventBus {
         }
     }
 
-    pub fn counters(&self) -> BusCounters {
-        let inner = &self.inner;
-        BusCounters {
-            published: inner.published.load(Ordering::Relaxed),
-            delivered: inner.delivered.load(Ordering::Relaxed),
-            retried: inner.retried.load(Ordering::Relaxed),
-            dead_lettered: inner.dead_lettered.load(Ordering::Relaxed),
-            pending: inner.pending.load(Ordering::Relaxed),
-        }
+    pub fn counters(&self) -> &Arc<BusCounters> {
+        &self.inner.counters
     }
 
     /// Waits until every published event has been delivered (or given up
@@ -332,7 +333,7 @@ impl EventBus {
         let all_done = async {
             loop {
                 let notified = self.inner.idle.notified();
-                if self.inner.pending.load(Ordering::Acquire) == 0 {
+                if self.inner.counters.pending.load(Ordering::Acquire) == 0 {
                     return;
                 }
                 notified.await;
@@ -346,19 +347,19 @@ impl EventBus {
 /// (the bridge reconnects meanwhile when the broker went away).
 async fn publish_until_confirmed(
     inner: Arc<Inner>,
-    bridge: Arc<Bridge>,
+    bridge: BridgeHandle,
     envelope: Arc<EventEnvelope>,
 ) {
     let key = envelope.event.routing_key();
     let mut failures = 0;
     loop {
-        match bridge.publish(&envelope).await {
+        match bridge.publish(envelope.clone()).await {
             Ok(()) => {
-                inner.delivered.fetch_add(1, Ordering::Relaxed);
+                inner.counters.delivered.add();
                 break;
             }
             Err(err) => {
-                inner.retried.fetch_add(1, Ordering::Relaxed);
+                inner.counters.retried.add();
                 failures += 1;
                 let backoff = Backoff::BUS.after(failures);
                 tracing::warn!(event = key, message_id = %envelope.message_id, error = %crate::telemetry::error_chain(&err), "publishing failed; retrying in {backoff:?}");
@@ -366,7 +367,7 @@ async fn publish_until_confirmed(
             }
         }
     }
-    if inner.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+    if inner.counters.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
         inner.idle.notify_waiters();
     }
 }
@@ -376,11 +377,11 @@ async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc
     for attempt in 1..=inner.delivery_attempts {
         match deliver(envelope.clone()).await {
             Ok(()) => {
-                inner.delivered.fetch_add(1, Ordering::Relaxed);
+                inner.counters.delivered.add();
                 break;
             }
             Err(err) if attempt < inner.delivery_attempts => {
-                inner.retried.fetch_add(1, Ordering::Relaxed);
+                inner.counters.retried.add();
                 let backoff = Backoff::BUS.after(attempt);
                 tracing::warn!(
                     event = key, message_id = %envelope.message_id, attempt,
@@ -390,7 +391,7 @@ async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc
                 tokio::time::sleep(backoff).await;
             }
             Err(err) => {
-                inner.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                inner.counters.dead_lettered.add();
                 tracing::error!(
                     event = key, message_id = %envelope.message_id, attempt,
                     error = %crate::telemetry::error_chain(&err),
@@ -399,7 +400,7 @@ async fn deliver_with_retries(inner: Arc<Inner>, deliver: Deliver, envelope: Arc
             }
         }
     }
-    if inner.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+    if inner.counters.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
         inner.idle.notify_waiters();
     }
 }

@@ -266,18 +266,33 @@ fn header<'a>(headers: &'a Option<FieldTable>, name: &str) -> Header<'a> {
     }
 }
 
+/// RabbitMQ's direct reply-to, as signed: the broker gives each command
+/// that names `amq.rabbitmq.reply-to` an address of the caller's channel
+/// (`amq.rabbitmq.reply-to.<opaque>`) on its way, so the caller cannot sign
+/// what the host will read. Signed as the pseudo-queue's name, it can be
+/// turned only into another direct address, where the reply, sealed, is of
+/// no use to whoever took it.
+fn direct_reply_to(name: &[u8]) -> &[u8] {
+    const DIRECT: &[u8] = b"amq.rabbitmq.reply-to";
+    if name.starts_with(DIRECT) {
+        DIRECT
+    } else {
+        name
+    }
+}
+
 /// What routes and identifies a message, each part length-prefixed (and
 /// optional ones marked present or absent), so that no two messages encode
 /// alike: the associated data of a seal, and the start of a signature.
 fn routing(exchange: &str, routing_key: &str, properties: &BasicProperties) -> Vec<u8> {
     let mut out = b"storefront-bus-v1".to_vec();
     field(&mut out, exchange.as_bytes());
-    field(&mut out, routing_key.as_bytes());
+    field(&mut out, direct_reply_to(routing_key.as_bytes()));
     for value in [
         short(properties.kind()),
         short(properties.message_id()),
         short(properties.correlation_id()),
-        short(properties.reply_to()),
+        short(properties.reply_to()).map(direct_reply_to),
         short(properties.expiration()),
         short(properties.content_type()),
         short(properties.content_encoding()),
@@ -438,6 +453,45 @@ mod tests {
                 &body
             ),
             Refusal::MalformedSignature
+        );
+    }
+
+    #[test]
+    fn a_command_for_a_direct_reply_is_believed_with_the_address_the_broker_gave_it() {
+        let keys = BusKeys::new(SECRET);
+        let asked = properties().with_reply_to("amq.rabbitmq.reply-to".into());
+        let (signed, body) = keys.outgoing("ns.commands", "order", asked, b"{}", Sealing::Sealed);
+        let delivered = signed
+            .clone()
+            .with_reply_to("amq.rabbitmq.reply-to.g1h2AA5yZXBseUAx.Ay5Ftg".into());
+        assert!(keys
+            .incoming("ns.commands", "order", &delivered, &body)
+            .is_ok());
+        let elsewhere = signed.with_reply_to("ns.attackers-queue".into());
+        assert_eq!(
+            keys.incoming("ns.commands", "order", &elsewhere, &body)
+                .unwrap_err(),
+            Refusal::WrongSignature
+        );
+        // The reply, sent to the address, is believed where it arrives.
+        let (reply, body) = keys.outgoing(
+            "",
+            "amq.rabbitmq.reply-to.g1h2AA5yZXBseUAx.Ay5Ftg",
+            properties(),
+            b"{}",
+            Sealing::Sealed,
+        );
+        assert!(keys
+            .incoming(
+                "",
+                "amq.rabbitmq.reply-to.g1h2AA5yZXBseUAx.Ay5Ftg",
+                &reply,
+                &body
+            )
+            .is_ok());
+        assert_eq!(
+            keys.incoming("", "ns.other", &reply, &body).unwrap_err(),
+            Refusal::WrongSignature
         );
     }
 

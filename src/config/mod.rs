@@ -514,7 +514,7 @@ impl Default for NodeSettings {
     fn default() -> Self {
         NodeSettings {
             id: String::new(),
-            roles: ActorKind::ALL.to_vec(),
+            roles: ActorKind::ROLES.to_vec(),
         }
     }
 }
@@ -685,10 +685,9 @@ impl Settings {
         Ok(self)
     }
 
-    /// The config keys of the kinds this node does not host.
     /// The config keys of the kinds `node.roles` leaves to other nodes.
     pub fn unhosted_kinds(&self) -> Vec<&'static str> {
-        ActorKind::ALL
+        ActorKind::ROLES
             .iter()
             .filter(|kind| !self.node.roles.contains(kind))
             .map(|kind| kind.config_key())

@@ -6,29 +6,42 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Declares every kind once: its variant, its actor's name, and its key
-/// under `[actors]` and in `node.roles`.
+/// Declares every kind once: its variant, its actor's name, and its key.
+/// A role's key names it under `[actors]` and in `node.roles`; the
+/// runtime's own kinds run wherever what they serve is configured (the
+/// bridge wherever `bus.url` is) and are no role.
 macro_rules! actor_kinds {
-    ($($variant:ident => $actor:literal, $key:literal;)*) => {
+    (
+        roles { $($role:ident => $role_actor:literal, $role_key:literal;)* }
+        runtime { $($own:ident => $own_actor:literal, $own_key:literal;)* }
+    ) => {
         /// The kinds of actor a node can host.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum ActorKind {
-            $($variant),*
+            $($role,)*
+            $($own,)*
         }
 
         impl ActorKind {
-            pub const ALL: &'static [ActorKind] = &[$(ActorKind::$variant),*];
+            /// Every kind, the roles first.
+            pub const ALL: &'static [ActorKind] = &[$(ActorKind::$role,)* $(ActorKind::$own,)*];
+
+            /// The kinds a node can be given in `node.roles`: the services.
+            pub const ROLES: &'static [ActorKind] = &[$(ActorKind::$role),*];
 
             pub fn actor_name(self) -> &'static str {
                 match self {
-                    $(ActorKind::$variant => $actor),*
+                    $(ActorKind::$role => $role_actor,)*
+                    $(ActorKind::$own => $own_actor,)*
                 }
             }
 
-            /// Its key under `[actors]` and in `node.roles`.
+            /// Its key under `[actors]` and in `node.roles` (for a role),
+            /// and in the names of its queues.
             pub fn config_key(self) -> &'static str {
                 match self {
-                    $(ActorKind::$variant => $key),*
+                    $(ActorKind::$role => $role_key,)*
+                    $(ActorKind::$own => $own_key,)*
                 }
             }
         }
@@ -36,12 +49,17 @@ macro_rules! actor_kinds {
 }
 
 actor_kinds! {
-    Otp => "OtpActor", "otp";
-    User => "UserActor", "user";
-    Mailer => "MailerActor", "mailer";
-    Product => "ProductActor", "product";
-    Cart => "CartActor", "cart";
-    Order => "OrderActor", "order";
+    roles {
+        Otp => "OtpActor", "otp";
+        User => "UserActor", "user";
+        Mailer => "MailerActor", "mailer";
+        Product => "ProductActor", "product";
+        Cart => "CartActor", "cart";
+        Order => "OrderActor", "order";
+    }
+    runtime {
+        Bridge => "BridgeActor", "bridge";
+    }
 }
 
 impl ActorKind {
@@ -49,16 +67,21 @@ impl ActorKind {
         self as usize
     }
 
-    /// The kind whose config key is `key`; the error lists the keys.
+    /// Whether a node can be given it in `node.roles`.
+    pub fn is_role(self) -> bool {
+        ActorKind::ROLES.contains(&self)
+    }
+
+    /// The role whose config key is `key`; the error lists the roles.
     pub fn from_config_key(key: &str) -> Result<ActorKind, String> {
-        ActorKind::ALL
+        ActorKind::ROLES
             .iter()
             .copied()
             .find(|kind| kind.config_key() == key)
             .ok_or_else(|| {
                 format!(
-                    "`{key}` is no actor kind; the kinds are {}",
-                    ActorKind::ALL
+                    "`{key}` is no actor kind a node can be given; the kinds are {}",
+                    ActorKind::ROLES
                         .iter()
                         .map(|kind| kind.config_key())
                         .collect::<Vec<_>>()
@@ -116,5 +139,14 @@ mod tests {
         assert_eq!(ActorKind::parse("useractor"), Some(ActorKind::User));
         assert_eq!(ActorKind::parse("actor"), None);
         assert_eq!(ActorKind::parse("nope"), None);
+        assert_eq!(ActorKind::parse("BridgeActor"), Some(ActorKind::Bridge));
+    }
+
+    #[test]
+    fn the_bridge_is_a_kind_but_no_role() {
+        assert!(ActorKind::ALL.contains(&ActorKind::Bridge));
+        assert!(!ActorKind::ROLES.contains(&ActorKind::Bridge));
+        assert!(ActorKind::from_config_key("bridge").is_err());
+        assert_eq!(ActorKind::from_config_key("otp"), Ok(ActorKind::Otp));
     }
 }

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
@@ -12,7 +13,7 @@ use crate::actors::mailer::MailerActor;
 use crate::actors::mailer::{ListQueuedMail, RetryQueuedMail};
 use crate::actors::order::{OrderActor, OutboxBacklog};
 use crate::actors::ActorKind;
-use crate::bus::bridge::{BrokerSnapshot, QueueDepth};
+use crate::bus::bridge::{BrokerState, QueueDepth};
 use crate::bus::cluster::{admin_page, ActorBeat, Heartbeat};
 use crate::bus::BusCounters;
 use crate::domain::MailKind;
@@ -41,6 +42,11 @@ pub struct ActorView {
     /// own (the mailer): that queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_queue: Option<QueueDepth>,
+    /// The BridgeActor's own counts: publishes queued and waiting for the
+    /// broker's confirm, the confirm's latency, deliveries consumed and
+    /// dead-lettered, calls waiting for replies, reconnections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BrokerState>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,7 +96,7 @@ impl<'a> From<&'a QueuedMailSummary> for QueuedMailBody<'a> {
 async fn view(state: &AppState, kind: ActorKind) -> ActorView {
     let stats = state.registry.stats(kind);
     let (cluster_queue, event_queue) = match state.bus.bridge() {
-        Some(bridge) => {
+        Some(bridge) if kind.is_role() => {
             let names = bridge.names();
             let (commands, events) = (
                 names.command_queue(kind.config_key()),
@@ -98,7 +104,7 @@ async fn view(state: &AppState, kind: ActorKind) -> ActorView {
             );
             futures_util::join!(bridge.queue_depth(&commands), bridge.queue_depth(&events))
         }
-        None => (None, None),
+        _ => (None, None),
     };
     ActorView {
         node: state.registry.node_id().to_owned(),
@@ -106,6 +112,11 @@ async fn view(state: &AppState, kind: ActorKind) -> ActorView {
         actor: stats.map_or_else(|| KindSnapshot::unhosted(kind), |stats| stats.snapshot()),
         cluster_queue,
         event_queue,
+        bridge: state
+            .bus
+            .bridge()
+            .filter(|_| kind == ActorKind::Bridge)
+            .map(|bridge| bridge.state()),
     }
 }
 
@@ -118,7 +129,7 @@ async fn view(state: &AppState, kind: ActorKind) -> ActorView {
     ))]
 pub async fn list_actors(state: web::Data<AppState>, _: Admin) -> HttpResponse {
     let actors: Vec<ActorView> =
-        futures_util::future::join_all(ActorKind::ALL.iter().map(|kind| view(&state, *kind))).await;
+        futures_util::future::join_all(state.registry.kinds().map(|kind| view(&state, kind))).await;
     HttpResponse::Ok().json(actors)
 }
 
@@ -134,7 +145,9 @@ pub async fn get_actor(
     _: Admin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = ActorKind::parse(&name).ok_or(ApiError::NotFound("actor"))?;
+    let kind = ActorKind::parse(&name)
+        .filter(|kind| state.registry.kinds().any(|known| known == *kind))
+        .ok_or(ApiError::NotFound("actor"))?;
     Ok(HttpResponse::Ok().json(ActorDetail {
         actor: view(&state, kind).await,
         recent_messages: state
@@ -153,9 +166,10 @@ pub struct BusBody {
     pub node: String,
     /// Events published here and their deliveries (local, or hand-offs to
     /// the broker).
-    pub events: BusCounters,
+    #[schema(value_type = BusCounters)]
+    pub events: Arc<BusCounters>,
     /// `null` without `bus.url`: every event stays in this process.
-    pub broker: Option<BrokerSnapshot>,
+    pub broker: Option<BrokerState>,
     /// Order events written and not yet relayed (`null` when the node
     /// hosting orders did not answer).
     pub outbox_backlog: Option<u64>,
@@ -180,8 +194,8 @@ pub async fn bus_body(state: &AppState) -> BusBody {
     .await;
     BusBody {
         node: state.registry.node_id().to_owned(),
-        events: state.bus.counters(),
-        broker: state.bus.bridge().map(|bridge| bridge.snapshot()),
+        events: state.bus.counters().clone(),
+        broker: state.bus.bridge().map(|bridge| bridge.state()),
         outbox_backlog: backlog.ok().and_then(Result::ok).and_then(Result::ok),
     }
 }

@@ -73,6 +73,13 @@ impl<A: Actor<Context = Context<A>>> Address<A> {
         }
     }
 
+    /// The address of a pool its owner keeps a handle on too.
+    pub fn shared(pool: Arc<Pool<A>>) -> Address<A> {
+        Address {
+            route: Route::Local(pool),
+        }
+    }
+
     pub fn remote(kind: ActorKind, route: Arc<dyn RemoteRoute>, timeout: Duration) -> Address<A> {
         Address {
             route: Route::Remote {

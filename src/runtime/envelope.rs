@@ -17,8 +17,8 @@ use tracing::{Instrument, Span};
 
 use super::incarnation::Incarnation;
 use super::stats::{MessageRecord, Outcome};
-use super::wire::WireMessage;
-use super::{ActorError, ActorKind, CallError};
+use super::wire::{MailboxMessage, ReportsOutcome};
+use super::{ActorKind, CallError};
 use crate::telemetry::RequestId;
 
 /// What a handler gives back: a future run on the instance's arbiter. Sync
@@ -30,20 +30,6 @@ pub type Reply<T> = LocalBoxFuture<'static, T>;
 /// future alike: both are timed and both have their panics caught.
 pub trait Handles<M: Message>: Actor<Context = Context<Self>> {
     fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> Reply<M::Result>;
-}
-
-/// Lets the runtime tell a failed answer from a normal one.
-pub trait ReportsOutcome {
-    fn outcome(&self) -> Outcome;
-}
-
-impl<T> ReportsOutcome for Result<T, ActorError> {
-    fn outcome(&self) -> Outcome {
-        match self {
-            Err(err) if err.is_fault() => Outcome::Failed,
-            _ => Outcome::Ok,
-        }
-    }
 }
 
 /// Held by a message while it waits; gives the counts back if the message
@@ -275,7 +261,7 @@ pub fn deliver<A, M>(
 ) -> Delivery<A, M::Result>
 where
     A: Handles<M>,
-    M: WireMessage,
+    M: MailboxMessage,
 {
     let Envelope {
         msg,
@@ -363,7 +349,7 @@ macro_rules! instrumented_actor {
         impl<M> ::actix::Handler<$crate::runtime::Envelope<M>> for $actor
         where
             Self: $crate::runtime::Handles<M>,
-            M: $crate::runtime::WireMessage,
+            M: $crate::runtime::MailboxMessage,
         {
             type Result = $crate::runtime::Delivery<Self, M::Result>;
 

@@ -3,6 +3,7 @@
 //! those addresses by kind, and the counters operators read.
 
 mod address;
+mod counter;
 mod dependency;
 mod envelope;
 mod error;
@@ -15,8 +16,9 @@ mod timeline;
 mod wire;
 
 pub use address::{Address, RemoteCall, RemoteRoute};
+pub use counter::{Count, Gauge, Held, Latency};
 pub use dependency::{CheckDependency, DependencyStatus};
-pub use envelope::{deliver, Delivery, DropInRuntime, Envelope, Handles, Reply, ReportsOutcome};
+pub use envelope::{deliver, Delivery, DropInRuntime, Envelope, Handles, Reply};
 pub use error::{ActorError, CallError};
 #[cfg(test)]
 pub use hosting::WireExample;
@@ -28,6 +30,6 @@ pub use stats::{
     RECENT_MESSAGES,
 };
 pub use timeline::{History, Sample, Timeline, SAMPLES_IN_HEARTBEAT, SAMPLES_KEPT, SAMPLE_EVERY};
-pub use wire::{ReplyOf, WireMessage};
+pub use wire::{MailboxMessage, ReplyOf, ReportsOutcome, WireMessage};
 
 use crate::domain::ActorKind;

@@ -44,6 +44,14 @@ impl Instance {
         self.incarnation.stats.id()
     }
 
+    /// Replaces this incarnation with a fresh one, counted as a restart:
+    /// what an actor does when something it owns (a connection) is gone
+    /// and only a new start brings it back. This one answers what it holds,
+    /// then stops.
+    pub fn restart<A: Actor<Context = Context<A>>>(&self, ctx: &mut Context<A>) {
+        self.incarnation.retire(ctx);
+    }
+
     /// `round` as work of this actor, under the panic guard of its handlers:
     /// a panic is logged, counted as a failure, and restarts the instance.
     pub fn guard<A, F>(&self, round: F) -> impl ActorFuture<A, Output = ()>
@@ -243,6 +251,18 @@ impl<A: Actor<Context = Context<A>>> Pool<A> {
         Pool {
             stats,
             slots,
+            timeout,
+        }
+    }
+
+    /// Starts one instance made by `factory` on the current arbiter, and
+    /// restarts it there: for an actor that belongs with work this thread
+    /// already does (the bridge, with its connection's I/O).
+    pub fn start_here(stats: Arc<KindStats>, timeout: Duration, factory: Factory<A>) -> Pool<A> {
+        let slot = Slot::new(stats.add_instance(), actix_rt::Arbiter::current(), factory);
+        Pool {
+            stats,
+            slots: vec![slot],
             timeout,
         }
     }

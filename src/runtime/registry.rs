@@ -102,13 +102,21 @@ impl Registry {
 
     /// Whether this node runs instances of `kind`.
     pub fn hosts(&self, kind: ActorKind) -> bool {
-        self.entry(kind).stats.is_some()
+        self.stats(kind).is_some()
     }
 
     /// The counters of `kind`'s instances on this node; `None` when another
-    /// node hosts it.
+    /// node hosts it, or nothing does (the bridge without `bus.url`).
     pub fn stats(&self, kind: ActorKind) -> Option<&Arc<KindStats>> {
-        self.entry(kind).stats.as_ref()
+        self.inner.entries[kind.index()].get()?.stats.as_ref()
+    }
+
+    /// The kinds this node knows, hosted here or elsewhere, in their order.
+    pub fn kinds(&self) -> impl Iterator<Item = ActorKind> + '_ {
+        ActorKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| self.inner.entries[kind.index()].get().is_some())
     }
 
     /// Called on HTTP worker `worker` of `workers` as it starts: the

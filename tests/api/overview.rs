@@ -52,7 +52,7 @@ async fn the_overview_shows_this_node_its_kinds_their_past_the_bus_and_the_mail(
         .iter()
         .map(|kind| kind["name"].as_str().unwrap())
         .collect();
-    let every: Vec<&str> = ActorKind::ALL
+    let every: Vec<&str> = ActorKind::ROLES
         .iter()
         .map(|kind| kind.actor_name())
         .collect();

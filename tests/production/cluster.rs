@@ -77,7 +77,7 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         let names = Names::new(&self.name);
-        let queues = ActorKind::ALL
+        let queues = ActorKind::ROLES
             .iter()
             .flat_map(|kind| {
                 [
@@ -205,7 +205,7 @@ async fn a_sign_in_on_one_node_is_mailed_once_by_the_cluster() {
             .map(|node| node["nodeId"].as_str().unwrap())
             .collect();
         ids == ["node-a", "node-b"]
-            && nodes[1]["roles"].as_array().unwrap().len() == ActorKind::ALL.len()
+            && nodes[1]["roles"].as_array().unwrap().len() == ActorKind::ROLES.len()
             && nodes[1]["address"]
                 .as_str()
                 .unwrap()
@@ -391,7 +391,7 @@ pub async fn split(namespace: &Namespace, kind: ActorKind) -> Option<(TestApp, T
 }
 
 pub fn all_but(kind: ActorKind) -> Vec<ActorKind> {
-    ActorKind::ALL
+    ActorKind::ROLES
         .iter()
         .copied()
         .filter(|k| *k != kind)
@@ -611,6 +611,90 @@ async fn the_bridge_recovers_when_the_broker_closes_its_connections() {
         gateway.get("/auth/me", Some(&session.token)).await.status(),
         StatusCode::OK
     );
+    // Each node's BridgeActor restarted once per reconnection.
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+    for node in [&mailer, &gateway] {
+        let bridge: Value = node
+            .get("/admin/actors/BridgeActor", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(bridge["hosted"], true, "{bridge}");
+        assert_eq!(bridge["bridge"]["connected"], true, "{bridge}");
+        let reconnections = bridge["bridge"]["reconnections"].as_u64().unwrap();
+        assert!(reconnections >= 1, "{bridge}");
+        assert_eq!(bridge["restarts"].as_u64(), Some(reconnections), "{bridge}");
+    }
+}
+
+/// The BridgeActor is a kind of every clustered node: its mailbox shows
+/// the events it published and the calls it carried, and its own counts
+/// what it holds now and how long the broker took to confirm.
+#[actix_web::test]
+async fn the_bridge_actor_shows_its_publishes_calls_and_deliveries() {
+    let namespace = Namespace::new();
+    let Some((_product_node, gateway)) = split(&namespace, ActorKind::Product).await else {
+        return;
+    };
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+    for _ in 0..3 {
+        assert_eq!(
+            gateway.get("/products/1", None).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let listed: Value = gateway
+        .get("/admin/actors", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kind| kind["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.last(), Some(&"BridgeActor"), "{listed}");
+    let bridge: Value = gateway
+        .get("/admin/actors/BridgeActor", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bridge["hosted"], true, "{bridge}");
+    assert_eq!(bridge["instances"].as_array().unwrap().len(), 1, "{bridge}");
+    let types: Vec<&str> = bridge["recentMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["type"].as_str().unwrap())
+        .collect();
+    // The sign-in's events, and the calls for the products.
+    assert!(types.contains(&"Publish"), "{bridge}");
+    assert_eq!(
+        types.iter().filter(|kind| **kind == "Call").count(),
+        3,
+        "{bridge}"
+    );
+    let counts = &bridge["bridge"];
+    assert!(counts["confirmed"].as_u64().unwrap() >= 1, "{bridge}");
+    assert!(
+        counts["confirmLatencyMs"]["p99"].as_f64().unwrap() > 0.0,
+        "{bridge}"
+    );
+    assert!(counts["consumed"].as_u64().unwrap() >= 1, "{bridge}");
+    for now in [
+        "publishesQueued",
+        "awaitingConfirm",
+        "callsQueued",
+        "callsWaiting",
+    ] {
+        assert_eq!(counts[now], 0, "{now}: {bridge}");
+    }
+    assert_eq!(counts["reconnections"], 0, "{bridge}");
+    assert_eq!(bridge["restarts"], 0, "{bridge}");
 }
 
 /// An event whose handler fails every time is redelivered up to the limit,
@@ -1071,7 +1155,8 @@ async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
             && kind["handled"].as_u64().unwrap() >= 5
             && kind["latencyMs"]["p99"].as_f64().unwrap() > 0.0
             && !kind["history"]["queued"].as_array().unwrap().is_empty()
-            && nodes[0]["kinds"].as_array().unwrap().len() == ActorKind::ALL.len() - 1
+            // Every role but products, and its BridgeActor.
+            && nodes[0]["kinds"].as_array().unwrap().len() == ActorKind::ROLES.len()
     })
     .await;
     drop(first);
@@ -1119,6 +1204,10 @@ async fn the_page_on_a_cluster_shows_the_other_node_the_broker_and_a_kinds_queue
     for count in [
         "published",
         "confirmed",
+        "waiting for a confirm",
+        "confirm p50 / p99 ms",
+        "calls waiting for replies",
+        "reconnections",
         "consumed",
         "redelivered",
         "dead-lettered",
@@ -1162,6 +1251,28 @@ async fn the_page_on_a_cluster_shows_the_other_node_the_broker_and_a_kinds_queue
             );
         }
         assert!(note.contains("waiting, 1 consumer(s)."), "{kind}: {note}");
+    }
+    browser
+        .click("section.node[data-node=\"gateway\"] tr[data-kind=\"BridgeActor\"] button")
+        .await;
+    let note = browser
+        .wait_for(
+            "the bridge's counts",
+            10,
+            "const note = document.getElementById('detail-note').textContent;
+             return document.getElementById('detail-title').textContent.startsWith('BridgeActor ')
+                 && note.includes('Publishes:') ? note : null;",
+        )
+        .await;
+    let note = note.as_str().unwrap();
+    for shown in [
+        "waiting for the broker's confirm (confirm p50 ",
+        " Deliveries: ",
+        " dead-lettered.",
+        " waiting for replies.",
+        " Reconnections: 0.",
+    ] {
+        assert!(note.contains(shown), "{shown}: {note}");
     }
 }
 

@@ -301,8 +301,17 @@ async function renderDetail() {
   ]
     .filter(([, queue]) => queue)
     .map(([what, queue]) => ` On the broker, ${what}: ${queue.messages} waiting, ${queue.consumers} consumer(s).`);
+  const bridge = actor.bridge
+    ? [
+        ` Publishes: ${actor.bridge.publishesQueued} queued, ${actor.bridge.awaitingConfirm} waiting for the broker's confirm` +
+          ` (confirm p50 ${ms(actor.bridge.confirmLatencyMs.p50)} ms, p99 ${ms(actor.bridge.confirmLatencyMs.p99)} ms).`,
+        ` Deliveries: ${actor.bridge.consumed} consumed, ${actor.bridge.deadLettered} dead-lettered.`,
+        ` Calls: ${actor.bridge.callsQueued} queued, ${actor.bridge.callsWaiting} waiting for replies.`,
+        ` Reconnections: ${actor.bridge.reconnections}.`,
+      ]
+    : [];
   note.textContent =
-    `${actor.instances.length} instance(s); last message ${time(actor.lastMessageAt)}.` + queues.join("");
+    `${actor.instances.length} instance(s); last message ${time(actor.lastMessageAt)}.` + queues.join("") + bridge.join("");
   byId("detail-instances").tBodies[0].replaceChildren(
     ...actor.instances.map((instance) =>
       row([
@@ -352,6 +361,10 @@ function renderBus(bus) {
     counts.push(
       ["published", broker.published],
       ["confirmed", broker.confirmed],
+      ["waiting for a confirm", broker.awaitingConfirm],
+      ["confirm p50 / p99 ms", `${ms(broker.confirmLatencyMs.p50)} / ${ms(broker.confirmLatencyMs.p99)}`],
+      ["calls waiting for replies", broker.callsWaiting],
+      ["reconnections", broker.reconnections],
       ["consumed", broker.consumed],
       ["redelivered", broker.redelivered],
       ["dead-lettered", broker.deadLettered],
