@@ -339,42 +339,93 @@ impl Topology {
     }
 }
 
-/// A kind this node does not host gets the bridge's remote route instead,
-/// and `None` comes back: there is nothing local to subscribe. `factory` is
-/// only made for a hosted kind, so what it needs need not exist elsewhere.
-fn host<A: KindOf>(
-    settings: &Settings,
-    registry: &Registry,
-    arbiters: &Arbiters,
-    placement: Placement,
-    topology: &Topology,
-    factory: impl FnOnce() -> Factory<A>,
-) -> Result<Option<Address<A>>, StartupError> {
-    let kind = A::KIND;
-    if !settings.node.roles.contains(&kind) {
-        let Topology::Cluster(link) = topology else {
-            return Err(StartupError::Unhosted(kind));
-        };
-        registry.register(
-            Address::<A>::remote(
-                kind,
-                Arc::new(link.bridge.clone()) as Arc<dyn RemoteRoute>,
-                settings.actors.call_timeout(),
-            ),
-            placement,
+/// Where this node's kinds go: hosted here, or reached over the bridge.
+struct Hosting<'a> {
+    settings: &'a Settings,
+    registry: &'a Registry,
+    arbiters: &'a Arbiters,
+    topology: &'a Topology,
+}
+
+impl Hosting<'_> {
+    /// A kind this node does not host gets the bridge's remote route
+    /// instead, and `None` comes back: there is nothing local to subscribe.
+    /// `factory` is only made for a hosted kind, so what it needs need not
+    /// exist elsewhere.
+    async fn host<A: KindOf, Made>(
+        &self,
+        placement: Placement,
+        factory: impl FnOnce() -> Made,
+    ) -> Result<Option<Address<A>>, StartupError>
+    where
+        Made: std::future::Future<Output = Result<Factory<A>, StartupError>>,
+    {
+        let (settings, kind) = (self.settings, A::KIND);
+        if !settings.node.roles.contains(&kind) {
+            let Topology::Cluster(link) = self.topology else {
+                return Err(StartupError::Unhosted(kind));
+            };
+            self.registry.register(
+                Address::<A>::remote(
+                    kind,
+                    Arc::new(link.bridge.clone()) as Arc<dyn RemoteRoute>,
+                    settings.actors.call_timeout(),
+                ),
+                placement,
+            );
+            return Ok(None);
+        }
+        let pool = Pool::start(
+            KindStats::new(kind),
+            settings.actors.instances(kind),
+            self.arbiters,
+            settings.actors.call_timeout(),
+            factory().await?,
         );
-        return Ok(None);
+        let address = Address::local(pool);
+        self.registry.register(address.clone(), placement);
+        Ok(Some(address))
     }
-    let pool = Pool::start(
-        KindStats::new(kind),
-        settings.actors.instances(kind),
-        arbiters,
-        settings.actors.call_timeout(),
-        factory(),
-    );
-    let address = Address::local(pool);
-    registry.register(address.clone(), placement);
-    Ok(Some(address))
+}
+
+/// The catalogue in memory, loaded when the first kind that reads it is
+/// hosted (a mailer or sign-in node neither loads nor polls it).
+struct SharedCatalogue<'a> {
+    loaded: tokio::sync::OnceCell<Arc<Catalogue>>,
+    store: Arc<dyn ProductStore>,
+    render: Render,
+    settings: &'a Settings,
+    arbiters: &'a Arbiters,
+}
+
+impl SharedCatalogue<'_> {
+    async fn get(&self) -> Result<Arc<Catalogue>, StartupError> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let catalogue = Catalogue::load(self.store.clone(), self.render)
+                    .await
+                    .map_err(StartupError::Catalogue)?;
+                keep_up(
+                    &catalogue,
+                    self.settings.catalogue.refresh_interval(),
+                    self.arbiters,
+                );
+                Ok(catalogue)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// What every kind's parts are made of: the node's stores, bus, registry
+/// and secret, and the settings.
+struct Common<'a> {
+    settings: &'a Settings,
+    node_id: &'a str,
+    secret: &'a [u8],
+    database: &'a Databases,
+    bus: &'a EventBus,
+    registry: &'a Registry,
 }
 
 /// Builds stores and starts the actors on the current arbiter. `render`
@@ -394,12 +445,7 @@ pub async fn start(
     })?;
     let secret = resolve_secret(settings)?;
     let database = open_database(settings).await?;
-    let Backends {
-        otp_store,
-        clients,
-        revocations,
-        transport,
-    } = Backends::open(settings, &database)?;
+    let backends = Backends::open(settings, &database)?;
     let arbiters = Arbiters::new(
         ActorKind::ROLES
             .iter()
@@ -408,156 +454,44 @@ pub async fn start(
             .unwrap_or(1),
     );
     let topology = Topology::connect(settings, &node_id, &database).await?;
-    let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
-    let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
-    let timeout = settings.actors.call_timeout();
     let registry = Registry::new(node_id.clone());
     topology.register(&registry);
-
     let bus = EventBus::new(
         node_id.clone(),
         settings.actors.event_delivery_attempts,
         settings.bus.publish_buffer,
         arbiters.handle(0),
     );
+    let hosting = Hosting {
+        settings,
+        registry: &registry,
+        arbiters: &arbiters,
+        topology: &topology,
+    };
+    let common = Common {
+        settings,
+        node_id: &node_id,
+        secret: &secret,
+        database: &database,
+        bus: &bus,
+        registry: &registry,
+    };
     let background = tokio_util::task::TaskTracker::new();
-    let mail = &settings.mail;
-    let mailer_parts = Arc::new(MailerParts {
-        background: background.clone(),
-        transport,
-        queue: database.mail_queue,
-        sealer: MailSealer::new(&secret),
-        from: mail.from.clone(),
-        retry: RetryPolicy {
-            base: std::time::Duration::from_millis(mail.retry_base_ms.get()),
-            max_attempts: mail.retry_max_attempts.get(),
-            poll: std::time::Duration::from_millis(mail.retry_poll_ms.get()),
-            first_try: timeout / 2,
-            lease: mail.smtp_timeout() + std::time::Duration::from_secs(30),
-        },
-    });
-    let mailer = host::<MailerActor>(
+    let signer = Arc::new(TokenSigner::new(&secret, settings.auth.token_ttl()));
+    let admins = Arc::new(AdminList::new(&settings.auth.admin_emails));
+    let catalogue = SharedCatalogue {
+        loaded: tokio::sync::OnceCell::new(),
+        store: database.catalogue.clone(),
+        render,
         settings,
-        &registry,
-        &arbiters,
-        Placement::Own,
-        &topology,
-        || Arc::new(move |instance| MailerActor::new(mailer_parts.clone(), instance)),
-    )?;
-    if let Some(mailer) = mailer {
-        bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
-    }
-
-    let user_parts = UserParts {
-        store: database.users,
-        bus: bus.clone(),
-        registry: registry.clone(),
-        revocations: revocations.clone(),
-        session_ttl: settings.auth.token_ttl(),
+        arbiters: &arbiters,
     };
-    host::<UserActor>(
-        settings,
-        &registry,
-        &arbiters,
-        Placement::Workers,
-        &topology,
-        || Arc::new(move |_| UserActor::new(user_parts.clone())),
-    )?;
 
-    let auth = &settings.auth;
-    let cart_clients = clients.clone();
-    let otp_parts = Arc::new(OtpActorParts {
-        store: otp_store,
-        revocations,
-        clients,
-        mail_budget: MailBudget::per_minute(settings.limits.otp_mails_per_minute),
-        hasher: OtpHasher::new(&secret),
-        signer: signer.clone(),
-        registry: registry.clone(),
-        bus: bus.clone(),
-        policy: OtpPolicy {
-            code_ttl: auth.otp_ttl(),
-            max_attempts: auth.otp_max_attempts.get(),
-            send_interval: std::time::Duration::from_secs(auth.otp_send_interval_secs),
-            sends_per_hour: auth.otp_sends_per_hour.get(),
-            admins: admins.clone(),
-        },
-    });
-    host::<OtpActor>(
-        settings,
-        &registry,
-        &arbiters,
-        Placement::Workers,
-        &topology,
-        || Arc::new(move |_| OtpActor::new(otp_parts.clone())),
-    )?;
-
-    // Only the kinds that read the catalogue need it in memory: a mailer or
-    // sign-in node neither loads nor polls it.
-    let catalogue = if [ActorKind::Product, ActorKind::Cart, ActorKind::Order]
-        .iter()
-        .any(|kind| settings.node.roles.contains(kind))
-    {
-        let catalogue = Catalogue::load(database.catalogue.clone(), render)
-            .await
-            .map_err(StartupError::Catalogue)?;
-        keep_up(&catalogue, settings.catalogue.refresh_interval(), &arbiters);
-        Some(catalogue)
-    } else {
-        None
-    };
-    let loaded = || {
-        catalogue
-            .clone()
-            .expect("the catalogue is loaded where a kind that reads it is hosted")
-    };
-    let currency = &settings.catalogue.currency;
-    let product = host::<ProductActor>(
-        settings,
-        &registry,
-        &arbiters,
-        Placement::Workers,
-        &topology,
-        || {
-            let parts = ProductParts {
-                store: database.catalogue.clone(),
-                catalogue: loaded(),
-                bus: bus.clone(),
-                currency: currency.clone(),
-                node_id: node_id.clone(),
-            };
-            Arc::new(move |_| ProductActor::new(parts.clone()))
-        },
-    )?;
-    if let Some(product) = product {
-        bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
-    }
-    host::<CartActor>(
-        settings,
-        &registry,
-        &arbiters,
-        Placement::Workers,
-        &topology,
-        || {
-            let cart = &settings.cart;
-            let parts = CartParts {
-                store: database.carts,
-                products: database.catalogue.clone(),
-                catalogue: loaded(),
-                currency: currency.clone(),
-                clients: cart_clients,
-                rounds: database.rounds,
-                rules: CartRules {
-                    max_lines: cart.max_lines.get(),
-                    guest_ttl: cart.guest_ttl(),
-                    guest_sweep: cart.guest_sweep(),
-                },
-            };
-            Arc::new(move |instance| CartActor::new(parts.clone(), instance))
-        },
-    )?;
+    host_mailer(&hosting, &common, &backends, &background).await?;
+    host_sign_in(&hosting, &common, &backends, &signer, &admins).await?;
+    host_shop(&hosting, &common, &backends, &catalogue).await?;
     let outbox = Outbox {
-        store: database.orders,
+        store: database.orders.clone(),
         bus: bus.clone(),
     };
     topology.serve(settings, &bus, &registry).await?;
@@ -565,24 +499,7 @@ pub async fn start(
     // consumers subscribed above (through RabbitMQ, with `bus.url`).
     outbox.relay().await;
     relay_periodically(outbox.clone(), &arbiters);
-    host::<OrderActor>(
-        settings,
-        &registry,
-        &arbiters,
-        Placement::Workers,
-        &topology,
-        || {
-            let parts = OrderParts {
-                outbox,
-                catalogue: loaded(),
-                currency: currency.clone(),
-                // A quarter of the caller's patience is left for the way
-                // back (over the bus, maybe) and the HTTP answer.
-                answer_within: settings.actors.call_timeout() * 3 / 4,
-            };
-            Arc::new(move |_| OrderActor::new(parts.clone()))
-        },
-    )?;
+    host_orders(&hosting, &common, outbox, &catalogue).await?;
 
     let timeline = Timeline::new(&registry);
     let sampled = timeline.clone();
@@ -604,6 +521,159 @@ pub async fn start(
         arbiters,
         cluster,
     })
+}
+
+/// The mailer, on the node's own threads (mail still being sent outlives
+/// the HTTP workers), subscribed to the events it mails.
+async fn host_mailer(
+    hosting: &Hosting<'_>,
+    common: &Common<'_>,
+    backends: &Backends,
+    background: &tokio_util::task::TaskTracker,
+) -> Result<(), StartupError> {
+    let mail = &common.settings.mail;
+    let first_try = common.settings.actors.call_timeout() / 2;
+    let mailer = hosting
+        .host::<MailerActor, _>(Placement::Own, || async {
+            let parts = Arc::new(MailerParts {
+                background: background.clone(),
+                transport: backends.transport.clone(),
+                queue: common.database.mail_queue.clone(),
+                sealer: MailSealer::new(common.secret),
+                from: mail.from.clone(),
+                retry: RetryPolicy {
+                    base: std::time::Duration::from_millis(mail.retry_base_ms.get()),
+                    max_attempts: mail.retry_max_attempts.get(),
+                    poll: std::time::Duration::from_millis(mail.retry_poll_ms.get()),
+                    first_try,
+                    lease: mail.smtp_timeout() + std::time::Duration::from_secs(30),
+                },
+            });
+            Ok(Arc::new(move |instance| MailerActor::new(parts.clone(), instance)) as Factory<_>)
+        })
+        .await?;
+    if let Some(mailer) = mailer {
+        common.bus.subscribe(MailerActor::SUBSCRIBES_TO, mailer);
+    }
+    Ok(())
+}
+
+/// Users and sign-in codes, on the HTTP workers.
+async fn host_sign_in(
+    hosting: &Hosting<'_>,
+    common: &Common<'_>,
+    backends: &Backends,
+    signer: &Arc<TokenSigner>,
+    admins: &Arc<AdminList>,
+) -> Result<(), StartupError> {
+    let settings = common.settings;
+    hosting
+        .host::<UserActor, _>(Placement::Workers, || async {
+            let parts = UserParts {
+                store: common.database.users.clone(),
+                bus: common.bus.clone(),
+                registry: common.registry.clone(),
+                revocations: backends.revocations.clone(),
+                session_ttl: settings.auth.token_ttl(),
+            };
+            Ok(Arc::new(move |_| UserActor::new(parts.clone())) as Factory<_>)
+        })
+        .await?;
+    hosting
+        .host::<OtpActor, _>(Placement::Workers, || async {
+            let auth = &settings.auth;
+            let parts = Arc::new(OtpActorParts {
+                store: backends.otp_store.clone(),
+                revocations: backends.revocations.clone(),
+                clients: backends.clients.clone(),
+                mail_budget: MailBudget::per_minute(settings.limits.otp_mails_per_minute),
+                hasher: OtpHasher::new(common.secret),
+                signer: signer.clone(),
+                registry: common.registry.clone(),
+                bus: common.bus.clone(),
+                policy: OtpPolicy {
+                    code_ttl: auth.otp_ttl(),
+                    max_attempts: auth.otp_max_attempts.get(),
+                    send_interval: std::time::Duration::from_secs(auth.otp_send_interval_secs),
+                    sends_per_hour: auth.otp_sends_per_hour.get(),
+                    admins: admins.clone(),
+                },
+            });
+            Ok(Arc::new(move |_| OtpActor::new(parts.clone())) as Factory<_>)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Products (subscribed to other nodes' product changes) and carts, on the
+/// HTTP workers.
+async fn host_shop(
+    hosting: &Hosting<'_>,
+    common: &Common<'_>,
+    backends: &Backends,
+    catalogue: &SharedCatalogue<'_>,
+) -> Result<(), StartupError> {
+    let settings = common.settings;
+    let currency = &settings.catalogue.currency;
+    let product = hosting
+        .host::<ProductActor, _>(Placement::Workers, || async {
+            let parts = ProductParts {
+                store: common.database.catalogue.clone(),
+                catalogue: catalogue.get().await?,
+                bus: common.bus.clone(),
+                currency: currency.clone(),
+                node_id: common.node_id.to_owned(),
+            };
+            Ok(Arc::new(move |_| ProductActor::new(parts.clone())) as Factory<_>)
+        })
+        .await?;
+    if let Some(product) = product {
+        common.bus.subscribe(ProductActor::SUBSCRIBES_TO, product);
+    }
+    hosting
+        .host::<CartActor, _>(Placement::Workers, || async {
+            let cart = &settings.cart;
+            let parts = CartParts {
+                store: common.database.carts.clone(),
+                products: common.database.catalogue.clone(),
+                catalogue: catalogue.get().await?,
+                currency: currency.clone(),
+                clients: backends.clients.clone(),
+                rounds: common.database.rounds.clone(),
+                rules: CartRules {
+                    max_lines: cart.max_lines.get(),
+                    guest_ttl: cart.guest_ttl(),
+                    guest_sweep: cart.guest_sweep(),
+                },
+            };
+            Ok(Arc::new(move |instance| CartActor::new(parts.clone(), instance)) as Factory<_>)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Orders, on the HTTP workers, writing through `outbox`.
+async fn host_orders(
+    hosting: &Hosting<'_>,
+    common: &Common<'_>,
+    outbox: Outbox,
+    catalogue: &SharedCatalogue<'_>,
+) -> Result<(), StartupError> {
+    let settings = common.settings;
+    hosting
+        .host::<OrderActor, _>(Placement::Workers, || async {
+            let parts = OrderParts {
+                outbox,
+                catalogue: catalogue.get().await?,
+                currency: settings.catalogue.currency.clone(),
+                // A quarter of the caller's patience is left for the way
+                // back (over the bus, maybe) and the HTTP answer.
+                answer_within: settings.actors.call_timeout() * 3 / 4,
+            };
+            Ok(Arc::new(move |_| OrderActor::new(parts.clone())) as Factory<_>)
+        })
+        .await?;
+    Ok(())
 }
 
 /// The database's stores, one object behind each trait.
