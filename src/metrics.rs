@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::actors::{ActorKind, Registry};
+use crate::bus::bridge::BridgeCounters;
 use crate::bus::EventBus;
 use crate::runtime::KindSnapshot;
 
@@ -195,5 +196,79 @@ fn render_bus(text: &mut String, bus: &EventBus) {
         ),
     ] {
         let _ = writeln!(text, "# TYPE {name} {kind}\n{name} {value}");
+    }
+    if let Some(bridge) = bus.bridge() {
+        render_bridge(text, bridge.counters());
+    }
+}
+
+/// The BridgeActor's own counts, with `bus.url`.
+fn render_bridge(text: &mut String, counters: &BridgeCounters) {
+    for (name, kind, value) in [
+        (
+            "storefront_bridge_published_total",
+            "counter",
+            counters.published.get(),
+        ),
+        (
+            "storefront_bridge_confirmed_total",
+            "counter",
+            counters.confirmed.get(),
+        ),
+        (
+            "storefront_bridge_publishes_queued",
+            "gauge",
+            counters.publishes_queued.get(),
+        ),
+        (
+            "storefront_bridge_awaiting_confirm",
+            "gauge",
+            counters.awaiting_confirm.get(),
+        ),
+        (
+            "storefront_bridge_consumed_total",
+            "counter",
+            counters.consumed.get(),
+        ),
+        (
+            "storefront_bridge_dead_lettered_total",
+            "counter",
+            counters.dead_lettered.get(),
+        ),
+        (
+            "storefront_bridge_calls_queued",
+            "gauge",
+            counters.calls_queued.get(),
+        ),
+        (
+            "storefront_bridge_calls_waiting",
+            "gauge",
+            counters.calls_waiting.get(),
+        ),
+        (
+            "storefront_bridge_refused_total",
+            "counter",
+            counters.refused.get(),
+        ),
+        (
+            "storefront_bridge_reconnections_total",
+            "counter",
+            counters.reconnections.get(),
+        ),
+    ] {
+        let _ = writeln!(text, "# TYPE {name} {kind}\n{name} {value}");
+    }
+    let name = "storefront_bridge_confirm_latency_ms";
+    let _ = writeln!(
+        text,
+        "# HELP {name} From a publish to the broker's confirm, in milliseconds.\n# TYPE {name} gauge"
+    );
+    let latency = counters.confirm_latency_ms.get();
+    for (quantile, value) in [
+        ("0.5", latency.p50),
+        ("0.99", latency.p99),
+        ("1", latency.max),
+    ] {
+        let _ = writeln!(text, "{name}{{quantile=\"{quantile}\"}} {value}");
     }
 }

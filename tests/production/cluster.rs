@@ -695,6 +695,16 @@ async fn the_bridge_actor_shows_its_publishes_calls_and_deliveries() {
     }
     assert_eq!(counts["reconnections"], 0, "{bridge}");
     assert_eq!(bridge["restarts"], 0, "{bridge}");
+    let metrics = gateway.get("/metrics", None).await.text().await.unwrap();
+    for line in [
+        "storefront_actor_messages_handled_total{actor=\"BridgeActor\"}",
+        "storefront_bridge_awaiting_confirm 0",
+        "storefront_bridge_calls_waiting 0",
+        "storefront_bridge_reconnections_total 0",
+        "storefront_bridge_confirm_latency_ms{quantile=\"0.99\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} is not in:\n{metrics}");
+    }
 }
 
 /// An event whose handler fails every time is redelivered up to the limit,
