@@ -170,7 +170,7 @@ async fn run(period: Duration) {
             Box::new(publish_shared()),
             Box::new(publish_actor()),
         ];
-        let measured = interleaved(period, in_flight, &cases).await;
+        let measured = interleaved(period, in_flight, &cases, || settle(&caller)).await;
         let [floor, ceiling, before, straight, mailbox, published, published_by_actor] =
             measured[..]
         else {
@@ -281,10 +281,19 @@ fn boxed(work: impl std::future::Future<Output = ()> + 'static) -> LocalBoxFutur
 const ROUNDS: u32 = 6;
 
 /// Runs every case for `period` in all, `concurrent` loops at once, in
-/// `ROUNDS` turns, in order and in reverse order by turns: a case that
-/// leaves work behind (events the host still consumes) then burdens the
-/// one after it as often as the one before it.
-async fn interleaved(period: Duration, concurrent: usize, cases: &[Work]) -> Vec<Rate> {
+/// `ROUNDS` turns, in order and in reverse order by turns, waiting after
+/// each turn for what it left behind (`settle`): events the host still
+/// consumes would otherwise slow whichever case comes next.
+async fn interleaved<S, Settled>(
+    period: Duration,
+    concurrent: usize,
+    cases: &[Work],
+    settle: S,
+) -> Vec<Rate>
+where
+    S: Fn() -> Settled,
+    Settled: std::future::Future<Output = ()>,
+{
     let mut totals = vec![(0u64, Duration::ZERO); cases.len()];
     for round in 0..ROUNDS {
         let mut order: Vec<usize> = (0..cases.len()).collect();
@@ -295,6 +304,7 @@ async fn interleaved(period: Duration, concurrent: usize, cases: &[Work]) -> Vec
             let (done, took) = turn(period / ROUNDS, concurrent, &cases[index]).await;
             totals[index].0 += done;
             totals[index].1 += took;
+            settle().await;
         }
     }
     totals
@@ -307,6 +317,21 @@ async fn interleaved(period: Duration, concurrent: usize, cases: &[Work]) -> Vec
             }
         })
         .collect()
+}
+
+/// Waits until the host node has consumed every event the bench published
+/// to it (its broadcast queue is empty), at most 30 s.
+async fn settle(caller: &Bridge) {
+    let queue = caller.names().node_queue("bench-host");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match caller.queue_depth(&queue).await {
+            Some(depth) if depth.messages > 0 => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Runs `concurrent` loops of `work` for `period`: how many it did, in how long.
