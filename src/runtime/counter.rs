@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::stats::{latency, lock, new_histogram, record_took};
 use super::LatencyMs;
 
 /// How many times something happened since start.
@@ -69,33 +70,17 @@ pub struct Latency(Mutex<Histogram<u64>>);
 
 impl Default for Latency {
     fn default() -> Self {
-        // Microseconds, 1 µs to 1 h at 3 significant figures.
-        Latency(Mutex::new(
-            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
-        ))
+        Latency(Mutex::new(new_histogram()))
     }
 }
 
 impl Latency {
     pub fn record(&self, took: Duration) {
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .saturating_record(micros);
+        record_took(&mut lock(&self.0), took);
     }
 
     pub fn get(&self) -> LatencyMs {
-        let histogram = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let ms = |us: u64| us as f64 / 1000.0;
-        LatencyMs {
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            max: ms(histogram.max()),
-        }
+        latency(&lock(&self.0))
     }
 }
 

@@ -122,12 +122,18 @@ impl KindSnapshot {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub(super) fn new_histogram() -> Histogram<u64> {
     // Microseconds, 1 µs to 1 h at 3 significant figures.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
-fn latency(histogram: &Histogram<u64>) -> LatencyMs {
+/// Records `took` in a histogram of `new_histogram`'s.
+pub(super) fn record_took(histogram: &mut Histogram<u64>, took: Duration) {
+    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+    histogram.saturating_record(micros);
+}
+
+pub(super) fn latency(histogram: &Histogram<u64>) -> LatencyMs {
     let ms = |us: u64| us as f64 / 1000.0;
     LatencyMs {
         p50: ms(histogram.value_at_quantile(0.50)),
@@ -138,7 +144,7 @@ fn latency(histogram: &Histogram<u64>) -> LatencyMs {
 
 /// Counters stay meaningful after a panic elsewhere, so a poisoned lock is
 /// used as it is.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -207,9 +213,8 @@ impl InstanceStats {
         if record.outcome != Outcome::Ok {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         let mut history = lock(&self.history);
-        history.latency_us.saturating_record(micros);
+        record_took(&mut history.latency_us, took);
         if history.recent.len() == RECENT_MESSAGES {
             history.recent.pop_front();
         }
