@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use storefront::actors::product::{CreateProduct, GetProduct, ProductActor};
 use storefront::actors::ActorKind;
 use storefront::bus::bridge::{Bridge, BridgeHandle, Claims, Names};
-use storefront::bus::trust::{BusKeys, Sealing};
+use storefront::bus::trust::{self, BusKeys, Sealing};
 use storefront::bus::{Event, EventEnvelope, ProductChanged};
 use storefront::config::{DatabaseUrl, KvUrl, MailTransportKind, SecretUrl, Settings};
 use storefront::domain::{NewProduct, ProductDraft, Size, Variant};
@@ -359,13 +359,68 @@ impl RemoteRoute for SharedConnection {
     }
 }
 
+/// Who waits for which message, by correlation id: its body, as the
+/// queue's reader opened it.
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>;
+
+/// Declares `queue` on `channel`, exclusive to it, and consumes it without
+/// acks: each message `open` accepts goes to whoever waits for its
+/// correlation id.
+async fn answer_from(
+    channel: &lapin::Channel,
+    queue: &str,
+    open: impl Fn(&lapin::message::Delivery) -> Option<Vec<u8>> + 'static,
+) -> Waiters {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut deliveries = channel
+        .basic_consume(
+            queue.into(),
+            format!("{queue}-reader").into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let waiters = Waiters::default();
+    let answering = waiters.clone();
+    actix_web::rt::spawn(async move {
+        while let Some(Ok(delivery)) = deliveries.next().await {
+            let Some(body) = open(&delivery) else {
+                continue;
+            };
+            let Some(id) = delivery.properties.correlation_id().as_ref() else {
+                continue;
+            };
+            let waiting = answering.lock().unwrap().remove(id.as_str());
+            if let Some(waiting) = waiting {
+                let _ = waiting.send(body);
+            }
+        }
+    });
+    waiters
+}
+
 /// Calls the way they went before direct reply-to: the command published
 /// with a confirm, its reply on a queue of the caller's own.
 struct ConfirmedCommands {
     bridge: Arc<Bridge>,
     channel: lapin::Channel,
     reply_queue: String,
-    waiting: Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>,
+    waiting: Waiters,
 }
 
 impl ConfirmedCommands {
@@ -376,52 +431,17 @@ impl ConfirmedCommands {
             .await
             .unwrap();
         let reply_queue = format!("{}.bench-replies", bridge.names().namespace());
-        channel
-            .queue_declare(
-                reply_queue.clone().into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let mut replies = channel
-            .basic_consume(
-                reply_queue.clone().into(),
-                "bench-replies".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let route = Arc::new(ConfirmedCommands {
+        let keys = bridge.keys().clone();
+        let waiting = answer_from(&channel, &reply_queue, move |reply| {
+            keys.delivered(reply).ok().map(|body| body.into_owned())
+        })
+        .await;
+        Arc::new(ConfirmedCommands {
             bridge,
             channel,
             reply_queue,
-            waiting: Mutex::new(HashMap::new()),
-        });
-        let answering = route.clone();
-        actix_web::rt::spawn(async move {
-            while let Some(Ok(reply)) = replies.next().await {
-                let Ok(body) = answering.bridge.keys().delivered(&reply) else {
-                    continue;
-                };
-                let Some(id) = reply.properties.correlation_id().as_ref() else {
-                    continue;
-                };
-                let caller = answering.waiting.lock().unwrap().remove(id.as_str());
-                if let Some(caller) = caller {
-                    let _ = caller.send(body.into_owned());
-                }
-            }
-        });
-        route
+            waiting,
+        })
     }
 }
 
@@ -438,12 +458,7 @@ impl RemoteRoute for ConfirmedCommands {
             .with_correlation_id(ShortString::from(id.clone()))
             .with_message_id(ShortString::from(id))
             .with_expiration(ShortString::from(call.timeout.as_millis().to_string()))
-            .with_timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs(),
-            );
+            .with_timestamp(trust::now_secs());
         let exchange = self.bridge.names().commands();
         let routing_key = call.kind.config_key();
         let (properties, body) = self.bridge.prepare(
@@ -477,59 +492,19 @@ impl RemoteRoute for ConfirmedCommands {
 struct BareRoundTrip {
     channel: lapin::Channel,
     queue: String,
-    waiting: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    waiting: Waiters,
 }
 
 impl BareRoundTrip {
     async fn start(bridge: Arc<Bridge>) -> Arc<BareRoundTrip> {
-        let connection = &bridge.link().connection;
-        let channel = connection.create_channel().await.unwrap();
+        let channel = bridge.link().connection.create_channel().await.unwrap();
         let queue = format!("{}.bench-bare", bridge.names().namespace());
-        channel
-            .queue_declare(
-                queue.clone().into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let mut deliveries = connection
-            .create_channel()
-            .await
-            .unwrap()
-            .basic_consume(
-                queue.clone().into(),
-                "bench-bare".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let bare = Arc::new(BareRoundTrip {
+        let waiting = answer_from(&channel, &queue, |delivery| Some(delivery.data.clone())).await;
+        Arc::new(BareRoundTrip {
             channel,
             queue,
-            waiting: Mutex::new(HashMap::new()),
-        });
-        let answering = bare.clone();
-        actix_web::rt::spawn(async move {
-            while let Some(Ok(delivery)) = deliveries.next().await {
-                let Some(id) = delivery.properties.correlation_id().as_ref() else {
-                    continue;
-                };
-                let waiting = answering.waiting.lock().unwrap().remove(id.as_str());
-                if let Some(waiting) = waiting {
-                    let _ = waiting.send(());
-                }
-            }
-        });
-        bare
+            waiting,
+        })
     }
 
     async fn round_trip(&self) {
