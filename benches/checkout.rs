@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use storefront::config::{DatabaseSettings, DatabaseUrl, SecretUrl};
 use storefront::domain::{
-    AddressDraft, CartOwner, NewAddress, NewProduct, ProductDraft, Quantity, Role, Size, Variant,
+    AddressDraft, CartOwner, NewAddress, NewProduct, PaymentProvider, ProductDraft, Quantity, Role,
+    Size, Variant,
 };
 use storefront::store::{
     CartStore, Checkout, CheckoutOutcome, NewCartLine, OrderStore, PgStore, ProductStore, UserStore,
@@ -142,6 +143,8 @@ async fn main() {
                         currency: "USD".into(),
                         idempotency: None,
                         expected_subtotal: None,
+                        payment_provider: PaymentProvider::Manual,
+                        payment_timeout: Duration::from_secs(1800),
                     })
                     .await
                     .unwrap();

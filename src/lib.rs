@@ -10,6 +10,7 @@ pub mod files;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod payments;
 pub mod runtime;
 pub mod seed;
 pub mod startup;

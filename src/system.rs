@@ -10,6 +10,7 @@ use crate::actors::cart::{CartActor, CartParts, CartRules};
 use crate::actors::mailer::{MailerActor, MailerParts, RetryPolicy};
 use crate::actors::order::{OrderActor, OrderParts, Outbox};
 use crate::actors::otp::{OtpActor, OtpActorParts, OtpPolicy};
+use crate::actors::payment::{ExpireDue, PaymentActor, PaymentParts};
 use crate::actors::product::{ProductActor, ProductParts};
 use crate::actors::user::{UserActor, UserParts};
 use crate::actors::{ActorKind, Registry};
@@ -28,8 +29,8 @@ use crate::runtime::{
 };
 use crate::store::{
     CartStore, ClientLimiter, ClientQuotas, LocalClientLimiter, MailBudget, MailQueue,
-    MemoryOtpStore, MessageLog, MirroredRevocations, OrderStore, OtpStore, PgStore, ProductStore,
-    RedisStore, RevocationStore, Rounds, SqliteStore, StoreError, UserStore,
+    MemoryOtpStore, MessageLog, MirroredRevocations, OrderStore, OtpStore, PaymentStore, PgStore,
+    ProductStore, RedisStore, RevocationStore, Rounds, SqliteStore, StoreError, UserStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,8 @@ pub enum StartupError {
     Database(#[from] StoreError),
     #[error("cannot load the catalogue")]
     Catalogue(#[source] crate::catalogue::CatalogueError),
+    #[error("cannot set up the payment provider")]
+    Payments(#[source] crate::payments::ProviderError),
     #[error("cannot set up mail")]
     Mail(#[from] MailError),
     #[error("cannot listen on {address}")]
@@ -314,7 +317,7 @@ impl Topology {
             bus.attach(link.bridge.clone()).await?;
             for kind in ActorKind::ALL
                 .iter()
-                .filter(|kind| settings.node.roles.contains(kind))
+                .filter(|kind| settings.node.hosts(**kind))
             {
                 serve_commands(link.bridge.bridge().clone(), registry.clone(), *kind).await?;
             }
@@ -361,7 +364,7 @@ impl Hosting<'_> {
         Made: std::future::Future<Output = Result<Factory<A>, StartupError>>,
     {
         let (settings, kind) = (self.settings, A::KIND);
-        if !settings.node.roles.contains(&kind) {
+        if !settings.node.hosts(kind) {
             let Topology::Cluster(link) = self.topology else {
                 return Err(StartupError::Unhosted(kind));
             };
@@ -652,7 +655,9 @@ async fn host_shop(
     Ok(())
 }
 
-/// Orders, on the HTTP workers, writing through `outbox`.
+/// Orders and their payments, on the HTTP workers, writing through
+/// `outbox`; where payments are hosted, unpaid orders past their time are
+/// swept for.
 async fn host_orders(
     hosting: &Hosting<'_>,
     common: &Common<'_>,
@@ -660,20 +665,72 @@ async fn host_orders(
     catalogue: &SharedCatalogue<'_>,
 ) -> Result<(), StartupError> {
     let settings = common.settings;
+    let payments = &settings.payments;
+    let orders = OrderParts {
+        outbox,
+        catalogue: catalogue.get().await?,
+        currency: settings.catalogue.currency.clone(),
+        payment_provider: payments.provider,
+        payment_timeout: payments.payment_timeout(),
+        // A quarter of the caller's patience is left for the way back (over
+        // the bus, maybe) and the HTTP answer.
+        answer_within: settings.actors.call_timeout() * 3 / 4,
+    };
+    let parts = orders.clone();
     hosting
         .host::<OrderActor, _>(Placement::Workers, || async {
-            let parts = OrderParts {
-                outbox,
-                catalogue: catalogue.get().await?,
-                currency: settings.catalogue.currency.clone(),
-                // A quarter of the caller's patience is left for the way
-                // back (over the bus, maybe) and the HTTP answer.
-                answer_within: settings.actors.call_timeout() * 3 / 4,
-            };
             Ok(Arc::new(move |_| OrderActor::new(parts.clone())) as Factory<_>)
         })
         .await?;
+    let payment = hosting
+        .host::<PaymentActor, _>(Placement::Workers, || async {
+            let parts = PaymentParts {
+                store: common.database.payments.clone(),
+                provider: crate::payments::Provider::from_settings(payments)
+                    .map_err(StartupError::Payments)?,
+                orders,
+                webhook_secret: payments
+                    .stripe
+                    .webhook_secret
+                    .as_ref()
+                    .map(|secret| Arc::from(secret.expose_secret().as_bytes())),
+                node_id: common.node_id.to_owned(),
+                claim_lease: payments.stripe.timeout() * 3,
+            };
+            Ok(Arc::new(move |_| PaymentActor::new(parts.clone())) as Factory<_>)
+        })
+        .await?;
+    if let Some(payment) = payment {
+        expire_periodically(payment, payments.expiry_poll(), hosting.arbiters);
+    }
     Ok(())
+}
+
+/// Asks the PaymentActor to cancel the unpaid orders past their time, every
+/// `every`; nodes sweeping together each claim their own in the database.
+fn expire_periodically(
+    payment: Address<PaymentActor>,
+    every: std::time::Duration,
+    arbiters: &Arbiters,
+) {
+    arbiters.handle(0).spawn_fn(move || {
+        actix_rt::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match payment.call(ExpireDue).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => {
+                        tracing::warn!(error = %err, "unpaid orders past their time could not be expired now; trying again")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the PaymentActor did not sweep for unpaid orders; trying again")
+                    }
+                }
+            }
+        });
+    });
 }
 
 /// The database's stores, one object behind each trait.
@@ -684,6 +741,7 @@ pub struct Databases {
     pub revocations: Arc<dyn RevocationStore>,
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
+    pub payments: Arc<dyn PaymentStore>,
     pub messages: Arc<dyn MessageLog>,
     pub rounds: Arc<dyn Rounds>,
 }
@@ -704,6 +762,7 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 revocations: Arc::new(MirroredRevocations::new(store.clone(), live)),
                 carts: store.clone(),
                 orders: store.clone(),
+                payments: store.clone(),
                 messages: store.clone(),
                 rounds: store,
             }
@@ -717,6 +776,7 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
                 revocations: store.clone(),
                 carts: store.clone(),
                 orders: store.clone(),
+                payments: store.clone(),
                 messages: store.clone(),
                 rounds: store,
             }

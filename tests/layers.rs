@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["files", "telemetry"],
     &["store"],
-    &["mail"],
+    &["mail", "payments"],
     &["catalogue", "seed"],
     &["runtime"],
     &["bus"],

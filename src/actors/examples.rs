@@ -11,11 +11,12 @@ pub use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
 pub use crate::domain::ActorKind;
 pub use crate::domain::{
     AddressChanges, AddressDraft, Cart, CartOwner, ClientKey, Email, IdempotencyKey, NewAddress,
-    NewProduct, Order, OrderLine, OrderStatus, OtpCode, Page, PhoneNumber, PricedLine, Product,
-    ProductDraft, ProfileChanges, Quantity, Role, Shortage, Size, Stock, User, ValidationError,
+    NewProduct, Order, OrderLine, OrderStatus, OtpCode, Page, Payment, PaymentProvider,
+    PaymentStatus, PhoneNumber, PricedLine, Product, ProductDraft, ProfileChanges, Quantity, Role,
+    Shortage, Size, Stock, User, ValidationError,
 };
 pub use crate::runtime::{ActorError, CallError, DependencyStatus};
-pub use crate::store::OrderPage;
+pub use crate::store::{OrderFilter, OrderPage};
 
 pub fn email() -> Email {
     Email::parse("ana@example.com").unwrap()
@@ -139,6 +140,17 @@ pub fn order() -> Order {
         currency: "USD".into(),
         shipping_address: address(),
         created_at: Utc::now(),
+        payment: Payment {
+            provider: PaymentProvider::Stripe,
+            status: PaymentStatus::Awaiting,
+            intent_id: Some("pi_3Q".into()),
+            client_secret: Some("pi_3Q_secret_x".into()),
+            reference: None,
+            failure: Some("Your card was declined.".into()),
+            refund: None,
+            due_at: Some(Utc::now()),
+            paid_at: None,
+        },
     }
 }
 

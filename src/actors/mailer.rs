@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::{ActorError, CheckDependency, DependencyStatus};
 use crate::bus::{DeliverEvent, Event};
-use crate::domain::{render, Backoff};
+use crate::domain::{render, Backoff, PaymentStatus};
 use crate::mail::{compose, MailError, MailSealer, MailTransport, OutgoingMail};
 use crate::runtime::{Instance, Reply};
 use crate::store::{MailQueue, QueuedMailSummary, RetryNow};
@@ -91,6 +91,9 @@ impl MailerActor {
         Event::USER_CREATED,
         Event::ORDER_PLACED,
         Event::ORDER_CANCELLED,
+        Event::PAYMENT_SUCCEEDED,
+        Event::PAYMENT_REFUNDED,
+        Event::PAYMENT_EXPIRED,
     ];
 
     pub fn new(parts: Arc<MailerParts>, instance: Instance) -> Self {
@@ -207,8 +210,29 @@ impl MailerActor {
                 &order.email,
                 render::order_placed(order.order_id, order.total, order.currency.as_str()),
             ),
-            Event::OrderCancelled(order) => (&order.email, render::order_cancelled(order.order_id)),
-            Event::ProductChanged(_) => return Box::pin(async { Ok(()) }),
+            // A refund or an expiry has a mail of its own, from its event.
+            Event::OrderCancelled(order) if order.payment_status == PaymentStatus::Awaiting => {
+                (&order.email, render::order_cancelled(order.order_id))
+            }
+            Event::PaymentSucceeded(paid) => (
+                &paid.email,
+                render::payment_received(paid.order_id, paid.total, paid.currency.as_str()),
+            ),
+            Event::PaymentRefunded(refund) => (
+                &refund.email,
+                render::payment_refunded(
+                    refund.order_id,
+                    refund.total,
+                    refund.currency.as_str(),
+                    refund.provider,
+                ),
+            ),
+            Event::PaymentExpired(expired) => {
+                (&expired.email, render::payment_expired(expired.order_id))
+            }
+            Event::OrderCancelled(_) | Event::ProductChanged(_) => {
+                return Box::pin(async { Ok(()) })
+            }
         };
         let mail = compose(&self.parts.from, to.as_str(), content);
         let parts = self.parts.clone();

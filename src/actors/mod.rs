@@ -5,6 +5,7 @@ pub mod cart;
 pub mod mailer;
 pub mod order;
 pub mod otp;
+pub mod payment;
 pub mod product;
 pub mod user;
 
@@ -49,6 +50,7 @@ hosted_kinds! {
     Product => product::ProductActor;
     Cart => cart::CartActor;
     Order => order::OrderActor;
+    Payment => payment::PaymentActor;
     Bridge => crate::bus::bridge::BridgeActor;
 }
 

@@ -11,9 +11,14 @@ use std::time::{Duration, Instant};
 use super::ActorError;
 use crate::bus::{Event, EventBus, ProductChanged};
 use crate::catalogue::Catalogue;
-use crate::domain::{checkout_fingerprint, Currency, IdempotencyKey, Order, OrderStatus, Page};
+use crate::domain::{
+    checkout_fingerprint, Currency, IdempotencyKey, Order, OrderStatus, Page, PaymentProvider,
+};
 use crate::runtime::{DropInRuntime, Reply};
-use crate::store::{Checkout, CheckoutOutcome, OrderPage, OrderStore, StoreError, Transition};
+use crate::store::{
+    Checkout, CheckoutOutcome, OrderChange, OrderFilter, OrderPage, OrderStore, StoreError,
+    Transition,
+};
 use crate::telemetry::error_chain;
 
 /// Tries of one checkout that the database gave up for a concurrent one.
@@ -29,6 +34,10 @@ pub struct OrderParts {
     pub outbox: Outbox,
     pub catalogue: Arc<Catalogue>,
     pub currency: Currency,
+    /// Who takes the money of the orders placed here.
+    pub payment_provider: PaymentProvider,
+    /// How long an order may wait for its payment.
+    pub payment_timeout: Duration,
     /// An order's answer leaves within this of its message's arrival, so
     /// that it reaches its caller before the caller's timeout (the caller
     /// may be on another node): a committed order is answered as the
@@ -81,7 +90,7 @@ impl Outbox {
 }
 
 impl OrderParts {
-    fn store(&self) -> &Arc<dyn OrderStore> {
+    pub(crate) fn store(&self) -> &Arc<dyn OrderStore> {
         &self.outbox.store
     }
 
@@ -116,7 +125,7 @@ impl OrderParts {
     /// to date with the stock, both waited for until the answer must leave
     /// (`answer_within` after `arrived`) and then left to finish alone. The
     /// order is committed either way: its answer is the order.
-    async fn after_commit(&self, products: Vec<i64>, arrived: Instant) {
+    pub(crate) async fn after_commit(&self, products: Vec<i64>, arrived: Instant) {
         let parts = self.clone();
         let follow_up = actix_rt::spawn(DropInRuntime::new(Box::pin(async move {
             parts.relay().await;
@@ -126,6 +135,19 @@ impl OrderParts {
         if tokio::time::timeout(left, follow_up).await.is_err() {
             tracing::warn!("answering before the outbox relay and the catalogue refresh finished");
         }
+    }
+
+    /// Order `id`; with `owner`, only if it is theirs.
+    pub(crate) async fn order(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<Option<Order>, ActorError> {
+        Ok(self
+            .store()
+            .order(id)
+            .await?
+            .filter(|order| owner.is_none_or(|owner| order.user_id == owner)))
     }
 
     /// Runs a checkout, again when the database gave it up for a
@@ -162,7 +184,14 @@ impl OrderParts {
                 self.after_commit(products, arrived).await;
                 Ok(*order)
             }
-            Transition::NotAllowed(status) => Err(ActorError::Conflict(format!(
+            Transition::NotAllowed {
+                status: OrderStatus::Placed,
+                payment,
+            } => Err(ActorError::Conflict(format!(
+                "the order's payment is {}; only a paid order is fulfilled",
+                payment.as_str()
+            ))),
+            Transition::NotAllowed { status, .. } => Err(ActorError::Conflict(format!(
                 "the order is {}; only a placed order can change",
                 status.as_str()
             ))),
@@ -194,11 +223,10 @@ pub struct Placed {
     pub replayed: bool,
 }
 
-/// A page of orders newest first: one user's, or everyone's (`user_id: None`).
+/// A page of the orders `filter` selects, newest first.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListOrders {
-    pub user_id: Option<i64>,
-    pub status: Option<OrderStatus>,
+    pub filter: OrderFilter,
     pub page: Page,
 }
 
@@ -207,13 +235,6 @@ pub struct ListOrders {
 pub struct GetOrder {
     pub id: i64,
     pub user_id: Option<i64>,
-}
-
-/// Cancels a placed order and puts its stock back; `owner: None` for an admin.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CancelOrder {
-    pub id: i64,
-    pub owner: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -288,6 +309,8 @@ impl OrderActor {
                     .clone()
                     .map(|key| (key, checkout_fingerprint(msg.address_id))),
                 expected_subtotal: msg.expected_subtotal,
+                payment_provider: parts.payment_provider,
+                payment_timeout: parts.payment_timeout,
             };
             match parts.place(&checkout, arrived).await? {
                 CheckoutOutcome::Placed { order, products } => {
@@ -316,8 +339,11 @@ impl OrderActor {
 
     #[wire("order.list")]
     #[example(ListOrders {
-        user_id: None,
-        status: Some(OrderStatus::Placed),
+        filter: OrderFilter {
+            user_id: None,
+            status: Some(OrderStatus::Placed),
+            payment_status: Some(PaymentStatus::Awaiting),
+        },
         page: Page {
             limit: 20,
             offset: 40,
@@ -332,12 +358,7 @@ impl OrderActor {
         _: &mut Context<Self>,
     ) -> Reply<Result<OrderPage, ActorError>> {
         let parts = self.parts.clone();
-        Box::pin(async move {
-            Ok(parts
-                .store()
-                .orders(msg.user_id, msg.status, msg.page)
-                .await?)
-        })
+        Box::pin(async move { Ok(parts.store().orders(&msg.filter, msg.page).await?) })
     }
 
     #[wire("order.get")]
@@ -353,26 +374,9 @@ impl OrderActor {
         let parts = self.parts.clone();
         Box::pin(async move {
             parts
-                .store()
-                .order(msg.id)
+                .order(msg.id, msg.user_id)
                 .await?
-                .filter(|order| msg.user_id.is_none_or(|user_id| order.user_id == user_id))
                 .ok_or(ActorError::NotFound)
-        })
-    }
-
-    #[wire("order.cancel")]
-    #[example(CancelOrder { id: 9, owner: None } => Err(ActorError::Unprocessable("x".into())))]
-    fn cancel_order(
-        &mut self,
-        msg: CancelOrder,
-        _: &mut Context<Self>,
-    ) -> Reply<Result<Order, ActorError>> {
-        let parts = self.parts.clone();
-        let arrived = Instant::now();
-        Box::pin(async move {
-            let transition = parts.store().cancel_order(msg.id, msg.owner).await?;
-            parts.after_transition(transition, arrived).await
         })
     }
 
@@ -386,7 +390,10 @@ impl OrderActor {
         let parts = self.parts.clone();
         let arrived = Instant::now();
         Box::pin(async move {
-            let transition = parts.store().fulfil_order(msg.id).await?;
+            let transition = parts
+                .store()
+                .change_order(msg.id, &OrderChange::Fulfil)
+                .await?;
             parts.after_transition(transition, arrived).await
         })
     }

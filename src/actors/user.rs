@@ -16,7 +16,7 @@ use crate::domain::{
     ProfileChanges, Role, User,
 };
 use crate::runtime::{Registry, Reply};
-use crate::store::{Erasure, RevocationStore, UserStore};
+use crate::store::{Erasure, OrderFilter, RevocationStore, UserStore};
 
 pub struct UserActor {
     parts: UserParts,
@@ -317,8 +317,10 @@ impl UserActor {
                     .registry
                     .get::<OrderActor>()
                     .call(ListOrders {
-                        user_id: Some(msg.user_id),
-                        status: None,
+                        filter: OrderFilter {
+                            user_id: Some(msg.user_id),
+                            ..OrderFilter::default()
+                        },
                         page: Page {
                             limit: EXPORT_PAGE,
                             offset: orders.len() as u64,

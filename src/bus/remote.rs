@@ -42,7 +42,7 @@ pub async fn declare_command_queues(bridge: &Arc<Bridge>) -> Result<(), BridgeEr
 
 async fn command_queues(bridge: &Bridge) -> Result<(), BridgeError> {
     let link = bridge.link();
-    for kind in ActorKind::ROLES {
+    for kind in ActorKind::ALL.iter().filter(|kind| kind.takes_commands()) {
         let queue = bridge.names().command_queue(kind.config_key());
         link.publisher
             .queue_declare(

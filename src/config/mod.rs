@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, Origins, SecretUrl, TrustedProxies};
 
 use crate::domain::ActorKind;
-use crate::domain::{Currency, Email};
+use crate::domain::{Currency, Email, PaymentProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +45,7 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     pub node: NodeSettings,
     pub log: LogSettings,
+    pub payments: PaymentSettings,
 }
 
 impl Default for Settings {
@@ -64,6 +65,7 @@ impl Default for Settings {
             catalogue: CatalogueSettings::default(),
             node: NodeSettings::default(),
             log: LogSettings::default(),
+            payments: PaymentSettings::default(),
         }
     }
 }
@@ -344,6 +346,76 @@ impl CartSettings {
     }
 }
 
+/// How orders are paid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// `manual` (a bank transfer or cash on delivery, marked paid by an
+    /// admin) or `stripe`.
+    pub provider: PaymentProvider,
+    /// An order still awaiting payment this long after checkout is
+    /// cancelled and its stock returned.
+    pub payment_timeout_secs: NonZeroU64,
+    /// How often a node looks for orders past their time.
+    pub expiry_poll_ms: NonZeroU64,
+    pub stripe: StripeSettings,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        PaymentSettings {
+            provider: PaymentProvider::Manual,
+            payment_timeout_secs: NonZeroU64::new(1800).expect("nonzero"),
+            expiry_poll_ms: NonZeroU64::new(1000).expect("nonzero"),
+            stripe: StripeSettings::default(),
+        }
+    }
+}
+
+impl PaymentSettings {
+    pub fn payment_timeout(&self) -> Duration {
+        Duration::from_secs(self.payment_timeout_secs.get())
+    }
+
+    pub fn expiry_poll(&self) -> Duration {
+        Duration::from_millis(self.expiry_poll_ms.get())
+    }
+}
+
+/// Stripe's API, with `payments.provider = "stripe"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The account's secret key (`sk_...`): never printed.
+    #[serde(deserialize_with = "values::optional_secret")]
+    pub secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_...`).
+    #[serde(deserialize_with = "values::optional_secret")]
+    pub webhook_secret: Option<SecretString>,
+    /// Where Stripe's API answers (a test points it at a local server).
+    #[serde(deserialize_with = "values::http_base")]
+    pub api_base: url::Url,
+    /// How long one request to Stripe may take.
+    pub timeout_secs: NonZeroU64,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        StripeSettings {
+            secret_key: None,
+            webhook_secret: None,
+            api_base: url::Url::parse("https://api.stripe.com").expect("a valid URL"),
+            timeout_secs: NonZeroU64::new(10).expect("nonzero"),
+        }
+    }
+}
+
+impl StripeSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.get())
+    }
+}
+
 /// RabbitMQ, which carries messages between nodes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -519,6 +591,17 @@ impl Default for NodeSettings {
     }
 }
 
+impl NodeSettings {
+    /// Whether this node hosts `kind`: a role it was given, or a runtime
+    /// kind hosted beside one.
+    pub fn hosts(&self, kind: ActorKind) -> bool {
+        self.roles.contains(&kind)
+            || kind
+                .hosted_beside()
+                .is_some_and(|role| self.roles.contains(&role))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -665,6 +748,20 @@ impl Settings {
                 "must be set when bus.url is: every node of the cluster signs its messages with it \
                  (at least 32 characters, the same on every node)",
             ));
+        }
+        if self.payments.provider == PaymentProvider::Stripe {
+            if self.payments.stripe.secret_key.is_none() {
+                return Err(invalid(
+                    "payments.stripe.secret_key",
+                    "must be set when payments.provider is stripe",
+                ));
+            }
+            if self.payments.stripe.webhook_secret.is_none() {
+                return Err(invalid(
+                    "payments.stripe.webhook_secret",
+                    "must be set when payments.provider is stripe: unsigned webhooks are refused",
+                ));
+            }
         }
         if !self.node.id.is_empty() && !crate::domain::is_node_id(&self.node.id) {
             return Err(invalid(

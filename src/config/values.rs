@@ -274,6 +274,24 @@ pub fn mailbox<'de, D: Deserializer<'de>>(
     })
 }
 
+/// The base of an HTTP API, like `https://api.stripe.com`: http or https,
+/// with a host, without a query.
+pub fn http_base<'de, D: Deserializer<'de>>(deserializer: D) -> Result<url::Url, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    match url::Url::parse(&raw) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none() =>
+        {
+            Ok(url)
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "`{raw}` is not an http(s) URL like https://api.stripe.com"
+        ))),
+    }
+}
+
 /// A currency code like USD.
 pub fn currency<'de, D: Deserializer<'de>>(
     deserializer: D,

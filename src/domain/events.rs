@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{Currency, Email, OtpCode};
+use super::{Currency, Email, OtpCode, PaymentProvider, PaymentStatus};
 
 /// Every event storefront publishes, serialised as `{"type": <routing key>, "body": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +22,12 @@ pub enum Event {
     OrderPlaced(OrderPlaced),
     #[serde(rename = "order.cancelled")]
     OrderCancelled(OrderCancelled),
+    #[serde(rename = "payment.succeeded")]
+    PaymentSucceeded(PaymentSucceeded),
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded(PaymentRefunded),
+    #[serde(rename = "payment.expired")]
+    PaymentExpired(PaymentExpired),
 }
 
 impl Event {
@@ -32,6 +38,9 @@ impl Event {
             Event::ProductChanged(_) => Event::PRODUCT_CHANGED,
             Event::OrderPlaced(_) => Event::ORDER_PLACED,
             Event::OrderCancelled(_) => Event::ORDER_CANCELLED,
+            Event::PaymentSucceeded(_) => Event::PAYMENT_SUCCEEDED,
+            Event::PaymentRefunded(_) => Event::PAYMENT_REFUNDED,
+            Event::PaymentExpired(_) => Event::PAYMENT_EXPIRED,
         }
     }
 
@@ -40,6 +49,9 @@ impl Event {
     pub const PRODUCT_CHANGED: &'static str = "product.changed";
     pub const ORDER_PLACED: &'static str = "order.placed";
     pub const ORDER_CANCELLED: &'static str = "order.cancelled";
+    pub const PAYMENT_SUCCEEDED: &'static str = "payment.succeeded";
+    pub const PAYMENT_REFUNDED: &'static str = "payment.refunded";
+    pub const PAYMENT_EXPIRED: &'static str = "payment.expired";
 }
 
 /// The only place a code travels in clear: to the mailer.
@@ -93,6 +105,52 @@ pub struct OrderPlaced {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelled {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub email: Email,
+    /// Its payment after the cancellation: `refunded` or `expired` go with
+    /// a `payment.*` event of their own (whose mail tells the owner);
+    /// `awaiting`, an unpaid order cancelled, is told by this one. Events
+    /// written before payments have none: awaiting.
+    #[serde(default = "unpaid")]
+    pub payment_status: PaymentStatus,
+}
+
+fn unpaid() -> PaymentStatus {
+    PaymentStatus::Awaiting
+}
+
+/// An order was paid in full: the mailer sends the receipt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentSucceeded {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub email: Email,
+    /// Minor units of `currency`.
+    pub total: i64,
+    pub currency: Currency,
+    pub provider: PaymentProvider,
+}
+
+/// A paid order was cancelled and its payment refunded in full (or, paid by
+/// hand, left for the operator to return).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRefunded {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub email: Email,
+    pub total: i64,
+    pub currency: Currency,
+    pub provider: PaymentProvider,
+}
+
+/// An order was not paid in time: it is cancelled (its `order.cancelled`
+/// goes with this) and its stock is back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentExpired {
     pub order_id: i64,
     pub user_id: i64,
     pub email: Email,

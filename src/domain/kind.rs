@@ -9,7 +9,8 @@ use std::fmt;
 /// Declares every kind once: its variant, its actor's name, and its key.
 /// A role's key names it under `[actors]` and in `node.roles`; the
 /// runtime's own kinds run wherever what they serve is configured (the
-/// bridge wherever `bus.url` is) and are no role.
+/// PaymentActor beside the OrderActor, the bridge wherever `bus.url` is)
+/// and are no role.
 macro_rules! actor_kinds {
     (
         roles { $($role:ident => $role_actor:literal, $role_key:literal;)* }
@@ -58,6 +59,7 @@ actor_kinds! {
         Order => "OrderActor", "order";
     }
     runtime {
+        Payment => "PaymentActor", "payment";
         Bridge => "BridgeActor", "bridge";
     }
 }
@@ -65,6 +67,21 @@ actor_kinds! {
 impl ActorKind {
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// The role a runtime kind is hosted beside, on every node that hosts
+    /// that role: the payments of orders go where the orders are.
+    pub fn hosted_beside(self) -> Option<ActorKind> {
+        match self {
+            ActorKind::Payment => Some(ActorKind::Order),
+            _ => None,
+        }
+    }
+
+    /// Whether other nodes send it commands: a role, or a kind hosted
+    /// beside one (the bridge is how they send, not whom).
+    pub fn takes_commands(self) -> bool {
+        self.is_role() || self.hosted_beside().is_some()
     }
 
     /// Whether a node can be given it in `node.roles`.
@@ -148,5 +165,14 @@ mod tests {
         assert!(!ActorKind::ROLES.contains(&ActorKind::Bridge));
         assert!(ActorKind::from_config_key("bridge").is_err());
         assert_eq!(ActorKind::from_config_key("otp"), Ok(ActorKind::Otp));
+    }
+
+    #[test]
+    fn payments_go_where_orders_are() {
+        assert!(!ActorKind::Payment.is_role());
+        assert_eq!(ActorKind::Payment.hosted_beside(), Some(ActorKind::Order));
+        assert_eq!(ActorKind::Bridge.hosted_beside(), None);
+        assert!(ActorKind::Payment.takes_commands());
+        assert!(!ActorKind::Bridge.takes_commands());
     }
 }

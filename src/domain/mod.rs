@@ -17,6 +17,7 @@ mod notification;
 mod order;
 mod otp;
 mod page;
+mod payment;
 mod product;
 pub mod rules;
 mod token;
@@ -31,7 +32,10 @@ pub use checkout::{
 };
 pub use client::ClientKey;
 pub use email::Email;
-pub use events::{Event, OrderCancelled, OrderPlaced, OtpIssued, ProductChanged, UserCreated};
+pub use events::{
+    Event, OrderCancelled, OrderPlaced, OtpIssued, PaymentExpired, PaymentRefunded,
+    PaymentSucceeded, ProductChanged, UserCreated,
+};
 pub use guest_cart::{GuestCartId, GuestCarts, IssuedGuestCart};
 pub use kind::{config_keys, ActorKind};
 pub use money::Currency;
@@ -43,6 +47,10 @@ pub use order::{
 };
 pub use otp::{OtpCode, OtpHasher};
 pub use page::Page;
+pub use payment::{
+    parse_intent_event, verify_stripe_signature, IntentEvent, IntentOutcome, NotAnEvent, Payment,
+    PaymentProvider, PaymentStatus, SignatureError,
+};
 pub use product::{
     category_name, final_price, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,
     Variant,

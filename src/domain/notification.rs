@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::PaymentProvider;
+
 /// What a mail is for. Logs and operators see the kind, never the content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -12,14 +14,20 @@ pub enum MailKind {
     Welcome,
     OrderPlaced,
     OrderCancelled,
+    PaymentReceived,
+    PaymentRefunded,
+    PaymentExpired,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 4] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::SignInCode,
         MailKind::Welcome,
         MailKind::OrderPlaced,
         MailKind::OrderCancelled,
+        MailKind::PaymentReceived,
+        MailKind::PaymentRefunded,
+        MailKind::PaymentExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +36,9 @@ impl MailKind {
             MailKind::Welcome => "welcome",
             MailKind::OrderPlaced => "order_placed",
             MailKind::OrderCancelled => "order_cancelled",
+            MailKind::PaymentReceived => "payment_received",
+            MailKind::PaymentRefunded => "payment_refunded",
+            MailKind::PaymentExpired => "payment_expired",
         }
     }
 
@@ -137,6 +148,65 @@ pub mod render {
             html: format!(
                 "<!doctype html><html><body style=\"font-family:sans-serif\">\
                  <p>Order {order_id} is cancelled. Nothing will be charged for it.</p></body></html>"
+            ),
+        }
+    }
+
+    /// The receipt.
+    pub fn payment_received(order_id: i64, total: i64, currency: &str) -> MailContent {
+        let total = money(total, currency);
+        MailContent {
+            kind: MailKind::PaymentReceived,
+            expires_at: None,
+            subject: format!("Receipt for your storefront order {order_id}"),
+            text: format!(
+                "We received your payment of {total} for order {order_id}. Thank you!\n\n\
+                 We will write again when it ships.\n"
+            ),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family:sans-serif\">\
+                 <p>We received your payment of {total} for order {order_id}. Thank you!</p>\
+                 <p>We will write again when it ships.</p></body></html>"
+            ),
+        }
+    }
+
+    pub fn payment_refunded(
+        order_id: i64,
+        total: i64,
+        currency: &str,
+        provider: PaymentProvider,
+    ) -> MailContent {
+        let total = money(total, currency);
+        let how = match provider {
+            PaymentProvider::Stripe => "to the card you paid with; it shows within 5 to 10 days",
+            PaymentProvider::Manual => "the way you paid; we will be in touch if we need details",
+        };
+        MailContent {
+            kind: MailKind::PaymentRefunded,
+            expires_at: None,
+            subject: format!("Your storefront order {order_id} is cancelled and refunded"),
+            text: format!("Order {order_id} is cancelled. We refund {total} {how}.\n"),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family:sans-serif\">\
+                 <p>Order {order_id} is cancelled. We refund {total} {how}.</p></body></html>"
+            ),
+        }
+    }
+
+    pub fn payment_expired(order_id: i64) -> MailContent {
+        MailContent {
+            kind: MailKind::PaymentExpired,
+            expires_at: None,
+            subject: format!("Your storefront order {order_id} was cancelled: no payment"),
+            text: format!(
+                "Order {order_id} was not paid in time, so it is cancelled and its items are \
+                 back on sale. Nothing was charged. You are welcome to order again.\n"
+            ),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family:sans-serif\">\
+                 <p>Order {order_id} was not paid in time, so it is cancelled and its items are \
+                 back on sale. Nothing was charged. You are welcome to order again.</p></body></html>"
             ),
         }
     }

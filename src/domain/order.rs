@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Address, Product, Size, ValidationError};
+use super::{Address, Payment, Product, Size, ValidationError};
 
 /// How many of one product and size a cart line holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -215,6 +215,27 @@ pub struct Order {
     /// The address as it was when the order was placed.
     pub shipping_address: Address,
     pub created_at: DateTime<Utc>,
+    pub payment: Payment,
+}
+
+impl Order {
+    /// The key that makes a payment provider's request `what` for this
+    /// order happen once however often it is sent (a retried checkout, two
+    /// nodes at once). The creation time keeps two databases' order 7
+    /// apart on one Stripe account.
+    pub fn payment_idempotency_key(&self, what: &str) -> String {
+        format!(
+            "storefront-order-{}-{}-{what}",
+            self.id,
+            self.created_at.timestamp_micros()
+        )
+    }
+
+    /// Whether a provider's word that `amount` of `currency` was paid is
+    /// this order's payment: the exact total, in its currency.
+    pub fn is_paid_in_full_by(&self, amount: i64, currency: &str) -> bool {
+        amount == self.subtotal && currency.eq_ignore_ascii_case(&self.currency)
+    }
 }
 
 /// A client's key for one checkout: the same key gives the same order.

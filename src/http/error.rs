@@ -62,6 +62,9 @@ pub enum ApiError {
     Unavailable(#[source] CallError),
     #[error("a dependency is unavailable; try again shortly")]
     DependencyDown(#[source] ActorError),
+    /// The payment provider refused or failed, in its words.
+    #[error("the payment provider did not do it: {0}")]
+    BadGateway(String),
     #[error("internal error")]
     Internal(#[source] ActorError),
 }
@@ -172,6 +175,7 @@ impl ApiError {
             },
             ActorError::Call(call) => ApiError::Unavailable(call),
             err @ ActorError::Unavailable(_) => ApiError::DependencyDown(err),
+            ActorError::Provider(reason) => ApiError::BadGateway(reason),
             err @ ActorError::Internal(_) => ApiError::Internal(err),
         }
     }
@@ -203,6 +207,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DependencyDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

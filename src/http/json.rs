@@ -50,7 +50,21 @@ impl FromRequest for JsonBody {
 }
 
 impl JsonBody {
-    pub async fn read<T: DeserializeOwned>(mut self) -> Result<T, ApiError> {
+    pub async fn read<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        let body = self.read_bytes().await?;
+        serde_json::from_slice(&body).map_err(|err| {
+            if err.is_data() {
+                ApiError::BadRequest(format!("the JSON body does not fit: {err}"))
+            } else {
+                ApiError::BadRequest(format!("the body is not valid JSON: {err}"))
+            }
+        })
+    }
+
+    /// The body's bytes as they came, once they look like a JSON object
+    /// (for a body that must be checked before it is parsed, like a signed
+    /// webhook's).
+    pub async fn read_bytes(mut self) -> Result<Bytes, ApiError> {
         if !self.content_type_ok {
             return Err(ApiError::UnsupportedMediaType(
                 "the body must be JSON with Content-Type: application/json",
@@ -85,13 +99,7 @@ impl JsonBody {
                 ))
             }
         }
-        serde_json::from_slice(&body).map_err(|err| {
-            if err.is_data() {
-                ApiError::BadRequest(format!("the JSON body does not fit: {err}"))
-            } else {
-                ApiError::BadRequest(format!("the body is not valid JSON: {err}"))
-            }
-        })
+        Ok(body.freeze())
     }
 }
 

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod orders;
 pub mod origin;
 pub mod overview;
+pub mod payments;
 pub mod products;
 pub mod routes;
 pub mod schemas;

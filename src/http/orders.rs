@@ -12,12 +12,14 @@ use super::json::JsonBody;
 use super::session::{Admin, Authenticated};
 use super::users::AddressBody;
 use super::{ask, schemas, AppState};
-use crate::actors::order::{
-    CancelOrder, FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceOrder,
-};
+use crate::actors::order::{FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceOrder};
+use crate::actors::payment::{CancelOrder, MarkPaid, PaymentActor, StartPayment};
 use crate::actors::ActorError;
-use crate::domain::{IdempotencyKey, Order, OrderLine, OrderStatus, Page, Size, ValidationError};
-use crate::store::OrderPage;
+use crate::domain::{
+    IdempotencyKey, Order, OrderLine, OrderStatus, Page, Payment, PaymentProvider, PaymentStatus,
+    Size, ValidationError,
+};
+use crate::store::{OrderFilter, OrderPage};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -69,6 +71,100 @@ impl From<StatusBody> for OrderStatus {
     }
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = PaymentStatus)]
+pub enum PaymentStatusBody {
+    Awaiting,
+    Paid,
+    Refunded,
+    Expired,
+}
+
+impl From<PaymentStatus> for PaymentStatusBody {
+    fn from(status: PaymentStatus) -> Self {
+        match status {
+            PaymentStatus::Awaiting => PaymentStatusBody::Awaiting,
+            PaymentStatus::Paid => PaymentStatusBody::Paid,
+            PaymentStatus::Refunded => PaymentStatusBody::Refunded,
+            PaymentStatus::Expired => PaymentStatusBody::Expired,
+        }
+    }
+}
+
+impl From<PaymentStatusBody> for PaymentStatus {
+    fn from(status: PaymentStatusBody) -> Self {
+        match status {
+            PaymentStatusBody::Awaiting => PaymentStatus::Awaiting,
+            PaymentStatusBody::Paid => PaymentStatus::Paid,
+            PaymentStatusBody::Refunded => PaymentStatus::Refunded,
+            PaymentStatusBody::Expired => PaymentStatus::Expired,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = PaymentProvider)]
+pub enum ProviderBody {
+    Manual,
+    Stripe,
+}
+
+impl From<PaymentProvider> for ProviderBody {
+    fn from(provider: PaymentProvider) -> Self {
+        match provider {
+            PaymentProvider::Manual => ProviderBody::Manual,
+            PaymentProvider::Stripe => ProviderBody::Stripe,
+        }
+    }
+}
+
+/// How an order is paid, and where that stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OrderPayment)]
+pub struct PaymentBody<'a> {
+    /// `manual`: a bank transfer or cash on delivery, marked paid by the
+    /// shop; `stripe`: confirm `clientSecret` with Stripe.js.
+    pub provider: ProviderBody,
+    /// The Stripe PaymentIntent; `null` until it is made (if checkout could
+    /// not reach Stripe, `POST /orders/{id}/payment` makes it).
+    pub intent_id: Option<&'a str>,
+    /// What Stripe.js confirms the intent with.
+    pub client_secret: Option<&'a str>,
+    /// How it was paid: the shop's note of a manual payment, or the Stripe
+    /// event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<&'a str>,
+    /// Why the last try to pay failed (a declined card), while awaited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<&'a str>,
+    /// The refund, once refunded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<&'a str>,
+    /// Still unpaid then, the order is cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a Payment> for PaymentBody<'a> {
+    fn from(payment: &'a Payment) -> Self {
+        PaymentBody {
+            provider: payment.provider.into(),
+            intent_id: payment.intent_id.as_deref(),
+            client_secret: payment.client_secret.as_deref(),
+            reference: payment.reference.as_deref(),
+            failure: payment.failure.as_deref(),
+            refund: payment.refund.as_deref(),
+            due_at: payment.due_at,
+            paid_at: payment.paid_at,
+        }
+    }
+}
+
 /// An order as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -76,6 +172,11 @@ impl From<StatusBody> for OrderStatus {
 pub struct OrderBody<'a> {
     pub id: i64,
     pub status: StatusBody,
+    /// `awaiting` → `paid` → `refunded`, or `awaiting` → `expired` (not
+    /// paid in time: cancelled, its stock back). Only a paid order is
+    /// fulfilled.
+    pub payment_status: PaymentStatusBody,
+    pub payment: PaymentBody<'a>,
     pub items: Vec<OrderLineBody<'a>>,
     /// Minor units.
     pub subtotal: i64,
@@ -104,6 +205,8 @@ impl<'a> From<&'a Order> for OrderBody<'a> {
         OrderBody {
             id: order.id,
             status: order.status.into(),
+            payment_status: order.payment.status.into(),
+            payment: PaymentBody::from(&order.payment),
             items: order.items.iter().map(OrderLineBody::from).collect(),
             subtotal: order.subtotal,
             currency: &order.currency,
@@ -175,6 +278,10 @@ impl PageQuery {
 pub struct AdminOrdersQuery {
     /// Only orders in this state.
     pub status: Option<StatusBody>,
+    /// Only orders whose payment is in this state.
+    #[serde(rename = "paymentStatus")]
+    #[param(rename = "paymentStatus")]
+    pub payment_status: Option<PaymentStatusBody>,
     /// 1 to 100, default 20.
     #[param(schema_with = schemas::page_limit)]
     pub limit: Option<i64>,
@@ -214,7 +321,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("session" = [])), request_body = CheckoutRequest,
     params(CheckoutHeaders),
     responses(
-        (status = 201, description = "Placed; Location names it", body = OrderBody),
+        (status = 201, description = "Placed, its payment awaited (with Stripe, `payment.clientSecret` is what Stripe.js confirms); Location names it", body = OrderBody),
         (status = 200, description = "Placed before with this Idempotency-Key", body = OrderBody),
         (status = 404, description = "No such address of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The cart is empty, lines cannot be had (each in the problem's `errors`: itemId, productId, title, size, asked, available), or the cart no longer costs `expectedSubtotal` (the problem's `cart` is the cart now); nothing was ordered", body = Problem, content_type = "application/problem+json"),
@@ -256,14 +363,44 @@ pub async fn place_order(
         }
         Err(err) => return Err(ApiError::from_actor(err, "address")),
     };
+    let order = start_payment(&state, placed.order).await;
     let mut response = if placed.replayed {
         HttpResponse::Ok()
     } else {
         HttpResponse::Created()
     };
     Ok(response
-        .insert_header((header::LOCATION, format!("/orders/{}", placed.order.id)))
-        .json(OrderBody::from(&placed.order)))
+        .insert_header((header::LOCATION, format!("/orders/{}", order.id)))
+        .json(OrderBody::from(&order)))
+}
+
+/// A placed order with its payment started at the provider where it has
+/// one to start. The order is placed either way: if the provider cannot be
+/// reached now, it is answered without an intent, and
+/// `POST /orders/{id}/payment` (or the same checkout again) starts it.
+async fn start_payment(state: &AppState, order: Order) -> Order {
+    if order.payment.provider != PaymentProvider::Stripe || order.payment.intent_id.is_some() {
+        return order;
+    }
+    let started = state
+        .registry
+        .get::<PaymentActor>()
+        .call(StartPayment {
+            order_id: order.id,
+            owner: Some(order.user_id),
+        })
+        .await;
+    match started {
+        Ok(Ok(order)) => order,
+        Ok(Err(err)) => {
+            tracing::warn!(order_id = order.id, error = %err, "the order is placed, but its payment could not be started now");
+            order
+        }
+        Err(err) => {
+            tracing::warn!(order_id = order.id, error = %err, "the order is placed, but the PaymentActor did not start its payment");
+            order
+        }
+    }
 }
 
 /// A page of the caller's orders, newest first.
@@ -278,8 +415,10 @@ pub async fn list_orders(
     let orders = ask(
         state.registry.get::<OrderActor>(),
         ListOrders {
-            user_id: Some(caller.user_id),
-            status: None,
+            filter: OrderFilter {
+                user_id: Some(caller.user_id),
+                ..OrderFilter::default()
+            },
             page,
         },
         "order",
@@ -301,8 +440,11 @@ pub async fn list_all_orders(
     let orders = ask(
         state.registry.get::<OrderActor>(),
         ListOrders {
-            user_id: None,
-            status: query.status.map(OrderStatus::from),
+            filter: OrderFilter {
+                user_id: None,
+                status: query.status.map(OrderStatus::from),
+                payment_status: query.payment_status.map(PaymentStatus::from),
+            },
             page,
         },
         "order",
@@ -335,13 +477,15 @@ pub async fn get_order(
     Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
 }
 
-/// Cancels a placed order and puts its stock back (the owner or an admin).
+/// Cancels a placed order and puts its stock back (the owner or an admin);
+/// a paid one is refunded in full through its provider first.
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("session" = [])),
     params(("id" = i64, Path, description = "Order id")),
     responses(
-        (status = 200, description = "The cancelled order", body = OrderBody),
+        (status = 200, description = "The cancelled order (`paymentStatus` `refunded` if it was paid)", body = OrderBody),
         (status = 404, description = "No such order of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is no longer placed", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The payment provider refused the refund (its reason is the detail): the order stays paid and placed", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_order(
     state: web::Data<AppState>,
@@ -349,7 +493,7 @@ pub async fn cancel_order(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let order = ask(
-        state.registry.get::<OrderActor>(),
+        state.registry.get::<PaymentActor>(),
         CancelOrder {
             id: id.into_inner(),
             owner: caller.own_only(),
@@ -360,13 +504,13 @@ pub async fn cancel_order(
     Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
 }
 
-/// Marks a placed order fulfilled (admins).
+/// Marks a placed, paid order fulfilled (admins).
 #[utoipa::path(post, path = "/orders/{id}/fulfil", tag = "orders", security(("session" = [])),
     params(("id" = i64, Path, description = "Order id")),
     responses(
         (status = 200, description = "The fulfilled order", body = OrderBody),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer placed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer placed, or not paid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn fulfil_order(
     state: web::Data<AppState>,
@@ -377,6 +521,79 @@ pub async fn fulfil_order(
         state.registry.get::<OrderActor>(),
         FulfilOrder {
             id: id.into_inner(),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarkPaidRequest {
+    /// What the money came as: a transfer's reference, "cash on delivery".
+    #[schema(min_length = 1, max_length = 200)]
+    pub reference: String,
+}
+
+/// Marks an order paid by hand (a bank transfer, cash on delivery) paid
+/// (admins). Marking it again changes nothing.
+#[utoipa::path(post, path = "/orders/{id}/pay", tag = "orders", security(("session" = [])),
+    params(("id" = i64, Path, description = "Order id")), request_body = MarkPaidRequest,
+    responses(
+        (status = 200, description = "The paid order", body = OrderBody),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order no longer awaits payment, or is paid through Stripe", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mark_paid(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<i64>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let body: MarkPaidRequest = body.read().await?;
+    let reference = body.reference.trim();
+    if reference.is_empty()
+        || reference.chars().count() > 200
+        || reference.chars().any(char::is_control)
+    {
+        return Err(ApiError::field(ValidationError::new(
+            "reference",
+            "must be 1 to 200 characters, none of them control characters",
+        )));
+    }
+    let order = ask(
+        state.registry.get::<PaymentActor>(),
+        MarkPaid {
+            order_id: id.into_inner(),
+            reference: reference.to_owned(),
+        },
+        "order",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
+
+/// Starts the payment of one of the caller's orders at its provider, or
+/// answers the one started: for Stripe, the PaymentIntent whose
+/// `clientSecret` Stripe.js confirms. Asking again makes no second intent.
+#[utoipa::path(post, path = "/orders/{id}/payment", tag = "orders", security(("session" = [])),
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order with its payment", body = OrderBody),
+        (status = 404, description = "No such order of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The payment provider refused or cannot be reached now", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_order_payment(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = ask(
+        state.registry.get::<PaymentActor>(),
+        StartPayment {
+            order_id: id.into_inner(),
+            owner: caller.own_only(),
         },
         "order",
     )

@@ -8,7 +8,7 @@ use actix_web::web;
 
 use super::guards::{guard_of, Guard};
 use super::state::resource;
-use super::{admin, auth, cart, error, export, ops, orders, overview, products, users};
+use super::{admin, auth, cart, error, export, ops, orders, overview, payments, products, users};
 
 /// One method on one path.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +82,9 @@ routes! {
         "/orders/{id}" => { get: orders::get_order },
         "/orders/{id}/cancel" => { post: orders::cancel_order },
         "/orders/{id}/fulfil" => { post: orders::fulfil_order },
+        "/orders/{id}/pay" => { post: orders::mark_paid },
+        "/orders/{id}/payment" => { post: orders::start_order_payment },
+        "/payments/stripe/webhook" => { post: payments::stripe_webhook },
         "/admin/orders" => { get: orders::list_all_orders },
         "/users/me" => {
             get: users::get_profile,

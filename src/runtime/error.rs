@@ -60,6 +60,10 @@ pub enum ActorError {
     /// A dependency (database, Redis, mail server) is down: worth retrying.
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
+    /// The payment provider refused or failed what it was asked, and why
+    /// (its own words): nothing changed here.
+    #[error("the payment provider: {0}")]
+    Provider(String),
     /// Our fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,7 +76,10 @@ impl ActorError {
     pub fn is_fault(&self) -> bool {
         matches!(
             self,
-            ActorError::Unavailable(_) | ActorError::Internal(_) | ActorError::Call(_)
+            ActorError::Unavailable(_)
+                | ActorError::Provider(_)
+                | ActorError::Internal(_)
+                | ActorError::Call(_)
         )
     }
 }

@@ -17,8 +17,9 @@ pub use limits::{ClientLimit, ClientLimiter, ClientQuotas, LocalClientLimiter, M
 pub use memory::MemoryOtpStore;
 pub use ports::{
     Added, CartStore, CatalogueChanges, CatalogueRead, Checkout, CheckoutOutcome, Claim, Erasure,
-    LiveRevocations, MailQueue, MessageLog, NewCartLine, OrderPage, OrderStore, OtpCheck, OtpStore,
-    ProductStore, Publish, QueuedMail, QueuedMailSummary, RateDecision, RetryNow, RevocationStore,
+    LiveRevocations, MailQueue, MessageLog, NewCartLine, OrderChange, OrderFilter, OrderPage,
+    OrderStore, OtpCheck, OtpStore, PaymentOutcome, PaymentProof, PaymentStore, ProductStore,
+    Publish, QueuedMail, QueuedMailSummary, RateDecision, RefundStart, RetryNow, RevocationStore,
     Rounds, StoredCart, StoredMail, Transition, UserStore, VariantsWrite, Written, MESSAGES_KEPT,
 };
 pub use postgres::PgStore;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::domain::Event;
 use crate::domain::{
     Address, AddressChanges, Cart, CartItem, CartOwner, IdempotencyKey, MailKind, NewAddress,
-    NewProduct, Order, OrderStatus, Page, Product, ProfileChanges, Quantity, Role, Shortage, Size,
-    Stock, User,
+    NewProduct, Order, OrderStatus, Page, PaymentProvider, PaymentStatus, Product, ProfileChanges,
+    Quantity, Role, Shortage, Size, Stock, User,
 };
 
 use super::StoreError;
@@ -394,6 +394,10 @@ pub struct Checkout {
     /// The subtotal the customer saw: a checkout that would charge another
     /// changes nothing.
     pub expected_subtotal: Option<i64>,
+    /// Who will take the money.
+    pub payment_provider: PaymentProvider,
+    /// How long the order may wait for its payment before it is cancelled.
+    pub payment_timeout: Duration,
 }
 
 /// What a checkout did.
@@ -417,6 +421,15 @@ pub enum CheckoutOutcome {
     SubtotalChanged(Cart),
 }
 
+/// Which orders a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrderFilter {
+    /// Only this user's.
+    pub user_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+    pub payment_status: Option<PaymentStatus>,
+}
+
 /// A page of orders and how many there are in all.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderPage {
@@ -433,8 +446,114 @@ pub enum Transition {
         products: Vec<i64>,
     },
     /// The order is not in a state that allows it.
-    NotAllowed(OrderStatus),
+    NotAllowed {
+        status: OrderStatus,
+        payment: PaymentStatus,
+    },
     Missing,
+}
+
+/// A change of an order's state, each with the states it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderChange {
+    /// An unpaid placed order is cancelled; `owner`: only that user's.
+    Cancel { owner: Option<i64> },
+    /// A paid placed order whose refund was started is cancelled, refunded
+    /// as `refund` (the provider's reference).
+    CancelRefunded { owner: Option<i64>, refund: String },
+    /// A paid placed order ships.
+    Fulfil,
+    /// An unpaid placed order past its time, claimed by node `claimer`, is
+    /// cancelled with its payment expired.
+    Expire { claimer: String },
+}
+
+/// What a payment's news did to its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Changed now (its event is in the outbox).
+    Done(Box<Order>),
+    /// Nothing to change: it is so already, or no longer awaits payment
+    /// (the order now says which).
+    Unchanged(Box<Order>),
+    /// Not this order's payment: another amount or currency, or another
+    /// provider's. Nothing changed.
+    Mismatch(Box<Order>),
+    /// No such order (of the caller), or no order of that intent.
+    Missing,
+}
+
+/// How a payment is proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentProof {
+    /// An operator's word, with its reference (a transfer's id).
+    Manual { order_id: i64, reference: String },
+    /// Stripe's signed word that the intent succeeded for this much.
+    Intent {
+        intent_id: String,
+        amount: i64,
+        currency: String,
+        event_id: String,
+    },
+}
+
+/// Where starting a refund left the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundStart {
+    /// The order is paid and held for its refund: ask the provider.
+    Started(Box<Order>),
+    /// Not paid: cancel it without a refund.
+    Unpaid(Box<Order>),
+    /// Another cancellation is refunding it now.
+    InProgress,
+    NotAllowed {
+        status: OrderStatus,
+        payment: PaymentStatus,
+    },
+    Missing,
+}
+
+/// The payment side of orders: every change in one transaction with its
+/// event, each conditional on the states it leaves, so that news told twice
+/// or out of order changes nothing twice.
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    /// Records the intent made for an unpaid order that has none; the order
+    /// as it is after (with another intent, if one was recorded first).
+    async fn record_intent(
+        &self,
+        order_id: i64,
+        intent_id: &str,
+        client_secret: &str,
+    ) -> Result<Option<Order>, StoreError>;
+    /// Marks the order the proof names paid, with `payment.succeeded`.
+    async fn mark_paid(&self, proof: &PaymentProof) -> Result<PaymentOutcome, StoreError>;
+    /// Records why paying an unpaid order's intent failed.
+    async fn record_failure(
+        &self,
+        intent_id: &str,
+        reason: &str,
+    ) -> Result<PaymentOutcome, StoreError>;
+    /// Holds a paid, placed order for its refund, for `lease`: one
+    /// cancellation at a time asks the provider, and one that a crash cut
+    /// short is taken over once its lease ran out.
+    async fn start_refund(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        lease: Duration,
+    ) -> Result<RefundStart, StoreError>;
+    /// Lets go of a refund the provider refused: the order stays paid.
+    async fn abandon_refund(&self, id: i64) -> Result<(), StoreError>;
+    /// Claims for `claimer`, for `lease`, up to `limit` placed orders still
+    /// awaiting payment past their time (by the database's clock), that no
+    /// other node holds: the orders claimed.
+    async fn claim_expired(
+        &self,
+        claimer: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
 }
 
 /// Orders and the outbox of the events they cause. Every change writes its
@@ -447,20 +566,15 @@ pub trait OrderStore: Send + Sync {
     /// all in one transaction; or changes nothing.
     async fn place_order(&self, checkout: &Checkout) -> Result<CheckoutOutcome, StoreError>;
     /// A page of orders newest first: a user's own, or everyone's
-    /// (`None`), with a status or any.
-    async fn orders(
-        &self,
-        user_id: Option<i64>,
-        status: Option<OrderStatus>,
-        page: Page,
-    ) -> Result<OrderPage, StoreError>;
+    /// (`None`), with a status and a payment status or any.
+    async fn orders(&self, filter: &OrderFilter, page: Page) -> Result<OrderPage, StoreError>;
     async fn order(&self, id: i64) -> Result<Option<Order>, StoreError>;
-    /// `placed` to `cancelled`, with the stock back (what the rules let
-    /// back, recorded on each line) and `order.cancelled` in the outbox, in
-    /// one transaction. `owner`: only that user's order.
-    async fn cancel_order(&self, id: i64, owner: Option<i64>) -> Result<Transition, StoreError>;
-    /// `placed` to `fulfilled`.
-    async fn fulfil_order(&self, id: i64) -> Result<Transition, StoreError>;
+    /// Changes the order's state if it is in the states the change needs.
+    /// A cancellation puts the stock back (what the rules let back,
+    /// recorded on each line) and writes `order.cancelled`, and a
+    /// `payment.refunded` or `payment.expired` when it is one: in one
+    /// transaction.
+    async fn change_order(&self, id: i64, change: &OrderChange) -> Result<Transition, StoreError>;
     /// Hands the outbox's events to `publish`, oldest first, and deletes
     /// each one `publish` accepted (the broker confirmed it); stops at the
     /// first it did not, which waits with those after it for the next

@@ -127,6 +127,7 @@ async fn a_panicking_actor_is_restarted_and_counted() {
             ("ProductActor".to_owned(), 0),
             ("CartActor".to_owned(), 0),
             ("OrderActor".to_owned(), 0),
+            ("PaymentActor".to_owned(), 0),
         ]
     );
 }
@@ -381,7 +382,11 @@ async fn the_bus_view_counts_events_and_has_no_broker_in_one_process() {
         .await
         .unwrap();
     assert_eq!(nodes.len(), 1, "one process is a cluster of one: {nodes:?}");
-    assert_eq!(nodes[0]["actors"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        nodes[0]["actors"].as_array().unwrap().len(),
+        ActorKind::ROLES.len() + 1,
+        "the roles and the PaymentActor beside the orders"
+    );
     let customer = app.login("curious@example.com").await.token;
     assert_problem(
         app.get("/admin/bus", Some(&customer)).await,

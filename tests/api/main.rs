@@ -20,6 +20,7 @@ mod helpers;
 mod ops;
 mod orders;
 mod overview;
+mod payments;
 mod process;
 mod products;
 mod shop_hardening;

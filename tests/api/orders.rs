@@ -704,8 +704,8 @@ async fn a_guest_cart_merges_once_when_two_sign_ins_race() {
     assert_eq!(merged, 3, "the guest's 3 went to one cart");
 }
 
-/// An admin fulfils or cancels anyone's placed order; a fulfilled order
-/// cannot be cancelled; `DELETE /cart` empties a cart.
+/// An admin fulfils (once paid) or cancels anyone's placed order; a
+/// fulfilled order cannot be cancelled; `DELETE /cart` empties a cart.
 #[actix_web::test]
 async fn admins_fulfil_and_cancel_and_a_fulfilled_order_stays() {
     let Some(app) = spawn_app().await else { return };
@@ -724,6 +724,20 @@ async fn admins_fulfil_and_cancel_and_a_fulfilled_order_stays() {
         .json()
         .await
         .unwrap();
+    let paid = app
+        .client
+        .post(app.url(&format!("/orders/{}/pay", first["id"])))
+        .bearer_auth(&admin)
+        .json(&json!({ "reference": "cash on delivery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        paid.status(),
+        StatusCode::OK,
+        "{}",
+        paid.text().await.unwrap()
+    );
     let response = post(format!("/orders/{}/fulfil", first["id"]), admin.clone()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(

@@ -1165,8 +1165,9 @@ async fn the_overview_of_one_node_shows_the_others_kinds_and_their_past() {
             && kind["handled"].as_u64().unwrap() >= 5
             && kind["latencyMs"]["p99"].as_f64().unwrap() > 0.0
             && !kind["history"]["queued"].as_array().unwrap().is_empty()
-            // Every role but products, and its BridgeActor.
-            && nodes[0]["kinds"].as_array().unwrap().len() == ActorKind::ROLES.len()
+            // Every role but products, the PaymentActor beside the orders,
+            // and its BridgeActor.
+            && nodes[0]["kinds"].as_array().unwrap().len() == ActorKind::ROLES.len() + 1
     })
     .await;
     drop(first);
@@ -1364,4 +1365,89 @@ async fn screenshots_of_the_operators_page() {
             .await;
     };
     futures_util::join!(traffic, page);
+}
+
+/// Payments go where the orders are: a gateway without the order role
+/// reaches the PaymentActor hosted beside the OrderActor on another node.
+#[actix_web::test]
+async fn a_gateway_takes_payments_through_the_payment_actor_beside_the_orders() {
+    use crate::orders::{add, address, checkout, product, stock};
+
+    let namespace = Namespace::new();
+    let Some((orders_node, gateway)) = split(&namespace, ActorKind::Order).await else {
+        return;
+    };
+    let admin = gateway.login(ADMIN_EMAIL).await.token;
+    let actors: Vec<Value> = gateway
+        .get("/admin/actors", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payment = actors
+        .iter()
+        .find(|actor| actor["name"] == "PaymentActor")
+        .expect("the gateway lists the PaymentActor");
+    assert_eq!(payment["hosted"], false, "{payment}");
+    let dress = product(&gateway, &admin, "Remote paid dress", 2000, 5).await;
+    let token = gateway.login("remote-payer@example.com").await.token;
+    let home = address(&gateway, &token).await;
+    let post = |path: String, token: String, body: Option<Value>| {
+        let mut request = gateway.client.post(gateway.url(&path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { request.send().await.unwrap() }
+    };
+
+    assert_eq!(
+        add(&gateway, &token, dress, "M", 1).await.status(),
+        StatusCode::OK
+    );
+    let first: Value = checkout(&gateway, &token, home, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["paymentStatus"], "awaiting", "{first}");
+    let paid = post(
+        format!("/orders/{}/pay", first["id"]),
+        admin.clone(),
+        Some(json!({ "reference": "transfer over the bus" })),
+    )
+    .await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    assert_eq!(paid.json::<Value>().await.unwrap()["paymentStatus"], "paid");
+    let fulfilled = post(
+        format!("/orders/{}/fulfil", first["id"]),
+        admin.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(fulfilled.status(), StatusCode::OK);
+
+    assert_eq!(
+        add(&gateway, &token, dress, "M", 2).await.status(),
+        StatusCode::OK
+    );
+    let second: Value = checkout(&gateway, &token, home, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cancelled = post(
+        format!("/orders/{}/cancel", second["id"]),
+        token.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(
+        cancelled.json::<Value>().await.unwrap()["status"],
+        "cancelled"
+    );
+    eventually("the stock of the cancelled order is back", || async {
+        stock(&orders_node, dress, "M").await == 4
+    })
+    .await;
 }

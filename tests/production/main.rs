@@ -28,6 +28,8 @@ mod ops;
 mod orders;
 #[path = "../api/overview.rs"]
 mod overview;
+#[path = "../api/payments.rs"]
+mod payments;
 #[path = "../api/products.rs"]
 mod products;
 #[path = "../api/shop_hardening.rs"]

@@ -9,6 +9,7 @@ mod catalogue;
 mod mail_queue;
 mod messages;
 mod orders;
+mod payments;
 mod revocations;
 mod rounds;
 mod users;

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::QueryBuilder;
 
 use super::catalogue::tick;
@@ -9,12 +9,13 @@ use crate::domain::{
     CheckoutLine, OnSale, Order, OrderLine, OrderStatus, Page, Quantity, Shortage, Size,
 };
 use crate::domain::{
-    retry_of, Currency, Email, Event, OrderCancelled, OrderPlaced, PricedCheckout, Retry,
-    ValidationError,
+    retry_of, Currency, Email, Event, OrderCancelled, OrderPlaced, Payment, PaymentExpired,
+    PaymentProvider, PaymentRefunded, PaymentStatus, PricedCheckout, Retry, ValidationError,
 };
 use crate::store::rows::{to_json, AddressRow, OrderLineRow, ADDRESS_COLUMNS};
 use crate::store::{
-    Checkout, CheckoutOutcome, OrderPage, OrderStore, Publish, StoreError, Transition,
+    Checkout, CheckoutOutcome, OrderChange, OrderFilter, OrderPage, OrderStore, Publish,
+    StoreError, Transition,
 };
 
 /// Events relayed per transaction.
@@ -65,7 +66,7 @@ impl CheckoutRow {
 
 type Tx = sqlx::Transaction<'static, Db>;
 
-async fn write_event(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
+pub(super) async fn write_event(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO outbox (event, created_at) VALUES ($1, $2)")
         .bind(to_json(event))
         .bind(Utc::now())
@@ -109,8 +110,10 @@ impl SqlStore {
     ) -> Result<Vec<Order>, StoreError> {
         let mut query = QueryBuilder::<Db>::new(
             "SELECT o.id, o.user_id, o.email, o.status, o.currency, o.subtotal,
-                    o.shipping_address, o.created_at, l.product_id, l.title, l.size,
-                    l.quantity, l.unit_price, l.restocked
+                    o.shipping_address, o.created_at, o.payment_status, o.payment_provider,
+                    o.payment_intent_id, o.payment_client_secret, o.payment_reference,
+                    o.payment_failure, o.refund_reference, o.payment_due_at, o.paid_at,
+                    l.product_id, l.title, l.size, l.quantity, l.unit_price, l.restocked
              FROM (SELECT * FROM orders o WHERE ",
         );
         condition(&mut query);
@@ -151,6 +154,7 @@ impl SqlStore {
             match orders.last_mut() {
                 Some(last) if last.id == row.id => last.items.extend(line),
                 _ => orders.push(Order {
+                    payment: payment_of(&row)?,
                     id: row.id,
                     user_id: row.user_id,
                     email: row.email,
@@ -252,102 +256,135 @@ impl SqlStore {
         Ok(CheckoutOutcome::Placed { order, products })
     }
 
-    /// Moves a `placed` order to `to`; `Cancelled` puts its lines' stock
-    /// back (as far as the rules let it, recording on each line how much)
-    /// and writes `order.cancelled`.
-    async fn transition(
-        &self,
-        id: i64,
-        owner: Option<i64>,
-        to: OrderStatus,
-    ) -> Result<Transition, StoreError> {
+    /// Makes `change` if the order is in the states it needs. The check and
+    /// the change are one statement: of two changes at once, one changes
+    /// the row and the other finds it changed already.
+    async fn change(&self, id: i64, change: &OrderChange) -> Result<Transition, StoreError> {
         let mut tx = self.begin_write().await?;
-        // The status check and the change are one statement: of two
-        // cancellations at once, one changes the row and the other finds it
-        // cancelled already.
-        let changed: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE orders SET status = $2, updated_at = $3
-             WHERE id = $1 AND status = 'placed' AND ($4 IS NULL OR user_id = $4)
-             RETURNING user_id, email",
-        )
+        let (owner, to, from_payment, to_payment, condition, refund, claimer) = match change {
+            OrderChange::Cancel { owner } => (
+                *owner,
+                OrderStatus::Cancelled,
+                PaymentStatus::Awaiting,
+                PaymentStatus::Awaiting,
+                "refund_started_at IS NULL",
+                None,
+                None,
+            ),
+            OrderChange::CancelRefunded { owner, refund } => (
+                *owner,
+                OrderStatus::Cancelled,
+                PaymentStatus::Paid,
+                PaymentStatus::Refunded,
+                "refund_started_at IS NOT NULL",
+                Some(refund.as_str()),
+                None,
+            ),
+            OrderChange::Fulfil => (
+                None,
+                OrderStatus::Fulfilled,
+                PaymentStatus::Paid,
+                PaymentStatus::Paid,
+                "refund_started_at IS NULL",
+                None,
+                None,
+            ),
+            OrderChange::Expire { claimer } => (
+                None,
+                OrderStatus::Cancelled,
+                PaymentStatus::Awaiting,
+                PaymentStatus::Expired,
+                "refund_started_at IS NULL AND expiry_claimed_by = $7",
+                None,
+                Some(claimer.as_str()),
+            ),
+        };
+        let changed: Option<(i64, String, i64, String, String)> = sqlx::query_as(&format!(
+            "UPDATE orders SET status = $2, updated_at = $3, payment_status = $5,
+                               refund_reference = COALESCE($6, refund_reference)
+             WHERE id = $1 AND status = 'placed' AND payment_status = $8
+                   AND ($4 IS NULL OR user_id = $4) AND {condition}
+             RETURNING user_id, email, subtotal, currency, payment_provider"
+        ))
         .bind(id)
         .bind(to.as_str())
         .bind(Utc::now())
         .bind(owner)
+        .bind(to_payment.as_str())
+        .bind(refund)
+        .bind(claimer)
+        .bind(from_payment.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((user_id, email)) = changed else {
+        let Some((user_id, email, total, currency, provider)) = changed else {
             tx.rollback().await?;
-            let status: Option<(String,)> = sqlx::query_as(
-                "SELECT status FROM orders WHERE id = $1 AND ($2 IS NULL OR user_id = $2)",
+            let state: Option<(String, String)> = sqlx::query_as(
+                "SELECT status, payment_status FROM orders
+                 WHERE id = $1 AND ($2 IS NULL OR user_id = $2)",
             )
             .bind(id)
             .bind(owner)
             .fetch_optional(&self.pool)
             .await?;
             return Ok(
-                match status.and_then(|(status,)| OrderStatus::parse(&status)) {
-                    Some(status) => Transition::NotAllowed(status),
+                match state.and_then(|(status, payment)| {
+                    Some((
+                        OrderStatus::parse(&status)?,
+                        PaymentStatus::parse(&payment)?,
+                    ))
+                }) {
+                    Some((status, payment)) => Transition::NotAllowed { status, payment },
                     None => Transition::Missing,
                 },
             );
         };
         let mut products = Vec::new();
         if to == OrderStatus::Cancelled {
-            // By product and size, as every writer of stock takes them.
-            let lines: Vec<(i32, i64, String, i32)> = sqlx::query_as(
-                "SELECT position, product_id, size, quantity FROM order_lines WHERE order_id = $1
-                 ORDER BY product_id, size",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (position, product_id, size, quantity) in lines {
-                // A size removed since, or a product deleted, takes nothing
-                // back: a restock must not bring either back.
-                let stock: Option<(i64,)> = sqlx::query_as(&format!(
-                    "SELECT v.stock FROM product_variants v
-                     JOIN products p ON p.id = v.product_id AND p.deleted_at IS NULL
-                     WHERE v.product_id = $1 AND v.size = $2{}",
-                    dialect::LOCK_VARIANT
-                ))
-                .bind(product_id)
-                .bind(&size)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let restocked = units_restocked(stock.map(|(stock,)| stock), i64::from(quantity));
-                if restocked > 0 {
-                    sqlx::query(
-                        "UPDATE product_variants SET stock = stock + $3
-                         WHERE product_id = $1 AND size = $2",
-                    )
-                    .bind(product_id)
-                    .bind(&size)
-                    .bind(restocked)
-                    .execute(&mut *tx)
-                    .await?;
-                    products.push(product_id);
-                }
-                sqlx::query(
-                    "UPDATE order_lines SET restocked = $3 WHERE order_id = $1 AND position = $2",
-                )
-                .bind(id)
-                .bind(position)
-                .bind(restocked)
-                .execute(&mut *tx)
-                .await?;
-            }
-            products.dedup();
+            products = restock(&mut tx, id).await?;
             stock_changed(&mut tx, &products).await?;
+            let email = checked(Email::parse(&email))?;
             write_event(
                 &mut tx,
                 &Event::OrderCancelled(OrderCancelled {
                     order_id: id,
                     user_id,
-                    email: checked(Email::parse(&email))?,
+                    email: email.clone(),
+                    payment_status: to_payment,
                 }),
             )
             .await?;
+            let provider = PaymentProvider::parse(&provider).ok_or_else(|| {
+                StoreError::Corrupt(format!("order {id} has payment provider {provider:?}"))
+            })?;
+            let currency = checked(Currency::parse(&currency))?;
+            match to_payment {
+                PaymentStatus::Refunded => {
+                    write_event(
+                        &mut tx,
+                        &Event::PaymentRefunded(PaymentRefunded {
+                            order_id: id,
+                            user_id,
+                            email,
+                            total,
+                            currency,
+                            provider,
+                        }),
+                    )
+                    .await?
+                }
+                PaymentStatus::Expired => {
+                    write_event(
+                        &mut tx,
+                        &Event::PaymentExpired(PaymentExpired {
+                            order_id: id,
+                            user_id,
+                            email,
+                        }),
+                    )
+                    .await?
+                }
+                PaymentStatus::Awaiting | PaymentStatus::Paid => {}
+            }
         }
         tx.commit().await?;
         Ok(match self.order(id).await? {
@@ -360,25 +397,74 @@ impl SqlStore {
     }
 }
 
+/// Puts a cancelled order's stock back, by product and size as every writer
+/// of stock takes them, recording on each line how much: the products whose
+/// stock came back.
+async fn restock(tx: &mut Tx, id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut products = Vec::new();
+    let lines: Vec<(i32, i64, String, i32)> = sqlx::query_as(
+        "SELECT position, product_id, size, quantity FROM order_lines WHERE order_id = $1
+         ORDER BY product_id, size",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (position, product_id, size, quantity) in lines {
+        // A size removed since, or a product deleted, takes nothing back: a
+        // restock must not bring either back.
+        let stock: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT v.stock FROM product_variants v
+             JOIN products p ON p.id = v.product_id AND p.deleted_at IS NULL
+             WHERE v.product_id = $1 AND v.size = $2{}",
+            dialect::LOCK_VARIANT
+        ))
+        .bind(product_id)
+        .bind(&size)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let restocked = units_restocked(stock.map(|(stock,)| stock), i64::from(quantity));
+        if restocked > 0 {
+            sqlx::query(
+                "UPDATE product_variants SET stock = stock + $3
+                 WHERE product_id = $1 AND size = $2",
+            )
+            .bind(product_id)
+            .bind(&size)
+            .bind(restocked)
+            .execute(&mut **tx)
+            .await?;
+            products.push(product_id);
+        }
+        sqlx::query("UPDATE order_lines SET restocked = $3 WHERE order_id = $1 AND position = $2")
+            .bind(id)
+            .bind(position)
+            .bind(restocked)
+            .execute(&mut **tx)
+            .await?;
+    }
+    products.dedup();
+    Ok(products)
+}
+
 #[async_trait]
 impl OrderStore for SqlStore {
     async fn place_order(&self, checkout: &Checkout) -> Result<CheckoutOutcome, StoreError> {
         self.try_place_order(checkout).await
     }
 
-    async fn orders(
-        &self,
-        user_id: Option<i64>,
-        status: Option<OrderStatus>,
-        page: Page,
-    ) -> Result<OrderPage, StoreError> {
+    async fn orders(&self, filter: &OrderFilter, page: Page) -> Result<OrderPage, StoreError> {
         let condition = |query: &mut QueryBuilder<'_, Db>| {
             query.push("1 = 1");
-            if let Some(user_id) = user_id {
+            if let Some(user_id) = filter.user_id {
                 query.push(" AND o.user_id = ").push_bind(user_id);
             }
-            if let Some(status) = status {
+            if let Some(status) = filter.status {
                 query.push(" AND o.status = ").push_bind(status.as_str());
+            }
+            if let Some(payment) = filter.payment_status {
+                query
+                    .push(" AND o.payment_status = ")
+                    .push_bind(payment.as_str());
             }
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM orders o WHERE ");
@@ -406,12 +492,8 @@ impl OrderStore for SqlStore {
             .pop())
     }
 
-    async fn cancel_order(&self, id: i64, owner: Option<i64>) -> Result<Transition, StoreError> {
-        self.transition(id, owner, OrderStatus::Cancelled).await
-    }
-
-    async fn fulfil_order(&self, id: i64) -> Result<Transition, StoreError> {
-        self.transition(id, None, OrderStatus::Fulfilled).await
+    async fn change_order(&self, id: i64, change: &OrderChange) -> Result<Transition, StoreError> {
+        self.change(id, change).await
     }
 
     async fn relay_outbox(&self, publish: &Publish) -> Result<usize, StoreError> {
@@ -583,12 +665,14 @@ async fn write_order(
         Some((key, fingerprint)) => (Some(key.as_str()), Some(fingerprint.as_str())),
         None => (None, None),
     };
-    let (id,): (i64,) = sqlx::query_as(
+    let (id, payment_due_at): (i64, DateTime<Utc>) = sqlx::query_as(&format!(
         "INSERT INTO orders (user_id, email, status, currency, subtotal, shipping_address,
-                             idempotency_key, request_fingerprint, created_at, updated_at)
-         VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $8, $8)
-         RETURNING id",
-    )
+                             idempotency_key, request_fingerprint, created_at, updated_at,
+                             payment_status, payment_provider, payment_due_at)
+         VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $8, $8, 'awaiting', $10, {due})
+         RETURNING id, payment_due_at",
+        due = dialect::now_plus_seconds(9)
+    ))
     .bind(checkout.user_id)
     .bind(&checkout.email)
     .bind(&checkout.currency)
@@ -597,6 +681,8 @@ async fn write_order(
     .bind(key)
     .bind(fingerprint)
     .bind(created_at)
+    .bind(checkout.payment_timeout.as_secs_f64())
+    .bind(checkout.payment_provider.as_str())
     .fetch_one(&mut **tx)
     .await?;
     for (position, item) in priced.items.iter().enumerate() {
@@ -625,11 +711,41 @@ async fn write_order(
         currency: checkout.currency.clone(),
         shipping_address: address,
         created_at,
+        payment: Payment {
+            provider: checkout.payment_provider,
+            status: PaymentStatus::Awaiting,
+            intent_id: None,
+            client_secret: None,
+            reference: None,
+            failure: None,
+            refund: None,
+            due_at: Some(payment_due_at),
+            paid_at: None,
+        },
+    })
+}
+
+/// The payment columns of an order's row.
+fn payment_of(row: &OrderLineRow) -> Result<Payment, StoreError> {
+    let corrupt =
+        |what: &str, raw: &str| StoreError::Corrupt(format!("order {} has {what} {raw:?}", row.id));
+    Ok(Payment {
+        provider: PaymentProvider::parse(&row.payment_provider)
+            .ok_or_else(|| corrupt("payment provider", &row.payment_provider))?,
+        status: PaymentStatus::parse(&row.payment_status)
+            .ok_or_else(|| corrupt("payment status", &row.payment_status))?,
+        intent_id: row.payment_intent_id.clone(),
+        client_secret: row.payment_client_secret.clone(),
+        reference: row.payment_reference.clone(),
+        failure: row.payment_failure.clone(),
+        refund: row.refund_reference.clone(),
+        due_at: row.payment_due_at,
+        paid_at: row.paid_at,
     })
 }
 
 /// A value the rules checked when it was written, checked again as it
 /// leaves the database for an event.
-fn checked<T>(parsed: Result<T, ValidationError>) -> Result<T, StoreError> {
+pub(super) fn checked<T>(parsed: Result<T, ValidationError>) -> Result<T, StoreError> {
     parsed.map_err(|err| StoreError::Corrupt(err.to_string()))
 }

@@ -3,6 +3,7 @@
 //! it has, such as the binary's path (`env!("CARGO_BIN_EXE_storefront")`
 //! exists only in the storefront package's own tests).
 
+pub mod localstripe;
 pub mod node_process;
 pub mod smtp_server;
 pub mod tcp_proxy;
