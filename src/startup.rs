@@ -168,6 +168,7 @@ fn serve(
         let worker = started_workers.fetch_add(1, Ordering::Relaxed) % workers;
         state.registry.settle_on_worker(worker, workers);
         App::new()
+            .wrap(http::cors::cors(&state.cors_origins))
             .wrap(from_fn(http::middleware::observe))
             .app_data(state.clone())
             .configure(http::configure)

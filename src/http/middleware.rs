@@ -3,7 +3,7 @@
 //! metrics, problem+json for errors that carry no body, and the headers
 //! that keep browsers from sniffing an answer's type or framing a page.
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -216,25 +216,37 @@ pub async fn observe(
     };
 
     let status = response.status();
-    let bodiless_error = (status.is_client_error() || status.is_server_error())
-        && matches!(
-            response.response().body().size(),
-            BodySize::None | BodySize::Sized(0)
-        );
-    if bodiless_error {
-        let detail = match status.as_u16() {
-            404 => "no such resource".to_owned(),
-            405 => "this method is not allowed on this resource".to_owned(),
+    // The framework's own refusals (a 404 or 405 of routing, a CORS
+    // preflight it does not allow) come bodiless or as plain text: they
+    // are answered as problems too, their text as the detail.
+    let foreign_error = (status.is_client_error() || status.is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|kind| kind.as_bytes().starts_with(b"text/plain"));
+    if foreign_error {
+        let kept_headers = response.headers().clone();
+        let (request, framework_answer) = response.into_parts();
+        let text = framework_answer
+            .into_body()
+            .try_into_bytes()
+            .ok()
+            .and_then(|body| String::from_utf8(body.to_vec()).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty() && text.len() <= 200);
+        let detail = match (status.as_u16(), text) {
+            (404, _) => "no such resource".to_owned(),
+            (405, _) => "this method is not allowed on this resource".to_owned(),
+            (_, Some(text)) => text,
             _ => status.canonical_reason().unwrap_or("error").to_owned(),
         };
-        let kept_headers = response.headers().clone();
         let mut problem = Problem::new(status, detail).into_response();
         for (name, value) in kept_headers.iter() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
                 problem.headers_mut().insert(name.clone(), value.clone());
             }
         }
-        response = response.into_response(problem);
+        response = ServiceResponse::new(request, problem);
     }
     let echoed = echoed.or_else(|| HeaderValue::from_str(&request_id).ok());
     if let Some(value) = echoed {

@@ -15,6 +15,7 @@ mod actors;
 mod admin_page;
 mod auth;
 mod bad_input;
+mod cors;
 mod hardening;
 mod helpers;
 mod ops;
