@@ -671,7 +671,7 @@ async fn host_orders(
         catalogue: catalogue.get().await?,
         currency: settings.catalogue.currency.clone(),
         payment_provider: payments.provider,
-        payment_timeout: payments.payment_timeout(),
+        payment_timeout: payments.payment_timeout(payments.provider),
         // A quarter of the caller's patience is left for the way back (over
         // the bus, maybe) and the HTTP answer.
         answer_within: settings.actors.call_timeout() * 3 / 4,

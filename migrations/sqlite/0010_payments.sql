@@ -33,4 +33,5 @@ CREATE INDEX orders_awaiting_payment ON orders (payment_due_at)
 -- A refund asked of the provider and not yet recorded: the order can be
 -- neither fulfilled nor expired meanwhile, and a cancellation that a crash
 -- cut short asks again (under the same idempotency key) and finishes.
+ALTER TABLE orders ADD COLUMN refund_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN refund_started_at TEXT;

@@ -16,9 +16,9 @@ use super::order::OrderParts;
 use super::ActorError;
 use crate::domain::{
     parse_intent_event, verify_stripe_signature, IntentOutcome, Order, OrderStatus,
-    PaymentProvider, PaymentStatus,
+    PaymentProvider, PaymentReference, PaymentStatus,
 };
-use crate::payments::{Provider, ProviderError};
+use crate::payments::{Provider, ProviderError, Stopped};
 use crate::runtime::Reply;
 use crate::store::{
     OrderChange, PaymentOutcome, PaymentProof, PaymentStore, RefundStart, Transition,
@@ -131,34 +131,46 @@ impl PaymentParts {
                 RefundStart::NotAllowed { status, payment } => {
                     return Err(not_allowed(status, payment))
                 }
-                RefundStart::Started(order) => match self.provider.refund(&order).await {
-                    Ok(refund) => OrderChange::CancelRefunded { owner, refund },
-                    Err(err) => {
-                        // Refused: it stays paid. Not reached: it stays held
-                        // until the claim's lease runs out, and the next
-                        // cancellation asks again with the same idempotency
-                        // key.
-                        if matches!(err, ProviderError::Refused(_)) {
-                            self.store.abandon_refund(id).await?;
+                RefundStart::Started { order, attempt } => {
+                    match self.provider.refund(&order, attempt).await {
+                        Ok(refund) => OrderChange::CancelRefunded { owner, refund },
+                        Err(err) => {
+                            // Refused: it stays paid. Not reached: it stays
+                            // held until the claim's lease runs out, and the
+                            // next cancellation asks again (a refund made
+                            // meanwhile is found then, not made twice).
+                            if matches!(err, ProviderError::Refused(_)) {
+                                self.store.abandon_refund(id).await?;
+                            }
+                            return Err(provider_error(err));
                         }
-                        return Err(provider_error(err));
                     }
-                },
+                }
                 RefundStart::Unpaid(order) => {
-                    if let Some(intent_id) = &order.payment.intent_id {
-                        if !self
+                    let intent = order.payment.intent_id.clone();
+                    if let Some(intent_id) = &intent {
+                        match self
                             .provider
                             .stop(intent_id)
                             .await
                             .map_err(provider_error)?
                         {
-                            // Paid meanwhile: its webhook is on the way, and
-                            // the next try refunds it.
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                            continue;
+                            Stopped::Cancelled => {}
+                            // Paid meanwhile: so it is, and the next try
+                            // refunds it.
+                            Stopped::Paid { amount, currency } => {
+                                self.paid_as_found(intent_id, amount, currency, arrived)
+                                    .await?;
+                                continue;
+                            }
+                            Stopped::Pending => {
+                                return Err(ActorError::Conflict(
+                                    "the order is being paid now; try again in a moment".into(),
+                                ))
+                            }
                         }
                     }
-                    OrderChange::Cancel { owner }
+                    OrderChange::Cancel { owner, intent }
                 }
             };
             match self.orders.store().change_order(id, &change).await? {
@@ -167,7 +179,7 @@ impl PaymentParts {
                     return Ok(*order);
                 }
                 Transition::Missing => return Err(ActorError::NotFound),
-                // Paid between the two: try again, now with a refund.
+                // Paid, or given an intent, between the two: try again.
                 Transition::NotAllowed {
                     status: OrderStatus::Placed,
                     ..
@@ -180,6 +192,37 @@ impl PaymentParts {
         Err(ActorError::Conflict(
             "the order's payment is changing now; try again in a moment".into(),
         ))
+    }
+
+    /// An intent found paid as it was to be stopped: its order is paid (if
+    /// it is this order's payment), whether or not its webhook ever comes.
+    async fn paid_as_found(
+        &self,
+        intent_id: &str,
+        amount: i64,
+        currency: String,
+        arrived: Instant,
+    ) -> Result<(), ActorError> {
+        let proof = PaymentProof::Intent {
+            intent_id: intent_id.to_owned(),
+            amount,
+            currency,
+            reference: format!("stripe intent {intent_id}, found paid"),
+        };
+        match self.store.mark_paid(&proof).await? {
+            PaymentOutcome::Done(order) => {
+                tracing::info!(
+                    order_id = order.id,
+                    "an intent was found paid before its webhook came"
+                );
+                self.orders.after_commit(Vec::new(), arrived).await;
+            }
+            PaymentOutcome::Mismatch(order) => {
+                tracing::error!(order_id = order.id, amount, "an order's intent was paid another amount than its total; refund or settle it by hand")
+            }
+            PaymentOutcome::Unchanged(_) | PaymentOutcome::Missing => {}
+        }
+        Ok(())
     }
 
     /// What a verified Stripe event says, written.
@@ -196,7 +239,7 @@ impl PaymentParts {
                         intent_id: event.intent_id.clone(),
                         amount: event.amount,
                         currency: event.currency.clone(),
-                        event_id: event.event_id.clone(),
+                        reference: format!("stripe event {}", event.event_id),
                     })
                     .await?
             }
@@ -232,7 +275,7 @@ impl PaymentParts {
     /// A payment that succeeded for an order no longer payable (cancelled
     /// or expired before the customer finished): the money goes back.
     async fn refund_late(&self, order: &Order) {
-        match self.provider.refund(order).await {
+        match self.provider.refund(order, 1).await {
             Ok(refund) => {
                 tracing::warn!(order_id = order.id, refund = %refund, "a payment arrived for an order cancelled before; it was refunded")
             }
@@ -250,13 +293,19 @@ impl PaymentParts {
             .await?;
         let mut expired = 0;
         for order in claimed {
-            if let Some(intent_id) = &order.payment.intent_id {
+            let intent = order.payment.intent_id.clone();
+            if let Some(intent_id) = &intent {
                 match self.provider.stop(intent_id).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(Stopped::Cancelled) => {}
+                    Ok(Stopped::Paid { amount, currency }) => {
+                        self.paid_as_found(intent_id, amount, currency, arrived)
+                            .await?;
+                        continue;
+                    }
+                    Ok(Stopped::Pending) => {
                         tracing::info!(
                             order_id = order.id,
-                            "an order past its time was paid meanwhile; its webhook will tell"
+                            "an order past its time is being paid now; looking again later"
                         );
                         continue;
                     }
@@ -268,6 +317,7 @@ impl PaymentParts {
             }
             let change = OrderChange::Expire {
                 claimer: self.node_id.clone(),
+                intent,
             };
             match self.orders.store().change_order(order.id, &change).await? {
                 Transition::Done { products, .. } => {
@@ -297,7 +347,7 @@ pub struct StartPayment {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MarkPaid {
     pub order_id: i64,
-    pub reference: String,
+    pub reference: PaymentReference,
 }
 
 /// A webhook from Stripe, as it arrived.
@@ -341,7 +391,7 @@ impl PaymentActor {
     }
 
     #[wire("payment.mark_paid")]
-    #[example(MarkPaid { order_id: 9, reference: "transfer 2026-12-03".into() } => Ok(order()))]
+    #[example(MarkPaid { order_id: 9, reference: PaymentReference::parse("transfer 2026-12-03").unwrap() } => Ok(order()))]
     fn mark_paid(
         &mut self,
         msg: MarkPaid,
@@ -352,7 +402,7 @@ impl PaymentActor {
         Box::pin(async move {
             let proof = PaymentProof::Manual {
                 order_id: msg.order_id,
-                reference: msg.reference,
+                reference: msg.reference.as_str().to_owned(),
             };
             match parts.store.mark_paid(&proof).await? {
                 PaymentOutcome::Done(order) => {

@@ -353,9 +353,11 @@ pub struct PaymentSettings {
     /// `manual` (a bank transfer or cash on delivery, marked paid by an
     /// admin) or `stripe`.
     pub provider: PaymentProvider,
-    /// An order still awaiting payment this long after checkout is
-    /// cancelled and its stock returned.
+    /// An order paid through Stripe still awaiting payment this long after
+    /// checkout is cancelled and its stock returned.
     pub payment_timeout_secs: NonZeroU64,
+    /// The same for an order paid by hand: a bank transfer takes days.
+    pub manual_timeout_secs: NonZeroU64,
     /// How often a node looks for orders past their time.
     pub expiry_poll_ms: NonZeroU64,
     pub stripe: StripeSettings,
@@ -366,6 +368,7 @@ impl Default for PaymentSettings {
         PaymentSettings {
             provider: PaymentProvider::Manual,
             payment_timeout_secs: NonZeroU64::new(1800).expect("nonzero"),
+            manual_timeout_secs: NonZeroU64::new(7 * 24 * 3600).expect("nonzero"),
             expiry_poll_ms: NonZeroU64::new(1000).expect("nonzero"),
             stripe: StripeSettings::default(),
         }
@@ -373,8 +376,12 @@ impl Default for PaymentSettings {
 }
 
 impl PaymentSettings {
-    pub fn payment_timeout(&self) -> Duration {
-        Duration::from_secs(self.payment_timeout_secs.get())
+    /// How long an order of `provider` may wait for its payment.
+    pub fn payment_timeout(&self, provider: PaymentProvider) -> Duration {
+        Duration::from_secs(match provider {
+            PaymentProvider::Stripe => self.payment_timeout_secs.get(),
+            PaymentProvider::Manual => self.manual_timeout_secs.get(),
+        })
     }
 
     pub fn expiry_poll(&self) -> Duration {

@@ -49,7 +49,7 @@ pub use otp::{OtpCode, OtpHasher};
 pub use page::Page;
 pub use payment::{
     parse_intent_event, verify_stripe_signature, IntentEvent, IntentOutcome, NotAnEvent, Payment,
-    PaymentProvider, PaymentStatus, SignatureError,
+    PaymentProvider, PaymentReference, PaymentStatus, SignatureError,
 };
 pub use product::{
     category_name, final_price, search_terms, Faq, NewProduct, Product, ProductDraft, Size, Stock,

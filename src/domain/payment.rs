@@ -9,6 +9,8 @@ use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+use super::{bounded_text, rules, ValidationError};
+
 /// Where an order's payment stands: `awaiting` → `paid` → `refunded`, or
 /// `awaiting` → `expired` (the order was cancelled for want of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +72,24 @@ impl PaymentProvider {
             .find(|provider| provider.as_str() == raw)
     }
 }
+
+/// How an order paid by hand was paid, as the operator notes it: a
+/// transfer's reference, "cash on delivery". One line, kept trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentReference(String);
+
+impl PaymentReference {
+    pub fn parse(raw: &str) -> Result<PaymentReference, ValidationError> {
+        bounded_text("reference", raw, rules::PAYMENT_REFERENCE_MAX).map(PaymentReference)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+super::string_newtype!(PaymentReference);
 
 /// An order's payment as the store keeps it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

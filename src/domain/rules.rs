@@ -48,6 +48,8 @@ pub const EMAIL_LOCAL_PART_MAX: usize = 64;
 pub const NAME_MAX: usize = 100;
 pub const LABEL_MAX: usize = 40;
 pub const STREET_MAX: usize = 200;
+/// An operator's note of how an order was paid by hand.
+pub const PAYMENT_REFERENCE_MAX: usize = 200;
 pub const CITY_MAX: usize = 100;
 pub const STATE_MAX: usize = 100;
 pub const ZIP_CODE_MAX: usize = 12;

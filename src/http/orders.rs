@@ -16,8 +16,8 @@ use crate::actors::order::{FulfilOrder, GetOrder, ListOrders, OrderActor, PlaceO
 use crate::actors::payment::{CancelOrder, MarkPaid, PaymentActor, StartPayment};
 use crate::actors::ActorError;
 use crate::domain::{
-    IdempotencyKey, Order, OrderLine, OrderStatus, Page, Payment, PaymentProvider, PaymentStatus,
-    Size, ValidationError,
+    IdempotencyKey, Order, OrderLine, OrderStatus, Page, Payment, PaymentProvider,
+    PaymentReference, PaymentStatus, Size, ValidationError,
 };
 use crate::store::{OrderFilter, OrderPage};
 
@@ -532,8 +532,12 @@ pub async fn fulfil_order(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MarkPaidRequest {
     /// What the money came as: a transfer's reference, "cash on delivery".
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(schema_with = payment_reference_schema)]
     pub reference: String,
+}
+
+fn payment_reference_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schemas::line(crate::domain::rules::PAYMENT_REFERENCE_MAX, false).into()
 }
 
 /// Marks an order paid by hand (a bank transfer, cash on delivery) paid
@@ -552,21 +556,12 @@ pub async fn mark_paid(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: MarkPaidRequest = body.read().await?;
-    let reference = body.reference.trim();
-    if reference.is_empty()
-        || reference.chars().count() > 200
-        || reference.chars().any(char::is_control)
-    {
-        return Err(ApiError::field(ValidationError::new(
-            "reference",
-            "must be 1 to 200 characters, none of them control characters",
-        )));
-    }
+    let reference = PaymentReference::parse(&body.reference).map_err(ApiError::field)?;
     let order = ask(
         state.registry.get::<PaymentActor>(),
         MarkPaid {
             order_id: id.into_inner(),
-            reference: reference.to_owned(),
+            reference,
         },
         "order",
     )

@@ -10,4 +10,4 @@ mod stripe;
 
 pub use error::ProviderError;
 pub use provider::Provider;
-pub use stripe::{StartedPayment, StripeClient};
+pub use stripe::{StartedPayment, Stopped, StripeClient};

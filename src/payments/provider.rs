@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{ProviderError, StartedPayment, StripeClient};
+use super::{ProviderError, StartedPayment, Stopped, StripeClient};
 use crate::config::PaymentSettings;
 use crate::domain::{Order, PaymentProvider};
 
@@ -44,24 +44,25 @@ impl Provider {
         }
     }
 
-    /// Stops an unpaid order's payment, so that it can no longer be paid.
-    /// `false`: it cannot be stopped, because it succeeded meanwhile.
-    pub async fn stop(&self, intent_id: &str) -> Result<bool, ProviderError> {
+    /// Stops an unpaid order's payment, so that it can no longer be paid;
+    /// or says it was paid meanwhile.
+    pub async fn stop(&self, intent_id: &str) -> Result<Stopped, ProviderError> {
         match self {
-            Provider::Manual => Ok(true),
+            Provider::Manual => Ok(Stopped::Cancelled),
             Provider::Stripe(stripe) => stripe.cancel_intent(intent_id).await,
         }
     }
 
     /// Gives a paid order's money back in full: the provider's reference
     /// of the refund. A manual payment is returned by the operator; the
-    /// reference says so.
-    pub async fn refund(&self, order: &Order) -> Result<String, ProviderError> {
+    /// reference says so. `attempt` counts the tries of this refund, each
+    /// under a key of its own: Stripe keeps the answer to a key for a day,
+    /// a refusal too, and a try after one must be asked anew.
+    pub async fn refund(&self, order: &Order, attempt: u32) -> Result<String, ProviderError> {
         match (self, order.payment.provider, &order.payment.intent_id) {
             (Provider::Stripe(stripe), PaymentProvider::Stripe, Some(intent_id)) => {
-                stripe
-                    .refund(intent_id, &order.payment_idempotency_key("refund"))
-                    .await
+                let key = order.payment_idempotency_key(&format!("refund-{attempt}"));
+                stripe.refund(intent_id, &key).await
             }
             (_, PaymentProvider::Stripe, _) => Err(ProviderError::Refused(
                 "the order was paid through Stripe, which this node is not configured for".into(),

@@ -32,6 +32,24 @@ struct Intent {
 #[derive(Deserialize)]
 struct IntentStatus {
     status: String,
+    amount: i64,
+    currency: String,
+}
+
+/// Where an intent stands once asked to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Cancelled: it can no longer be paid.
+    Cancelled,
+    /// Too late: it was paid, this much.
+    Paid { amount: i64, currency: String },
+    /// Being paid now (a payment still processing): ask again later.
+    Pending,
+}
+
+#[derive(Deserialize)]
+struct Refunds {
+    data: Vec<Refund>,
 }
 
 #[derive(Deserialize)]
@@ -87,19 +105,23 @@ impl StripeClient {
         })
     }
 
-    /// Cancels an intent; `false` when it can no longer be cancelled
-    /// because it succeeded. One cancelled already is cancelled.
-    pub async fn cancel_intent(&self, intent_id: &str) -> Result<bool, ProviderError> {
+    /// Cancels an intent. One cancelled already is cancelled; one that
+    /// cannot be because it was paid says so, with what was paid.
+    pub async fn cancel_intent(&self, intent_id: &str) -> Result<Stopped, ProviderError> {
         let path = format!("/v1/payment_intents/{}/cancel", segment(intent_id)?);
         match self.post::<IntentStatus>(&path, &[], None).await {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Stopped::Cancelled),
             Err(ProviderError::Refused(reason)) => {
                 let intent: IntentStatus = self
                     .get(&format!("/v1/payment_intents/{}", segment(intent_id)?))
                     .await?;
                 match intent.status.as_str() {
-                    "canceled" => Ok(true),
-                    "succeeded" | "processing" | "requires_capture" => Ok(false),
+                    "canceled" => Ok(Stopped::Cancelled),
+                    "succeeded" => Ok(Stopped::Paid {
+                        amount: intent.amount,
+                        currency: intent.currency,
+                    }),
+                    "processing" | "requires_capture" => Ok(Stopped::Pending),
                     _ => Err(ProviderError::Refused(reason)),
                 }
             }
@@ -107,17 +129,35 @@ impl StripeClient {
         }
     }
 
-    /// Refunds an intent's payment in full.
+    /// Refunds an intent's payment in full. Stripe never refunds more than
+    /// was paid, so a try under a new key after one that was not answered
+    /// finds the charge refunded: the refund made then is the answer.
     pub async fn refund(
         &self,
         intent_id: &str,
         idempotency_key: &str,
     ) -> Result<String, ProviderError> {
         let form = [("payment_intent", intent_id.to_owned())];
-        let refund: Refund = self
-            .post("/v1/refunds", &form, Some(idempotency_key))
-            .await?;
-        Ok(refund.id)
+        match self
+            .post::<Refund>("/v1/refunds", &form, Some(idempotency_key))
+            .await
+        {
+            Ok(refund) => Ok(refund.id),
+            Err(ProviderError::Refused(reason)) => {
+                let made: Refunds = self
+                    .get(&format!(
+                        "/v1/refunds?payment_intent={}",
+                        segment(intent_id)?
+                    ))
+                    .await?;
+                made.data
+                    .into_iter()
+                    .next()
+                    .map(|refund| refund.id)
+                    .ok_or(ProviderError::Refused(reason))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     async fn post<T: for<'de> Deserialize<'de>>(
@@ -145,9 +185,11 @@ impl StripeClient {
         answer(request.send().await).await
     }
 
+    /// `path` under `payments.stripe.api_base`, its own path kept (a
+    /// proxy's prefix).
     fn url(&self, path: &str) -> Result<url::Url, ProviderError> {
-        self.api_base
-            .join(path)
+        let base = self.api_base.as_str().trim_end_matches('/');
+        url::Url::parse(&format!("{base}{path}"))
             .map_err(|err| ProviderError::Unexpected(format!("no URL for {path}: {err}")))
     }
 }
@@ -164,8 +206,12 @@ fn segment(id: &str) -> Result<&str, ProviderError> {
     }
 }
 
-/// Stripe's answer as `T`, or why not: a 4xx is its refusal with its
-/// message, a 5xx or a body of another shape is unexpected.
+/// Stripe's answer as `T`, or why not. A 400 or 402 is its refusal of the
+/// request, in its words (a card declined, a payment that cannot be
+/// refunded); 401 and 403 are the shop's key refused, said without
+/// Stripe's words (they name the key); 409 (the same key being answered)
+/// and 429 are "try again"; a 5xx or a body of another shape is
+/// unexpected.
 async fn answer<T: for<'de> Deserialize<'de>>(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<T, ProviderError> {
@@ -176,12 +222,21 @@ async fn answer<T: for<'de> Deserialize<'de>>(
         return serde_json::from_slice(&body)
             .map_err(|err| ProviderError::Unexpected(format!("a body it should not: {err}")));
     }
-    if status.is_client_error() {
-        let reason = serde_json::from_slice::<ErrorBody>(&body)
-            .ok()
-            .and_then(|body| body.error.message.or(body.error.code))
-            .unwrap_or_else(|| format!("status {status}"));
-        return Err(ProviderError::Refused(reason));
+    match status.as_u16() {
+        401 | 403 => {
+            return Err(ProviderError::Unexpected(format!(
+                "status {status}: the shop's Stripe key was refused (payments.stripe.secret_key)"
+            )))
+        }
+        409 | 429 => return Err(ProviderError::Unexpected(format!("status {status}: busy"))),
+        _ if status.is_client_error() => {
+            let reason = serde_json::from_slice::<ErrorBody>(&body)
+                .ok()
+                .and_then(|body| body.error.message.or(body.error.code))
+                .unwrap_or_else(|| format!("status {status}"));
+            return Err(ProviderError::Refused(reason));
+        }
+        _ => {}
     }
     Err(ProviderError::Unexpected(format!("status {status}")))
 }

@@ -456,16 +456,23 @@ pub enum Transition {
 /// A change of an order's state, each with the states it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderChange {
-    /// An unpaid placed order is cancelled; `owner`: only that user's.
-    Cancel { owner: Option<i64> },
+    /// An unpaid placed order is cancelled; `owner`: only that user's;
+    /// `intent`: the intent stopped, which must still be the order's.
+    Cancel {
+        owner: Option<i64>,
+        intent: Option<String>,
+    },
     /// A paid placed order whose refund was started is cancelled, refunded
     /// as `refund` (the provider's reference).
     CancelRefunded { owner: Option<i64>, refund: String },
     /// A paid placed order ships.
     Fulfil,
     /// An unpaid placed order past its time, claimed by node `claimer`, is
-    /// cancelled with its payment expired.
-    Expire { claimer: String },
+    /// cancelled with its payment expired; `intent` as for `Cancel`.
+    Expire {
+        claimer: String,
+        intent: Option<String>,
+    },
 }
 
 /// What a payment's news did to its order.
@@ -488,20 +495,25 @@ pub enum PaymentOutcome {
 pub enum PaymentProof {
     /// An operator's word, with its reference (a transfer's id).
     Manual { order_id: i64, reference: String },
-    /// Stripe's signed word that the intent succeeded for this much.
+    /// Stripe's word that the intent succeeded for this much: `reference`
+    /// says where it was heard (a signed event, the intent itself).
     Intent {
         intent_id: String,
         amount: i64,
         currency: String,
-        event_id: String,
+        reference: String,
     },
 }
 
 /// Where starting a refund left the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundStart {
-    /// The order is paid and held for its refund: ask the provider.
-    Started(Box<Order>),
+    /// The order is paid and held for its refund: ask the provider, as
+    /// try `attempt` (from 1).
+    Started {
+        order: Box<Order>,
+        attempt: u32,
+    },
     /// Not paid: cancel it without a refund.
     Unpaid(Box<Order>),
     /// Another cancellation is refunding it now.

@@ -24,7 +24,10 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> req
         .request(Method::OPTIONS, app.url(path))
         .header("Origin", origin)
         .header("Access-Control-Request-Method", method)
-        .header("Access-Control-Request-Headers", "content-type, idempotency-key")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type, idempotency-key",
+        )
         .send()
         .await
         .unwrap()
@@ -54,12 +57,18 @@ async fn listed_origins_get_cors_with_credentials_and_others_get_none() {
         Some("true")
     );
     let methods = header(&allowed, "access-control-allow-methods").unwrap();
-    assert!(methods.contains("POST") && methods.contains("PATCH"), "{methods}");
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
     let headers = header(&allowed, "access-control-allow-headers")
         .unwrap()
         .to_ascii_lowercase();
     assert!(headers.contains("idempotency-key"), "{headers}");
-    assert!(header(&allowed, "vary").unwrap().to_ascii_lowercase().contains("origin"));
+    assert!(header(&allowed, "vary")
+        .unwrap()
+        .to_ascii_lowercase()
+        .contains("origin"));
 
     let read = app
         .client
@@ -73,12 +82,23 @@ async fn listed_origins_get_cors_with_credentials_and_others_get_none() {
     let exposed = header(&read, "access-control-expose-headers")
         .unwrap()
         .to_ascii_lowercase();
-    assert!(exposed.contains("etag") && exposed.contains("x-request-id"), "{exposed}");
+    assert!(
+        exposed.contains("etag") && exposed.contains("x-request-id"),
+        "{exposed}"
+    );
 
-    for stranger in ["http://evil.example", "null", "http://front.shop.example.evil.example"] {
+    for stranger in [
+        "http://evil.example",
+        "null",
+        "http://front.shop.example.evil.example",
+    ] {
         let refused = preflight(&app, "/orders", stranger, "POST").await;
         assert!(refused.status().as_u16() < 500, "{refused:?}");
-        assert_eq!(header(&refused, "access-control-allow-origin"), None, "{stranger}");
+        assert_eq!(
+            header(&refused, "access-control-allow-origin"),
+            None,
+            "{stranger}"
+        );
         let read = app
             .client
             .get(app.url("/products"))
@@ -86,19 +106,30 @@ async fn listed_origins_get_cors_with_credentials_and_others_get_none() {
             .send()
             .await
             .unwrap();
-        assert_eq!(read.status(), StatusCode::OK, "the answer is the browser's to refuse");
+        assert_eq!(
+            read.status(),
+            StatusCode::OK,
+            "the answer is the browser's to refuse"
+        );
         assert_eq!(header(&read, "access-control-allow-origin"), None);
     }
     // The admin routes and the operator's page answer no other origin.
     for path in ["/admin/actors", "/admin", "/admin/orders"] {
         let admin = preflight(&app, path, FRONT, "GET").await;
-        assert_eq!(header(&admin, "access-control-allow-origin"), None, "{path}");
+        assert_eq!(
+            header(&admin, "access-control-allow-origin"),
+            None,
+            "{path}"
+        );
     }
     // A method or header the API does not take is refused before routing,
     // as a problem.
     let bad = preflight(&app, "/products", FRONT, "TRACE").await;
     assert!(bad.status().is_client_error(), "{bad:?}");
-    assert_eq!(header(&bad, "content-type"), Some("application/problem+json"));
+    assert_eq!(
+        header(&bad, "content-type"),
+        Some("application/problem+json")
+    );
     assert_eq!(header(&bad, "access-control-allow-origin"), None);
 }
 
@@ -180,7 +211,14 @@ async fn a_front_end_on_another_origin_signs_in_and_shops_with_the_cookie() {
     let email = "front@example.com";
 
     browser.goto(&front).await;
-    let asked = call(&browser, &api, "POST", "/auth/otp", json!({ "email": email })).await;
+    let asked = call(
+        &browser,
+        &api,
+        "POST",
+        "/auth/otp",
+        json!({ "email": email }),
+    )
+    .await;
     assert!(asked["status"].as_u64().unwrap() < 300, "{asked}");
     let code = app.next_code(email).await;
     let verified = call(

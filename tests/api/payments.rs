@@ -292,7 +292,7 @@ async fn cancelling_an_order_paid_by_hand_refunds_it_for_the_operator_and_restoc
 #[actix_web::test]
 async fn an_unpaid_order_expires_once_with_two_nodes_running_and_its_stock_comes_back() {
     let quick = |settings: &mut Settings| {
-        settings.payments.payment_timeout_secs = std::num::NonZeroU64::new(2).unwrap();
+        settings.payments.manual_timeout_secs = std::num::NonZeroU64::new(2).unwrap();
         settings.payments.expiry_poll_ms = std::num::NonZeroU64::new(100).unwrap();
     };
     let Some(app) = spawn_app_with(quick).await else {
@@ -424,15 +424,23 @@ async fn a_webhook_without_its_signature_or_its_shape_changes_nothing() {
     assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
-/// An app whose orders are paid through Stripe at `stripe`, which sends it
-/// its webhooks.
-async fn stripe_shop(stripe: &Localstripe, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+/// Orders paid through Stripe at `stripe`.
+fn pay_at(stripe: &Localstripe) -> impl FnOnce(&mut Settings) {
     let api_base = stripe.base.clone();
-    let app = spawn_app_with(move |settings| {
+    move |settings: &mut Settings| {
         settings.payments.provider = PaymentProvider::Stripe;
         settings.payments.stripe.secret_key = Some(SECRET_KEY.to_owned().into());
         settings.payments.stripe.webhook_secret = Some(WEBHOOK_SECRET.to_owned().into());
         settings.payments.stripe.api_base = api_base.parse().unwrap();
+    }
+}
+
+/// An app whose orders are paid through Stripe at `stripe`, which sends it
+/// its webhooks.
+async fn stripe_shop(stripe: &Localstripe, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let configure = pay_at(stripe);
+    let app = spawn_app_with(move |settings| {
+        configure(settings);
         tweak(settings);
     })
     .await?;
@@ -440,6 +448,47 @@ async fn stripe_shop(stripe: &Localstripe, tweak: impl FnOnce(&mut Settings)) ->
         .register_webhook(&app.url(WEBHOOK), WEBHOOK_SECRET)
         .await;
     Some(app)
+}
+
+/// The webhook never comes (the shop forgot to register it): cancelling
+/// the order finds its intent paid, and refunds it.
+#[actix_web::test]
+async fn a_card_payment_whose_webhook_never_came_is_found_and_refunded_on_cancel() {
+    let Some(stripe) = Localstripe::start().await else {
+        return;
+    };
+    let Some(app) = spawn_app_with(pay_at(&stripe)).await else {
+        return;
+    };
+    let email = "no-webhook@example.com";
+    let (token, home, dress) = shopper(&app, email, 1800, 1).await;
+    let placed: Value = checkout(&app, &token, home, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["id"].as_i64().unwrap();
+    let intent_id = placed["payment"]["intentId"].as_str().unwrap().to_owned();
+    let (status, paid) = stripe.pay(&intent_id, "pm_card_visa").await;
+    assert_eq!(paid["status"], "succeeded", "{status} {paid}");
+    assert_eq!(order(&app, &token, id).await["paymentStatus"], "awaiting");
+
+    let cancelled = post(&app, &format!("/orders/{id}/cancel"), &token, None).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["paymentStatus"], "refunded", "{cancelled}");
+    let refunds = stripe
+        .get(&format!("/v1/refunds?payment_intent={intent_id}"))
+        .await;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+    assert_eq!(stock(&app, dress, "M").await, 5);
+    app.next_mail(email, &format!("Receipt for your storefront order {id}"))
+        .await;
+    app.next_mail(
+        email,
+        &format!("Your storefront order {id} is cancelled and refunded"),
+    )
+    .await;
 }
 
 #[actix_web::test]

@@ -261,23 +261,30 @@ impl SqlStore {
     /// the row and the other finds it changed already.
     async fn change(&self, id: i64, change: &OrderChange) -> Result<Transition, StoreError> {
         let mut tx = self.begin_write().await?;
-        let (owner, to, from_payment, to_payment, condition, refund, claimer) = match change {
-            OrderChange::Cancel { owner } => (
+        // The intent a cancellation stopped must still be the order's: one
+        // recorded meanwhile would stay payable.
+        const SAME_INTENT: &str =
+            "refund_started_at IS NULL AND (payment_intent_id = $9 OR (payment_intent_id IS NULL AND $9 IS NULL))";
+        let (owner, to, from_payment, to_payment, condition, refund, claimer, intent) = match change
+        {
+            OrderChange::Cancel { owner, intent } => (
                 *owner,
                 OrderStatus::Cancelled,
                 PaymentStatus::Awaiting,
                 PaymentStatus::Awaiting,
-                "refund_started_at IS NULL",
+                SAME_INTENT.to_owned(),
                 None,
                 None,
+                intent.as_deref(),
             ),
             OrderChange::CancelRefunded { owner, refund } => (
                 *owner,
                 OrderStatus::Cancelled,
                 PaymentStatus::Paid,
                 PaymentStatus::Refunded,
-                "refund_started_at IS NOT NULL",
+                "refund_started_at IS NOT NULL".to_owned(),
                 Some(refund.as_str()),
+                None,
                 None,
             ),
             OrderChange::Fulfil => (
@@ -285,18 +292,20 @@ impl SqlStore {
                 OrderStatus::Fulfilled,
                 PaymentStatus::Paid,
                 PaymentStatus::Paid,
-                "refund_started_at IS NULL",
+                "refund_started_at IS NULL".to_owned(),
+                None,
                 None,
                 None,
             ),
-            OrderChange::Expire { claimer } => (
+            OrderChange::Expire { claimer, intent } => (
                 None,
                 OrderStatus::Cancelled,
                 PaymentStatus::Awaiting,
                 PaymentStatus::Expired,
-                "refund_started_at IS NULL AND expiry_claimed_by = $7",
+                format!("{SAME_INTENT} AND expiry_claimed_by = $7"),
                 None,
                 Some(claimer.as_str()),
+                intent.as_deref(),
             ),
         };
         let changed: Option<(i64, String, i64, String, String)> = sqlx::query_as(&format!(
@@ -314,6 +323,7 @@ impl SqlStore {
         .bind(refund)
         .bind(claimer)
         .bind(from_payment.as_str())
+        .bind(intent)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((user_id, email, total, currency, provider)) = changed else {

@@ -37,10 +37,13 @@ impl PaymentStore for SqlStore {
         intent_id: &str,
         client_secret: &str,
     ) -> Result<Option<crate::domain::Order>, StoreError> {
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE orders SET payment_intent_id = $2, payment_client_secret = $3, updated_at = $4
-             WHERE id = $1 AND payment_intent_id IS NULL AND payment_status = 'awaiting'",
-        )
+             WHERE id = $1 AND payment_intent_id IS NULL AND payment_status = 'awaiting'
+                   AND status = 'placed'
+                   AND (expiry_claimed_until IS NULL OR expiry_claimed_until < {now})",
+            now = dialect::NOW
+        ))
         .bind(order_id)
         .bind(intent_id)
         .bind(client_secret)
@@ -60,7 +63,7 @@ impl PaymentStore for SqlStore {
                 intent_id,
                 amount,
                 currency,
-                event_id,
+                reference,
             } => {
                 let Some(id) = self.order_of_intent(intent_id).await? else {
                     return Ok(PaymentOutcome::Missing);
@@ -71,7 +74,7 @@ impl PaymentStore for SqlStore {
                 if !order.is_paid_in_full_by(*amount, currency) {
                     return Ok(PaymentOutcome::Mismatch(Box::new(order)));
                 }
-                (id, format!("stripe event {event_id}"), "stripe")
+                (id, reference.clone(), "stripe")
             }
         };
         let mut tx = self.begin_write().await?;
@@ -125,7 +128,7 @@ impl PaymentStore for SqlStore {
         };
         let changed = sqlx::query(
             "UPDATE orders SET payment_failure = $2, updated_at = $3
-             WHERE id = $1 AND payment_status = 'awaiting'
+             WHERE id = $1 AND payment_status = 'awaiting' AND status = 'placed'
                    AND (payment_failure IS NULL OR payment_failure <> $2)",
         )
         .bind(id)
@@ -143,20 +146,20 @@ impl PaymentStore for SqlStore {
         owner: Option<i64>,
         lease: Duration,
     ) -> Result<RefundStart, StoreError> {
-        let started = sqlx::query(&format!(
-            "UPDATE orders SET refund_started_at = {now}
+        let started: Option<(i32,)> = sqlx::query_as(&format!(
+            "UPDATE orders SET refund_started_at = {now}, refund_attempts = refund_attempts + 1
              WHERE id = $1 AND ($2 IS NULL OR user_id = $2)
                    AND status = 'placed' AND payment_status = 'paid'
-                   AND (refund_started_at IS NULL OR refund_started_at < {lease_ago})",
+                   AND (refund_started_at IS NULL OR refund_started_at < {lease_ago})
+             RETURNING refund_attempts",
             now = dialect::NOW,
             lease_ago = dialect::now_plus_seconds(3)
         ))
         .bind(id)
         .bind(owner)
         .bind(-lease.as_secs_f64())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(order) = self
             .order(id)
             .await?
@@ -164,8 +167,11 @@ impl PaymentStore for SqlStore {
         else {
             return Ok(RefundStart::Missing);
         };
-        Ok(if started > 0 {
-            RefundStart::Started(Box::new(order))
+        Ok(if let Some((attempt,)) = started {
+            RefundStart::Started {
+                order: Box::new(order),
+                attempt: u32::try_from(attempt).unwrap_or(1),
+            }
         } else if order.status == crate::domain::OrderStatus::Placed
             && order.payment.status == PaymentStatus::Paid
         {
