@@ -147,6 +147,7 @@ fn app_state(settings: &Settings, services: &Services, metrics_apart: bool) -> w
         cors_origins: settings.server.cors_origins.clone(),
         metrics_apart,
         limits,
+        catalogue_caching: http::conditional::catalogue_caching(&settings.catalogue),
         overview: Default::default(),
         known_users: Default::default(),
     })

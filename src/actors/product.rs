@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
-use crate::catalogue::{Catalogue, Listed, ProductFilter, ProductPage};
+use crate::catalogue::{Catalogue, CategoryCount, Listed, ProductFilter, ProductPage};
 use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
 use crate::runtime::Reply;
 use crate::store::{ProductStore, VariantsWrite, Written};
@@ -142,6 +142,10 @@ pub struct GetProduct {
 pub struct SearchProducts {
     pub filter: ProductFilter,
 }
+
+/// Every category of the catalogue with its counts.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListCategories;
 
 #[storefront_macros::handlers]
 impl ProductActor {
@@ -300,6 +304,21 @@ impl ProductActor {
     ) -> Reply<Result<Arc<Listed>, ActorError>> {
         let product = self.catalogue.product(msg.id).ok_or(ActorError::NotFound);
         Box::pin(async move { product })
+    }
+
+    #[wire("product.categories")]
+    #[example(ListCategories => Ok(vec![CategoryCount {
+        name: "Dresses".into(),
+        products: 12,
+        in_stock: 9,
+    }]))]
+    fn list_categories(
+        &mut self,
+        _: ListCategories,
+        _: &mut Context<Self>,
+    ) -> Reply<Result<Vec<CategoryCount>, ActorError>> {
+        let categories = self.catalogue.categories().as_ref().clone();
+        Box::pin(async move { Ok(categories) })
     }
 
     #[wire("product.search")]

@@ -82,6 +82,17 @@ impl std::ops::Deref for Listed {
     }
 }
 
+/// A category of the catalogue and how many products it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CategoryCount {
+    /// As the newest of its products spells it (categories are one in any
+    /// case).
+    pub name: String,
+    pub products: u64,
+    /// Of those, the ones with stock in some size.
+    pub in_stock: u64,
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProductPage {
     pub items: Vec<Arc<Listed>>,
@@ -124,6 +135,8 @@ struct Snapshot {
     all: Orders,
     /// By lower-cased category.
     categories: HashMap<String, Orders>,
+    /// Every category with its counts, by name.
+    category_counts: Arc<Vec<CategoryCount>>,
     searcher: tantivy::Searcher,
     /// The searcher's documents as products, by segment and number.
     documents: Vec<Vec<Option<Arc<Listed>>>>,
@@ -155,12 +168,30 @@ impl Snapshot {
                 .or_default()
                 .push(product.clone());
         }
+        let categories: HashMap<String, Orders> = by_category
+            .into_iter()
+            .map(|(category, products)| (category, Orders::of(products)))
+            .collect();
+        let mut category_counts: Vec<CategoryCount> = categories
+            .values()
+            .filter_map(|orders| {
+                let newest = orders.newest.first()?;
+                Some(CategoryCount {
+                    name: newest.category.clone(),
+                    products: orders.newest.len() as u64,
+                    in_stock: orders
+                        .newest
+                        .iter()
+                        .filter(|product| product.variants.iter().any(|v| v.stock > 0))
+                        .count() as u64,
+                })
+            })
+            .collect();
+        category_counts.sort_unstable_by_key(|category| category.name.to_lowercase());
         Ok(Snapshot {
             all: Orders::of(products.values().cloned().collect()),
-            categories: by_category
-                .into_iter()
-                .map(|(category, products)| (category, Orders::of(products)))
-                .collect(),
+            categories,
+            category_counts: Arc::new(category_counts),
             products,
             searcher,
             documents,
@@ -208,6 +239,11 @@ impl Catalogue {
             store,
             render,
         }))
+    }
+
+    /// Every category with its counts, by name.
+    pub fn categories(&self) -> Arc<Vec<CategoryCount>> {
+        self.current.load().category_counts.clone()
     }
 
     pub fn product(&self, id: i64) -> Option<Arc<Listed>> {

@@ -562,6 +562,12 @@ pub struct CatalogueSettings {
     pub currency: Currency,
     /// How often the node asks the store which products other nodes wrote.
     pub refresh_secs: NonZeroU64,
+    /// How long a browser or CDN may keep a catalogue answer
+    /// (`Cache-Control: public, max-age`).
+    pub cache_max_age_secs: u64,
+    /// How long past that it may answer from what it kept while it asks
+    /// again (`stale-while-revalidate`).
+    pub stale_while_revalidate_secs: u64,
 }
 
 impl CatalogueSettings {
@@ -575,6 +581,8 @@ impl Default for CatalogueSettings {
         CatalogueSettings {
             currency: Currency::parse("USD").expect("a valid currency"),
             refresh_secs: NonZeroU64::new(2).expect("nonzero"),
+            cache_max_age_secs: 5,
+            stale_while_revalidate_secs: 30,
         }
     }
 }

@@ -148,6 +148,11 @@ fn protect(headers: &mut header::HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // What a handler did not mark as the catalogue's (public) or its own
+    // is the caller's: no cache keeps it.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, super::conditional::PRIVATE);
+    }
     let is_page = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -2,19 +2,20 @@
 
 use actix_web::http::header::{self, Header};
 use actix_web::web::Bytes;
-use actix_web::{mime, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::conditional::{catalogue_answer, content_tag};
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::session::Admin;
 use super::{ask, schemas, AppState};
 use crate::actors::product::ProductActor;
 use crate::actors::product::{
-    CreateProduct, DeleteProduct, GetProduct, PatchProduct, ReplaceProduct, SearchProducts,
-    SetStock,
+    CreateProduct, DeleteProduct, GetProduct, ListCategories, PatchProduct, ReplaceProduct,
+    SearchProducts, SetStock,
 };
 use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
 use crate::domain::{
@@ -331,15 +332,15 @@ fn product_response(
         .json(ProductBody::from(product))
 }
 
-/// The same answer for a product of the catalogue, from its rendered JSON.
-fn listed_response(listed: &Listed) -> HttpResponse {
-    match listed.json() {
-        Some(json) => HttpResponse::Ok()
-            .insert_header((header::ETAG, format!("\"{}\"", listed.version)))
-            .content_type(mime::APPLICATION_JSON)
-            .body(json.clone()),
-        None => product_response(HttpResponse::Ok(), listed),
-    }
+/// A product of the catalogue as a catalogue answer, from its rendered
+/// JSON; its version is its tag.
+fn listed_response(req: &HttpRequest, state: &AppState, listed: &Listed) -> HttpResponse {
+    let body = match listed.json() {
+        Some(json) => json.clone(),
+        None => render_product(listed),
+    };
+    let tag = header::EntityTag::new_strong(listed.version.to_string());
+    catalogue_answer(req, &state.catalogue_caching, tag, body)
 }
 
 /// A product as clients receive it; the catalogue keeps every product
@@ -402,11 +403,13 @@ fn expected_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 /// Lists and searches the catalogue.
 #[utoipa::path(get, path = "/products", tag = "products", params(ProductQuery),
     responses(
-        (status = 200, description = "A page of products", body = ProductList),
+        (status = 200, description = "A page of products; its ETag changes exactly when its bytes do", body = ProductList),
+        (status = 304, description = "Unchanged since the ETag named in If-None-Match"),
         (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_products(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ProductQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_inner().into_filter()?;
@@ -417,20 +420,73 @@ pub async fn list_products(
         "product",
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(mime::APPLICATION_JSON)
-        .body(list_body(&page, limit, offset)))
+    let body = list_body(&page, limit, offset);
+    Ok(catalogue_answer(
+        &req,
+        &state.catalogue_caching,
+        content_tag(&body),
+        body,
+    ))
+}
+
+/// A category as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Category)]
+pub struct CategoryBody<'a> {
+    /// As the newest of its products spells it; `GET /products?category=`
+    /// takes it in any case.
+    pub name: &'a str,
+    pub products: u64,
+    /// Of those, the ones with stock in some size.
+    pub in_stock: u64,
+}
+
+/// Every category of the catalogue with its product counts, by name: what
+/// a front end builds its navigation from.
+#[utoipa::path(get, path = "/categories", tag = "products",
+    responses(
+        (status = 200, description = "Every category, by name", body = Vec<CategoryBody>),
+        (status = 304, description = "Unchanged since the ETag named in If-None-Match"),
+    ))]
+pub async fn list_categories(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let categories = ask(
+        state.registry.get::<ProductActor>(),
+        ListCategories,
+        "category",
+    )
+    .await?;
+    let bodies: Vec<CategoryBody> = categories
+        .iter()
+        .map(|category| CategoryBody {
+            name: &category.name,
+            products: category.products,
+            in_stock: category.in_stock,
+        })
+        .collect();
+    let body = Bytes::from(serde_json::to_vec(&bodies).expect("plain data serialises"));
+    Ok(catalogue_answer(
+        &req,
+        &state.catalogue_caching,
+        content_tag(&body),
+        body,
+    ))
 }
 
 /// One product.
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
     params(("id" = i64, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The product", body = ProductBody),
+        (status = 200, description = "The product; its version is its ETag", body = ProductBody),
+        (status = 304, description = "Unchanged since the ETag named in If-None-Match"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_product(
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let product = ask(
@@ -441,7 +497,7 @@ pub async fn get_product(
         "product",
     )
     .await?;
-    Ok(listed_response(&product))
+    Ok(listed_response(&req, &state, &product))
 }
 
 /// Adds a product (admins).

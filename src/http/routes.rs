@@ -72,6 +72,7 @@ routes! {
             delete: products::delete_product,
         },
         "/products/{id}/variants/{size}" => { put: products::set_stock },
+        "/categories" => { get: products::list_categories },
         "/auth/otp" => { post: auth::request_otp },
         "/auth/otp/verify" => { post: auth::verify_otp },
         "/auth/logout" => { post: auth::logout },

@@ -4,6 +4,7 @@
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Handler};
+use actix_web::http::header::HeaderValue;
 use actix_web::web;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// main one does not serve it.
     pub metrics_apart: bool,
     pub limits: RequestLimits,
+    /// The `Cache-Control` of catalogue answers.
+    pub catalogue_caching: HeaderValue,
     pub overview: OverviewCache,
     pub known_users: KnownUsers,
 }

@@ -15,6 +15,7 @@ mod actors;
 mod admin_page;
 mod auth;
 mod bad_input;
+mod caching;
 mod cors;
 mod hardening;
 mod helpers;

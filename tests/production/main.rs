@@ -18,6 +18,8 @@ mod actors;
 mod auth;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
+#[path = "../api/caching.rs"]
+mod caching;
 #[path = "../api/hardening.rs"]
 mod hardening;
 #[path = "../api/helpers.rs"]

@@ -1,0 +1,224 @@
+//! Catalogue answers as browsers and CDNs use them: a strong ETag that
+//! changes exactly when the bytes do, `Cache-Control: public` with
+//! `stale-while-revalidate`, `304` for `If-None-Match`; every answer that
+//! depends on its caller `private, no-store`; and the categories with
+//! their counts.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, ADMIN_EMAIL};
+use crate::orders::product;
+
+async fn get(app: &TestApp, path: &str, if_none_match: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.get(app.url(path));
+    if let Some(tag) = if_none_match {
+        request = request.header("If-None-Match", tag);
+    }
+    request.send().await.unwrap()
+}
+
+fn etag(response: &reqwest::Response) -> String {
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+fn cache_control(response: &reqwest::Response) -> String {
+    response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The tag of `path` now, after checking that the same tag gets a 304.
+async fn tag_of(app: &TestApp, path: &str) -> String {
+    let response = get(app, path, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert_eq!(
+        cache_control(&response),
+        "public, max-age=5, stale-while-revalidate=30"
+    );
+    let tag = etag(&response);
+    assert!(
+        tag.starts_with('"') && !tag.starts_with("W/"),
+        "strong: {tag}"
+    );
+    let again = get(app, path, Some(&tag)).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+    assert_eq!(etag(&again), tag);
+    assert!(again.bytes().await.unwrap().is_empty(), "a 304 has no body");
+    tag
+}
+
+#[actix_web::test]
+async fn catalogue_tags_change_exactly_when_their_bytes_do() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let dress = product(&app, &admin, "Tagged dress", 3000, 5).await;
+    let shoe = {
+        let response = app
+            .send_json(
+                Method::POST,
+                "/products",
+                Some(&admin),
+                &json!({ "title": "Tagged shoe", "price": 5000, "category": "shoes",
+                         "variants": [{ "size": "M", "stock": 2 }] }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let paths = [
+        format!("/products/{dress}"),
+        "/products?category=dresses".to_owned(),
+        "/products?q=tagged".to_owned(),
+        "/categories".to_owned(),
+    ];
+    let mut tags = Vec::new();
+    for path in &paths {
+        tags.push(tag_of(&app, path).await);
+    }
+    // Reading, and a write elsewhere in the catalogue, change nothing the
+    // dresses' pages hold.
+    for path in &paths {
+        get(&app, path, None).await;
+    }
+    let shoe_stock = app
+        .send_json(
+            Method::PUT,
+            &format!("/products/{shoe}/variants/M"),
+            Some(&admin),
+            &json!({ "stock": 1 }),
+        )
+        .await;
+    assert_eq!(shoe_stock.status(), StatusCode::OK);
+    assert_eq!(tag_of(&app, &paths[0]).await, tags[0]);
+    assert_eq!(
+        tag_of(&app, &paths[1]).await,
+        tags[1],
+        "the shoe is not a dress"
+    );
+    assert_ne!(
+        tag_of(&app, &paths[2]).await,
+        tags[2],
+        "the shoe is in the search"
+    );
+    assert_eq!(tag_of(&app, &paths[3]).await, tags[3], "no count changed");
+
+    // Every kind of write to the dress changes its pages, and an old tag
+    // is answered in full.
+    let writes: Vec<(Method, String, Value)> = vec![
+        (
+            Method::PUT,
+            format!("/products/{dress}/variants/M"),
+            json!({ "stock": 4 }),
+        ),
+        (
+            Method::PATCH,
+            format!("/products/{dress}"),
+            json!({ "title": "Tagged dress, new" }),
+        ),
+        (
+            Method::PUT,
+            format!("/products/{dress}"),
+            json!({ "title": "Tagged dress", "price": 3100, "category": "dresses",
+                    "variants": [{ "size": "M", "stock": 0 }] }),
+        ),
+    ];
+    for (method, path, body) in writes {
+        let before: Vec<String> = {
+            let mut now = Vec::new();
+            for page in &paths[..3] {
+                now.push(tag_of(&app, page).await);
+            }
+            now
+        };
+        let response = app.send_json(method, &path, Some(&admin), &body).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        for (page, old) in paths[..3].iter().zip(&before) {
+            let after = get(&app, page, Some(old)).await;
+            assert_eq!(
+                after.status(),
+                StatusCode::OK,
+                "{page} after a write to {path}"
+            );
+            assert_ne!(&etag(&after), old, "{page}");
+        }
+    }
+    // The dress is out of stock now: the category counts say so.
+    let categories: Value = get(&app, "/categories", None).await.json().await.unwrap();
+    assert_eq!(
+        categories,
+        json!([
+            { "name": "dresses", "products": 1, "inStock": 0 },
+            { "name": "shoes", "products": 1, "inStock": 1 },
+        ])
+    );
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/products/{dress}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let after = get(&app, &paths[1], Some(&tags[1])).await;
+    assert_eq!(after.status(), StatusCode::OK);
+    let categories: Value = get(&app, "/categories", None).await.json().await.unwrap();
+    assert_eq!(
+        categories,
+        json!([{ "name": "shoes", "products": 1, "inStock": 1 }])
+    );
+}
+
+#[actix_web::test]
+async fn conditions_that_do_not_parse_are_no_conditions() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    let dress = product(&app, &admin, "Conditional dress", 3000, 5).await;
+    let path = format!("/products/{dress}");
+    let tag = tag_of(&app, &path).await;
+    let long = format!("\"{}\"", "x".repeat(10 * 1024));
+    for condition in ["garbage", "\"", "W/", long.as_str(), "\"other\""] {
+        let response = get(&app, &path, Some(condition)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{condition:.20}");
+        assert_eq!(etag(&response), tag);
+    }
+    assert_eq!(
+        get(&app, &path, Some("*")).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        get(&app, &path, Some(&format!("\"nope\", W/{tag}")))
+            .await
+            .status(),
+        StatusCode::NOT_MODIFIED,
+        "any tag of the list, compared weakly"
+    );
+    assert_eq!(
+        get(&app, "/products/987654", Some("*")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_web::test]
+async fn answers_that_depend_on_the_caller_are_private() {
+    let Some(app) = spawn_app().await else { return };
+    let token = app.login("private@example.com").await.token;
+    let admin = app.login(ADMIN_EMAIL).await.token;
+    for (path, who) in [
+        ("/cart", &token),
+        ("/orders", &token),
+        ("/users/me", &token),
+        ("/users/me/addresses", &token),
+        ("/admin/orders", &admin),
+        ("/admin/actors", &admin),
+    ] {
+        let response = app.get(path, Some(who)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(cache_control(&response), "private, no-store", "{path}");
+    }
+    let missing = get(&app, "/products/987654", None).await;
+    assert_eq!(cache_control(&missing), "private, no-store");
+}
