@@ -626,6 +626,7 @@ async fn host_shop(
                 bus: common.bus.clone(),
                 currency: currency.clone(),
                 node_id: common.node_id.to_owned(),
+                price_bands: settings.catalogue.price_bands.clone(),
             };
             Ok(Arc::new(move |_| ProductActor::new(parts.clone())) as Factory<_>)
         })

@@ -7,7 +7,9 @@ pub use std::sync::Arc;
 pub use std::time::Duration;
 
 pub use crate::bus::{DeliverEvent, Event, EventEnvelope, ProductChanged};
-pub use crate::catalogue::{CategoryCount, Listed, ProductFilter, ProductPage, ProductSort};
+pub use crate::catalogue::{
+    CategoryCount, Facets, Listed, PriceBandCount, ProductFilter, ProductPage, ProductSort,
+};
 pub use crate::domain::ActorKind;
 pub use crate::domain::{
     AddressChanges, AddressDraft, Cart, CartOwner, ClientKey, Email, IdempotencyKey, NewAddress,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
-use crate::catalogue::{Catalogue, CategoryCount, Listed, ProductFilter, ProductPage};
-use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
+use crate::catalogue::{Catalogue, CategoryCount, Facets, Listed, ProductFilter, ProductPage};
+use crate::domain::{Currency, NewProduct, PriceBands, Product, ProductDraft, Size, Stock};
 use crate::runtime::Reply;
 use crate::store::{ProductStore, VariantsWrite, Written};
 
@@ -33,6 +33,7 @@ pub struct ProductActor {
     bus: EventBus,
     currency: Currency,
     node_id: String,
+    price_bands: PriceBands,
 }
 
 /// What every instance shares, the catalogue included.
@@ -43,6 +44,8 @@ pub struct ProductParts {
     pub bus: EventBus,
     pub currency: Currency,
     pub node_id: String,
+    /// The bands of the price facet.
+    pub price_bands: PriceBands,
 }
 
 impl ProductActor {
@@ -55,6 +58,7 @@ impl ProductActor {
             bus: parts.bus,
             currency: parts.currency,
             node_id: parts.node_id,
+            price_bands: parts.price_bands,
         }
     }
 
@@ -141,6 +145,15 @@ pub struct GetProduct {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SearchProducts {
     pub filter: ProductFilter,
+    /// Count what each category, size and price band would give too.
+    pub facets: bool,
+}
+
+/// A page of a search, with its facets when they were asked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Found {
+    pub page: ProductPage,
+    pub facets: Option<Facets>,
 }
 
 /// Every category of the catalogue with its counts.
@@ -334,17 +347,33 @@ impl ProductActor {
             limit: 20,
             offset: 0,
         },
-    } => Ok(ProductPage {
-        items: vec![Arc::new(Listed::rendered(product(), |_| bytes::Bytes::new()))],
-        total: 1,
+        facets: true,
+    } => Ok(Found {
+        page: ProductPage {
+            items: vec![Arc::new(Listed::rendered(product(), |_| bytes::Bytes::new()))],
+            total: 1,
+        },
+        facets: Some(Facets {
+            categories: vec![("Dresses".into(), 1)],
+            sizes: vec![(Size::S, 1), (Size::M, 0)],
+            prices: vec![PriceBandCount { min: 0, below: Some(2500), products: 1 }],
+        }),
     }))]
     fn search_products(
         &mut self,
         msg: SearchProducts,
         _: &mut Context<Self>,
-    ) -> Reply<Result<ProductPage, ActorError>> {
-        let page = self.catalogue.search(&msg.filter).map_err(ActorError::from);
-        Box::pin(async move { page })
+    ) -> Reply<Result<Found, ActorError>> {
+        let found = (|| {
+            let page = self.catalogue.search(&msg.filter)?;
+            let facets = match msg.facets {
+                true => Some(self.catalogue.facets(&msg.filter, &self.price_bands)?),
+                false => None,
+            };
+            Ok(Found { page, facets })
+        })()
+        .map_err(|err: crate::catalogue::CatalogueError| ActorError::from(err));
+        Box::pin(async move { found })
     }
 
     /// Another node wrote a product: read it again. This node's own writes

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{Product, Size};
+use crate::domain::{PriceBands, Product, Size};
 use crate::store::{ProductStore, StoreError};
 use text::{TextIndex, TextIndexError, TextSearch};
 
@@ -91,6 +91,28 @@ pub struct CategoryCount {
     pub products: u64,
     /// Of those, the ones with stock in some size.
     pub in_stock: u64,
+}
+
+/// How many products of a search each choice of a filter would give: for
+/// each dimension, the same search with that dimension's own filter set to
+/// the choice instead of the one given (so a front end shows the other
+/// categories' counts beside the chosen one).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Facets {
+    /// Per category, by name.
+    pub categories: Vec<(String, u64)>,
+    /// Per size, S to XXL: the products with stock in it.
+    pub sizes: Vec<(Size, u64)>,
+    /// Per price band (by final price), cheapest first.
+    pub prices: Vec<PriceBandCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PriceBandCount {
+    pub min: i64,
+    /// The first price above the band; `None` for the last.
+    pub below: Option<i64>,
+    pub products: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -250,6 +272,84 @@ impl Catalogue {
         self.current.load().products.get(&id).cloned()
     }
 
+    /// The facets of `filter`'s search: one pass over what its text
+    /// matches (or the whole catalogue), each product checked against the
+    /// filters of the other dimensions.
+    pub fn facets(
+        &self,
+        filter: &ProductFilter,
+        bands: &PriceBands,
+    ) -> Result<Facets, CatalogueError> {
+        let snapshot = self.current.load();
+        let category = filter.category.as_deref().map(str::to_lowercase);
+        let mut categories: HashMap<String, u64> = HashMap::new();
+        let mut sizes = [0u64; Size::ALL.len()];
+        let mut prices = vec![0u64; bands.bands().count()];
+        let mut count = |product: &Product| {
+            let in_category = category.as_deref().is_none_or(|category| {
+                product
+                    .category
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .eq(category.chars())
+            });
+            let in_price = priced_within(product, filter);
+            let in_size = sized(product, filter);
+            if in_size && in_price {
+                *categories
+                    .entry(product.category.to_lowercase())
+                    .or_default() += 1;
+            }
+            if in_category && in_price {
+                for variant in product.variants.iter().filter(|variant| variant.stock > 0) {
+                    sizes[variant.size as usize] += 1;
+                }
+            }
+            if in_category && in_size {
+                prices[bands.band_of(product.final_price)] += 1;
+            }
+        };
+        if filter.terms.is_empty() {
+            snapshot
+                .all
+                .newest
+                .iter()
+                .for_each(|product| count(product));
+        } else {
+            for (segment, doc, _) in self.text.matches(&filter.terms, &snapshot.searcher)? {
+                if let Some(Some(product)) = snapshot
+                    .documents
+                    .get(segment as usize)
+                    .and_then(|segment| segment.get(doc as usize))
+                {
+                    count(product);
+                }
+            }
+        }
+        let mut categories: Vec<(String, u64)> = snapshot
+            .category_counts
+            .iter()
+            .filter_map(|known| {
+                let products = categories.remove(&known.name.to_lowercase())?;
+                Some((known.name.clone(), products))
+            })
+            .collect();
+        categories.sort_unstable_by_key(|(name, _)| name.to_lowercase());
+        Ok(Facets {
+            categories,
+            sizes: Size::ALL.into_iter().zip(sizes).collect(),
+            prices: bands
+                .bands()
+                .zip(prices)
+                .map(|((min, below), products)| PriceBandCount {
+                    min,
+                    below,
+                    products,
+                })
+                .collect(),
+        })
+    }
+
     /// A page of the products `filter` selects, in its order.
     pub fn search(&self, filter: &ProductFilter) -> Result<ProductPage, CatalogueError> {
         let snapshot = self.current.load();
@@ -395,17 +495,26 @@ impl Catalogue {
 /// Whether `product` passes the filter's non-text conditions (the category
 /// is the caller's).
 fn selected(product: &Product, filter: &ProductFilter) -> bool {
+    priced_within(product, filter) && sized(product, filter)
+}
+
+/// Within the filter's price bounds.
+fn priced_within(product: &Product, filter: &ProductFilter) -> bool {
     filter
         .min_price
         .is_none_or(|min| product.final_price >= min)
         && filter
             .max_price
             .is_none_or(|max| product.final_price <= max)
-        && (filter.size.is_none() && !filter.in_stock
-            || product.variants.iter().any(|variant| {
-                filter.size.is_none_or(|size| variant.size == size)
-                    && (!filter.in_stock || variant.stock > 0)
-            }))
+}
+
+/// Of the filter's size, in stock if it asks so.
+fn sized(product: &Product, filter: &ProductFilter) -> bool {
+    filter.size.is_none() && !filter.in_stock
+        || product.variants.iter().any(|variant| {
+            filter.size.is_none_or(|size| variant.size == size)
+                && (!filter.in_stock || variant.stock > 0)
+        })
 }
 
 fn page<'a>(ordered: impl Iterator<Item = &'a Arc<Listed>>, filter: &ProductFilter) -> ProductPage {

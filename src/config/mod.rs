@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use values::{AtLeast, DatabaseUrl, KvUrl, LogFilter, Origins, SecretUrl, TrustedProxies};
 
 use crate::domain::ActorKind;
-use crate::domain::{Currency, Email, PaymentProvider};
+use crate::domain::{Currency, Email, PaymentProvider, PriceBands};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -568,6 +568,9 @@ pub struct CatalogueSettings {
     /// How long past that it may answer from what it kept while it asks
     /// again (`stale-while-revalidate`).
     pub stale_while_revalidate_secs: u64,
+    /// The bounds between the price bands `GET /products?facets=true`
+    /// counts products in, minor units, strictly increasing.
+    pub price_bands: PriceBands,
 }
 
 impl CatalogueSettings {
@@ -583,6 +586,7 @@ impl Default for CatalogueSettings {
             refresh_secs: NonZeroU64::new(2).expect("nonzero"),
             cache_max_age_secs: 5,
             stale_while_revalidate_secs: 30,
+            price_bands: PriceBands::default(),
         }
     }
 }

@@ -38,7 +38,7 @@ pub use events::{
 };
 pub use guest_cart::{GuestCartId, GuestCarts, IssuedGuestCart};
 pub use kind::{config_keys, ActorKind};
-pub use money::Currency;
+pub use money::{Currency, PriceBands};
 pub use node::is_node_id;
 pub use notification::{render, MailContent, MailKind};
 pub use order::{

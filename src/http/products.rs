@@ -17,7 +17,7 @@ use crate::actors::product::{
     CreateProduct, DeleteProduct, GetProduct, ListCategories, PatchProduct, ReplaceProduct,
     SearchProducts, SetStock,
 };
-use crate::catalogue::{Listed, ProductFilter, ProductPage, ProductSort};
+use crate::catalogue::{Facets, Listed, ProductFilter, ProductPage, ProductSort};
 use crate::domain::{
     category_name, search_terms, Faq, NewProduct, Page, Product, ProductDraft, Size, Stock,
     ValidationError, Variant,
@@ -77,6 +77,9 @@ pub struct ProductQuery {
     /// Default 0.
     #[param(schema_with = schemas::page_offset)]
     pub offset: Option<i64>,
+    /// `true`: the answer's `facets` counts, for the same search, the
+    /// products of each category, size and price band.
+    pub facets: Option<bool>,
 }
 
 impl ProductQuery {
@@ -202,6 +205,76 @@ pub struct ProductList<'a> {
     pub total: u64,
     pub limit: u32,
     pub offset: u64,
+    /// With `facets=true`: how many products each choice would give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<FacetsBody<'a>>,
+}
+
+/// How many products of the search each choice of a filter would give: the
+/// same search with that filter (category, size in stock, price band) set
+/// to the choice instead of the one asked.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Facets)]
+pub struct FacetsBody<'a> {
+    /// By name; only categories with products in the search.
+    pub categories: Vec<CategoryFacet<'a>>,
+    /// S to XXL: the products with stock in each.
+    pub sizes: Vec<SizeFacet>,
+    /// By `finalPrice`, cheapest band first (`catalogue.price_bands`).
+    pub prices: Vec<PriceFacet>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryFacet<'a> {
+    pub name: &'a str,
+    pub products: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SizeFacet {
+    pub size: Size,
+    pub products: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceFacet {
+    /// The lowest final price of the band, minor units.
+    pub min: i64,
+    /// The first price above it; `null` for the last band.
+    pub below: Option<i64>,
+    pub products: u64,
+}
+
+impl<'a> From<&'a Facets> for FacetsBody<'a> {
+    fn from(facets: &'a Facets) -> Self {
+        FacetsBody {
+            categories: facets
+                .categories
+                .iter()
+                .map(|(name, products)| CategoryFacet {
+                    name,
+                    products: *products,
+                })
+                .collect(),
+            sizes: facets
+                .sizes
+                .iter()
+                .map(|(size, products)| SizeFacet {
+                    size: *size,
+                    products: *products,
+                })
+                .collect(),
+            prices: facets
+                .prices
+                .iter()
+                .map(|band| PriceFacet {
+                    min: band.min,
+                    below: band.below,
+                    products: band.products,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -351,7 +424,7 @@ pub fn render_product(product: &Product) -> Bytes {
 
 /// A `ProductList` written from the items' rendered JSON: the same bytes
 /// serde would write, copied instead of serialised.
-fn list_body(page: &ProductPage, limit: u32, offset: u64) -> Bytes {
+fn list_body(page: &ProductPage, facets: Option<&Facets>, limit: u32, offset: u64) -> Bytes {
     let rendered: Option<Vec<&Bytes>> = page.items.iter().map(|item| item.json()).collect();
     let Some(rendered) = rendered else {
         let list = ProductList {
@@ -363,11 +436,19 @@ fn list_body(page: &ProductPage, limit: u32, offset: u64) -> Bytes {
             total: page.total,
             limit,
             offset,
+            facets: facets.map(FacetsBody::from),
         };
         return Bytes::from(serde_json::to_vec(&list).expect("plain data serialises"));
     };
+    let facets = match facets {
+        Some(facets) => format!(
+            ",\"facets\":{}",
+            serde_json::to_string(&FacetsBody::from(facets)).expect("plain data serialises")
+        ),
+        None => String::new(),
+    };
     let tail = format!(
-        "],\"total\":{},\"limit\":{limit},\"offset\":{offset}}}",
+        "],\"total\":{},\"limit\":{limit},\"offset\":{offset}{facets}}}",
         page.total
     );
     let mut body = Vec::with_capacity(
@@ -412,15 +493,17 @@ pub async fn list_products(
     req: HttpRequest,
     query: web::Query<ProductQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = query.into_inner().into_filter()?;
+    let query = query.into_inner();
+    let facets = query.facets.unwrap_or(false);
+    let filter = query.into_filter()?;
     let (limit, offset) = (filter.limit, filter.offset);
-    let page = ask(
+    let found = ask(
         state.registry.get::<ProductActor>(),
-        SearchProducts { filter },
+        SearchProducts { filter, facets },
         "product",
     )
     .await?;
-    let body = list_body(&page, limit, offset);
+    let body = list_body(&found.page, found.facets.as_ref(), limit, offset);
     Ok(catalogue_answer(
         &req,
         &state.catalogue_caching,
@@ -675,13 +758,15 @@ mod tests {
     #[test]
     fn a_list_from_rendered_products_is_what_serde_writes() {
         let products = [product(1, "Linen dress"), product(2, "Ünïcode tee")];
-        let expected = serde_json::to_vec(&ProductList {
-            items: products.iter().map(ProductBody::from).collect(),
-            total: 7,
-            limit: 2,
-            offset: 4,
-        })
-        .unwrap();
+        let facets = Facets {
+            categories: vec![("Dresses".into(), 2)],
+            sizes: vec![(Size::M, 2)],
+            prices: vec![crate::catalogue::PriceBandCount {
+                min: 0,
+                below: None,
+                products: 2,
+            }],
+        };
         let rendered = ProductPage {
             items: products
                 .iter()
@@ -689,17 +774,27 @@ mod tests {
                 .collect(),
             total: 7,
         };
-        assert_eq!(list_body(&rendered, 2, 4), expected);
         let from_another_node: ProductPage =
             serde_json::from_slice(&serde_json::to_vec(&rendered).unwrap()).unwrap();
         assert!(from_another_node.items[0].json().is_none());
-        assert_eq!(list_body(&from_another_node, 2, 4), expected);
+        for with_facets in [None, Some(&facets)] {
+            let expected = serde_json::to_vec(&ProductList {
+                items: products.iter().map(ProductBody::from).collect(),
+                total: 7,
+                limit: 2,
+                offset: 4,
+                facets: with_facets.map(FacetsBody::from),
+            })
+            .unwrap();
+            assert_eq!(list_body(&rendered, with_facets, 2, 4), expected);
+            assert_eq!(list_body(&from_another_node, with_facets, 2, 4), expected);
+        }
         let empty = ProductPage {
             items: Vec::new(),
             total: 0,
         };
         assert_eq!(
-            list_body(&empty, 20, 0),
+            list_body(&empty, None, 20, 0),
             br#"{"items":[],"total":0,"limit":20,"offset":0}"#.as_slice()
         );
     }

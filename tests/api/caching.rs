@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, ADMIN_EMAIL};
+use crate::helpers::{spawn_app, start, TestApp, ADMIN_EMAIL};
 use crate::orders::product;
 
 async fn get(app: &TestApp, path: &str, if_none_match: Option<&str>) -> reqwest::Response {
@@ -221,4 +221,185 @@ async fn answers_that_depend_on_the_caller_are_private() {
     }
     let missing = get(&app, "/products/987654", None).await;
     assert_eq!(cache_control(&missing), "private, no-store");
+}
+
+/// The seeded demo catalogue, on the embedded backend.
+async fn seeded_shop() -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let settings = crate::helpers::test_settings(data.path());
+    let store = storefront::store::SqliteStore::connect(&settings.database)
+        .await
+        .unwrap();
+    let seeded = storefront::seed::seed(&store, "USD", 288).await.unwrap();
+    assert_eq!(seeded, 288);
+    drop(store);
+    let resources = crate::helpers::Resources {
+        _data: data,
+        database: None,
+        smtp: None,
+    };
+    start(settings, std::sync::Arc::new(resources)).await
+}
+
+async fn total(app: &TestApp, query: &[(String, String)]) -> u64 {
+    let url = reqwest::Url::parse_with_params(&app.url("/products"), query).unwrap();
+    let page: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["total"].as_u64().unwrap_or_else(|| panic!("{page}"))
+}
+
+/// `query` with `name` set to `value` (or left out), the others kept.
+fn with(
+    query: &[(String, String)],
+    names: &[&str],
+    values: &[(&str, String)],
+) -> Vec<(String, String)> {
+    let mut changed: Vec<(String, String)> = query
+        .iter()
+        .filter(|(key, _)| !names.contains(&key.as_str()))
+        .cloned()
+        .collect();
+    changed.extend(
+        values
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.clone())),
+    );
+    changed
+}
+
+/// Facets are what the filters give when applied one by one: for random
+/// searches of the seeded catalogue, each count is the total of the same
+/// search with that one filter set to the choice.
+#[actix_web::test]
+async fn facet_counts_are_the_totals_of_each_choice() {
+    use rand::seq::IndexedRandom;
+    use rand::Rng;
+
+    let app = seeded_shop().await;
+    let categories: Vec<String> = get(&app, "/categories", None)
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|category| category["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(categories.len() > 1, "{categories:?}");
+    let words = ["dress", "linen", "silk", "summer", "midi", "red", "zzzz"];
+    let sizes = ["S", "M", "L", "XL", "XXL"];
+    let mut rng = rand::rng();
+    for _ in 0..30 {
+        let mut query: Vec<(String, String)> = Vec::new();
+        if rng.random_bool(0.4) {
+            query.push(("q".into(), words.choose(&mut rng).unwrap().to_string()));
+        }
+        if rng.random_bool(0.4) {
+            query.push((
+                "category".into(),
+                categories.choose(&mut rng).unwrap().to_uppercase(),
+            ));
+        }
+        if rng.random_bool(0.4) {
+            query.push(("size".into(), sizes.choose(&mut rng).unwrap().to_string()));
+        }
+        if rng.random_bool(0.3) {
+            query.push(("inStock".into(), "true".into()));
+        }
+        if rng.random_bool(0.3) {
+            query.push(("minPrice".into(), rng.random_range(0..8000).to_string()));
+        }
+        if rng.random_bool(0.3) {
+            query.push(("maxPrice".into(), rng.random_range(2000..30000).to_string()));
+        }
+        let mut asked = query.clone();
+        asked.push(("facets".into(), "true".into()));
+        let url = reqwest::Url::parse_with_params(&app.url("/products"), &asked).unwrap();
+        let answer: Value = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let facets = &answer["facets"];
+        assert!(facets.is_object(), "{query:?}: {answer}");
+        assert_eq!(answer["total"].as_u64(), Some(total(&app, &query).await));
+
+        let mut by_category = 0;
+        for facet in facets["categories"].as_array().unwrap() {
+            let name = facet["name"].as_str().unwrap();
+            let expected = total(
+                &app,
+                &with(&query, &["category"], &[("category", name.into())]),
+            )
+            .await;
+            assert_eq!(
+                facet["products"].as_u64(),
+                Some(expected),
+                "{query:?} category {name}"
+            );
+            assert!(expected > 0, "only categories with products");
+            by_category += expected;
+        }
+        assert_eq!(
+            by_category,
+            total(&app, &with(&query, &["category"], &[])).await,
+            "{query:?}: every product is in one category"
+        );
+        for facet in facets["sizes"].as_array().unwrap() {
+            let size = facet["size"].as_str().unwrap();
+            let expected = total(
+                &app,
+                &with(
+                    &query,
+                    &["size", "inStock"],
+                    &[("size", size.into()), ("inStock", "true".into())],
+                ),
+            )
+            .await;
+            assert_eq!(
+                facet["products"].as_u64(),
+                Some(expected),
+                "{query:?} size {size}"
+            );
+        }
+        let mut by_price = 0;
+        for facet in facets["prices"].as_array().unwrap() {
+            let mut bounds = vec![("minPrice", facet["min"].as_i64().unwrap().to_string())];
+            if let Some(below) = facet["below"].as_i64() {
+                bounds.push(("maxPrice", (below - 1).to_string()));
+            }
+            let expected = total(&app, &with(&query, &["minPrice", "maxPrice"], &bounds)).await;
+            assert_eq!(
+                facet["products"].as_u64(),
+                Some(expected),
+                "{query:?} band {facet}"
+            );
+            by_price += expected;
+        }
+        assert_eq!(
+            by_price,
+            total(&app, &with(&query, &["minPrice", "maxPrice"], &[])).await
+        );
+    }
+    for bad in [
+        "facets=maybe",
+        "facets=",
+        "facets=1x",
+        "facets=true&facets=false",
+    ] {
+        let response = get(&app, &format!("/products?{bad}"), None).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let plain: Value = get(&app, "/products", None).await.json().await.unwrap();
+    assert!(plain.get("facets").is_none(), "only when asked");
 }
