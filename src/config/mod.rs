@@ -1016,6 +1016,54 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_price_bands_and_a_stripe_without_keys_are_refused() {
+        let err = load(Some("[catalogue]\nprice_bands = [5000, 2500]\n"), &[]).unwrap_err();
+        let chain = crate::telemetry::error_chain(&err);
+        assert!(
+            chain.contains("price_bands") && chain.contains("overlaps"),
+            "{chain}"
+        );
+        let settings = load(Some("[catalogue]\nprice_bands = [1000, 9000]\n"), &[]).unwrap();
+        assert_eq!(settings.catalogue.price_bands.bands().count(), 3);
+        let err = load(None, &[("STOREFRONT__PAYMENTS__PROVIDER", "stripe")]).unwrap_err();
+        assert!(
+            err.to_string().contains("payments.stripe.secret_key"),
+            "{err}"
+        );
+        let err = load(
+            None,
+            &[
+                ("STOREFRONT__PAYMENTS__PROVIDER", "stripe"),
+                ("STOREFRONT__PAYMENTS__STRIPE__SECRET_KEY", "sk_test_x"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("webhook_secret"), "{err}");
+        let err = load(Some("[payments.stripe]\napi_base = \"ftp://x\"\n"), &[]).unwrap_err();
+        let chain = crate::telemetry::error_chain(&err);
+        assert!(chain.contains("api_base"), "{chain}");
+        let shown = format!(
+            "{:?}",
+            load(
+                None,
+                &[
+                    ("STOREFRONT__PAYMENTS__PROVIDER", "stripe"),
+                    (
+                        "STOREFRONT__PAYMENTS__STRIPE__SECRET_KEY",
+                        "sk_live_never_shown"
+                    ),
+                    (
+                        "STOREFRONT__PAYMENTS__STRIPE__WEBHOOK_SECRET",
+                        "whsec_never_shown"
+                    ),
+                ],
+            )
+            .unwrap()
+        );
+        assert!(!shown.contains("never_shown"), "{shown}");
+    }
+
+    #[test]
     fn a_bus_without_its_secret_is_refused() {
         let url = (
             "STOREFRONT__BUS__URL",
