@@ -171,6 +171,9 @@ fn serve(
         App::new()
             .wrap(http::cors::cors(&state.cors_origins))
             .wrap(from_fn(http::middleware::observe))
+            // Outermost, so that everything within sees answers as they
+            // were written: zstd, br or gzip, by what the client accepts.
+            .wrap(actix_web::middleware::Compress::default())
             .app_data(state.clone())
             .configure(http::configure)
     })

@@ -403,3 +403,58 @@ async fn facet_counts_are_the_totals_of_each_choice() {
     let plain: Value = get(&app, "/products", None).await.json().await.unwrap();
     assert!(plain.get("facets").is_none(), "only when asked");
 }
+
+/// Answers are compressed by what the client accepts, and each encoding
+/// decodes to exactly the bytes of the uncompressed answer.
+#[actix_web::test]
+async fn every_encoding_decodes_to_the_very_bytes_of_the_answer() {
+    let app = seeded_shop().await;
+    let url = app.url("/products?limit=100");
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_zstd()
+        .build()
+        .unwrap();
+    let fetch = |client: &reqwest::Client, accept: &str| {
+        let request = client.get(&url).header("Accept-Encoding", accept);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .map(|value| value.to_str().unwrap().to_owned());
+            let vary = response
+                .headers()
+                .get_all("vary")
+                .iter()
+                .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(",");
+            (encoding, vary, response.bytes().await.unwrap())
+        }
+    };
+    let (encoding, _, identity) = fetch(&raw, "identity").await;
+    assert_eq!(encoding, None);
+    assert!(identity.len() > 50_000, "a big page: {}", identity.len());
+    for accepted in ["gzip", "br", "zstd"] {
+        let (encoding, vary, compressed) = fetch(&raw, accepted).await;
+        assert_eq!(encoding.as_deref(), Some(accepted));
+        assert!(vary.contains("accept-encoding"), "{vary}");
+        assert!(
+            compressed.len() * 4 < identity.len(),
+            "{accepted}: {} of {} bytes",
+            compressed.len(),
+            identity.len()
+        );
+        let decoding = reqwest::Client::new();
+        let (_, _, decoded) = fetch(&decoding, accepted).await;
+        assert_eq!(decoded, identity, "{accepted} decodes to the very bytes");
+    }
+    for refused in ["garbage", "identity;q=1, *;q=0.0", "x-unknown"] {
+        let (encoding, _, body) = fetch(&raw, refused).await;
+        assert!(encoding.is_none(), "{refused}: {encoding:?}");
+        assert_eq!(body, identity);
+    }
+}
