@@ -7,6 +7,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
+use super::path_id::Id;
 use super::session::Admin;
 use super::{ask, AppState};
 use crate::actors::mailer::MailerActor;
@@ -275,12 +276,12 @@ pub async fn list_queued_mail(
 pub async fn retry_queued_mail(
     state: web::Data<AppState>,
     _: Admin,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     ask(
         state.registry.get::<MailerActor>(),
         RetryQueuedMail {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
         },
         "queued mail",
     )

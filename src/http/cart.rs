@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::client::Client;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
+use super::path_id::Id;
 use super::session::{has_token, Authenticated};
 use super::{ask, schemas, AppState};
 use crate::actors::cart::{
@@ -236,7 +237,7 @@ pub async fn add_item(
 pub async fn set_quantity(
     state: web::Data<AppState>,
     req: HttpRequest,
-    item_id: web::Path<i64>,
+    item_id: web::Path<Id>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: QuantityRequest = body.read().await?;
@@ -246,7 +247,7 @@ pub async fn set_quantity(
     };
     with_cart(&state, &req, "cart line", |owner, _| SetCartQuantity {
         owner,
-        item_id: item_id.into_inner(),
+        item_id: item_id.into_inner().get(),
         quantity,
     })
     .await
@@ -262,11 +263,11 @@ pub async fn set_quantity(
 pub async fn remove_item(
     state: web::Data<AppState>,
     req: HttpRequest,
-    item_id: web::Path<i64>,
+    item_id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     with_cart(&state, &req, "cart line", |owner, _| RemoveCartItem {
         owner,
-        item_id: item_id.into_inner(),
+        item_id: item_id.into_inner().get(),
     })
     .await
 }

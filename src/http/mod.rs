@@ -20,6 +20,7 @@ pub mod ops;
 pub mod orders;
 pub mod origin;
 pub mod overview;
+pub mod path_id;
 pub mod payments;
 pub mod products;
 pub mod routes;

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::cart::CartBody;
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
+use super::path_id::Id;
 use super::session::{Admin, Authenticated};
 use super::users::AddressBody;
 use super::{ask, schemas, AppState};
@@ -463,12 +464,12 @@ pub async fn list_all_orders(
 pub async fn get_order(
     state: web::Data<AppState>,
     caller: Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let order = ask(
         state.registry.get::<OrderActor>(),
         GetOrder {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
             user_id: caller.own_only(),
         },
         "order",
@@ -490,12 +491,12 @@ pub async fn get_order(
 pub async fn cancel_order(
     state: web::Data<AppState>,
     caller: Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let order = ask(
         state.registry.get::<PaymentActor>(),
         CancelOrder {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
             owner: caller.own_only(),
         },
         "order",
@@ -515,12 +516,12 @@ pub async fn cancel_order(
 pub async fn fulfil_order(
     state: web::Data<AppState>,
     _admin: Admin,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let order = ask(
         state.registry.get::<OrderActor>(),
         FulfilOrder {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
         },
         "order",
     )
@@ -552,7 +553,7 @@ fn payment_reference_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema:
 pub async fn mark_paid(
     state: web::Data<AppState>,
     _admin: Admin,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: MarkPaidRequest = body.read().await?;
@@ -560,7 +561,7 @@ pub async fn mark_paid(
     let order = ask(
         state.registry.get::<PaymentActor>(),
         MarkPaid {
-            order_id: id.into_inner(),
+            order_id: id.into_inner().get(),
             reference,
         },
         "order",
@@ -582,12 +583,12 @@ pub async fn mark_paid(
 pub async fn start_order_payment(
     state: web::Data<AppState>,
     caller: Authenticated,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let order = ask(
         state.registry.get::<PaymentActor>(),
         StartPayment {
-            order_id: id.into_inner(),
+            order_id: id.into_inner().get(),
             owner: caller.own_only(),
         },
         "order",

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::conditional::{catalogue_answer, content_tag};
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
+use super::path_id::Id;
 use super::session::Admin;
 use super::{ask, schemas, AppState};
 use crate::actors::product::ProductActor;
@@ -570,12 +571,12 @@ pub async fn list_categories(
 pub async fn get_product(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let product = ask(
         state.registry.get::<ProductActor>(),
         GetProduct {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
         },
         "product",
     )
@@ -620,7 +621,7 @@ pub async fn replace_product(
     state: web::Data<AppState>,
     _: Admin,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
@@ -628,7 +629,7 @@ pub async fn replace_product(
     let product = ask(
         state.registry.get::<ProductActor>(),
         ReplaceProduct {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
             product,
             expected_version,
         },
@@ -650,7 +651,7 @@ pub async fn patch_product(
     state: web::Data<AppState>,
     _: Admin,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
@@ -658,7 +659,7 @@ pub async fn patch_product(
     let product = ask(
         state.registry.get::<ProductActor>(),
         PatchProduct {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
             patch,
             expected_version,
         },
@@ -679,13 +680,13 @@ pub async fn delete_product(
     state: web::Data<AppState>,
     _: Admin,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let expected_version = expected_version(&req)?;
     ask(
         state.registry.get::<ProductActor>(),
         DeleteProduct {
-            id: id.into_inner(),
+            id: id.into_inner().get(),
             expected_version,
         },
         "product",
@@ -705,10 +706,11 @@ pub async fn delete_product(
 pub async fn set_stock(
     state: web::Data<AppState>,
     _: Admin,
-    path: web::Path<(i64, String)>,
+    path: web::Path<(Id, String)>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let (id, size) = path.into_inner();
+    let id = id.get();
     let size = Size::parse(&size).map_err(ApiError::field)?;
     let stock = Stock::parse(body.read::<StockBody>().await?.stock).map_err(ApiError::field)?;
     let product = ask(

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
+use super::path_id::Id;
 use super::session::{Admin, Authenticated};
 use super::{ask, schemas, AppState};
 use crate::actors::user::UserActor;
@@ -268,12 +269,12 @@ pub async fn delete_me(
 pub async fn delete_user(
     state: web::Data<AppState>,
     _admin: Admin,
-    id: web::Path<i64>,
+    id: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     ask(
         state.registry.get::<UserActor>(),
         DeleteUser {
-            user_id: id.into_inner(),
+            user_id: id.into_inner().get(),
         },
         "user",
     )
@@ -343,13 +344,13 @@ pub async fn add_address(
 pub async fn get_address(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<i64>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let address = ask(
         state.registry.get::<UserActor>(),
         GetAddress {
             user_id: caller.user_id,
-            address_id: path.into_inner(),
+            address_id: path.into_inner().get(),
         },
         "address",
     )
@@ -368,7 +369,7 @@ pub async fn get_address(
 pub async fn update_address(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<i64>,
+    path: web::Path<Id>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let changes = AddressChanges::parse(body.read::<AddressRequest>().await?.into())?;
@@ -376,7 +377,7 @@ pub async fn update_address(
         state.registry.get::<UserActor>(),
         UpdateAddress {
             user_id: caller.user_id,
-            address_id: path.into_inner(),
+            address_id: path.into_inner().get(),
             changes,
         },
         "address",
@@ -395,13 +396,13 @@ pub async fn update_address(
 pub async fn delete_address(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<i64>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     ask(
         state.registry.get::<UserActor>(),
         DeleteAddress {
             user_id: caller.user_id,
-            address_id: path.into_inner(),
+            address_id: path.into_inner().get(),
         },
         "address",
     )
