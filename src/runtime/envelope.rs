@@ -278,15 +278,15 @@ where
     let message_type = M::TYPE_NAME;
     let request_id = correlation_id.clone();
     let in_flight = ticket.start(message_type, correlation_id);
-    let handler_span = tracing::info_span!(parent: &span, "actor", actor = %kind.actor_name(), msg = %message_type);
+    let actor_name = kind.actor_name();
 
     // Most answers are ready at once (a cache hit, a refusal): the handler's
     // future is polled once here, under the caller's span and request id,
     // and an answer goes back without another allocation or a task on the
     // actor's context. A future still pending is wrapped and polled again by
     // the context, with its real waker.
-    let started = handler_span.in_scope(|| {
-        crate::telemetry::sync_with_request_id(request_id.clone(), || {
+    let started = span.in_scope(|| {
+        crate::telemetry::sync_in_actor(request_id.clone(), actor_name, message_type, || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut reply = Handles::handle(actor, msg, ctx);
                 let mut first_poll =
@@ -298,6 +298,17 @@ where
             }))
         })
     });
+    let panicked = {
+        let span = span.clone();
+        let request_id = request_id.clone();
+        move |in_flight| {
+            span.in_scope(|| {
+                crate::telemetry::sync_in_actor(request_id, actor_name, message_type, || {
+                    record_panic(kind, in_flight)
+                })
+            })
+        }
+    };
     let reply = match started {
         Ok(Ok(answer)) => {
             in_flight.finish(answer.outcome());
@@ -305,7 +316,7 @@ where
         }
         Ok(Err(pending)) => pending,
         Err(_) => {
-            handler_span.in_scope(|| record_panic(kind, in_flight));
+            panicked(in_flight);
             return Delivery::new(DeliveryState::Answered(
                 Err(CallError::Panicked(kind)),
                 true,
@@ -313,10 +324,11 @@ where
             ));
         }
     };
-    let span = handler_span.clone();
     let handled: Handled<M::Result> = Box::pin(
-        crate::telemetry::with_request_id(
+        crate::telemetry::in_actor(
             request_id,
+            actor_name,
+            message_type,
             AssertUnwindSafe(DropInRuntime::new(reply)).catch_unwind(),
         )
         .instrument(span)
@@ -326,7 +338,7 @@ where
                 (Ok(answer), false)
             }
             Err(_) => {
-                handler_span.in_scope(|| record_panic(kind, in_flight));
+                panicked(in_flight);
                 (Err(CallError::Panicked(kind)), true)
             }
         }),

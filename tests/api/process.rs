@@ -166,10 +166,17 @@ async fn sigterm_finishes_accepted_work_and_exits_zero() {
         .iter()
         .find(|line| line["fields"]["message"] == "mail delivered")
         .expect("the mailer logged the delivery");
-    assert_eq!(
-        delivered["spans"][0]["request_id"], "shutdown-test",
-        "{delivered}"
-    );
+    assert_eq!(delivered["request_id"], "shutdown-test", "{delivered}");
+    assert_eq!(delivered["actor"], "MailerActor", "{delivered}");
+    let access = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "request finished")
+        .expect("the access line");
+    assert_eq!(access["request_id"], "shutdown-test", "{access}");
+    assert_eq!(access["fields"]["method"], "POST", "{access}");
+    assert_eq!(access["fields"]["path"], "/auth/otp", "{access}");
+    assert_eq!(access["fields"]["status"], 202, "{access}");
+    assert!(access["fields"]["took_us"].is_u64(), "{access}");
     assert_eq!(delivered["fields"]["kind"], "sign_in_code");
     assert_eq!(delivered["fields"]["to_domain"], "example.com");
 }
