@@ -173,14 +173,27 @@ impl<A: Actor<Context = Context<A>>> Slot<A> {
         self.relaunch(&place);
     }
 
-    /// Restarts the slot if `stopped` is still its incarnation.
+    /// Restarts the slot if `stopped` is still its incarnation. An
+    /// instance whose HTTP worker stopped (at shutdown, before the
+    /// instances go home) went with it: that is no fault, and it restarts
+    /// at home without an error line.
     fn replace_stopped(self: &Arc<Self>, stopped: &Arc<Current<A>>) {
         if Arc::ptr_eq(&self.current.load(), stopped) {
-            tracing::error!(
-                actor = self.stats.kind().actor_name(),
-                instance = self.stats.id(),
-                "instance stopped; restarting it"
-            );
+            let worker_gone = !self
+                .arbiter
+                .lock()
+                .expect("no code panics holding it")
+                .spawn(async {});
+            let (actor, instance) = (self.stats.kind().actor_name(), self.stats.id());
+            if worker_gone {
+                tracing::debug!(
+                    actor,
+                    instance,
+                    "instance stopped with its worker; restarting it at home"
+                );
+            } else {
+                tracing::error!(actor, instance, "instance stopped; restarting it");
+            }
             self.restart();
         }
     }
