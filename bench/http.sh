@@ -11,7 +11,12 @@
 # in turn, and the table shows the medians: on a shared machine one run of
 # either can be off by a fifth. SECONDS_PER_RUN defaults to 10. INSTANCES is actors.<kind>.instances for
 # every kind (0, the default, is one per core). PAGEs default to the health
-# check, one product, a category page and a search. storefront runs in its
+# check, one product, a product answered 304, a category page, the same
+# compressed, and a search. A PAGE may start with `compressed:` (asked with
+# `Accept-Encoding: gzip, br`; the ceiling answers the same compressed
+# bytes with the same Content-Encoding) or `unchanged:` (asked with the
+# page's ETag in If-None-Match; the ceiling answers a bodiless 304).
+# storefront runs in its
 # default configuration (info logs, to a file) on a seeded SQLite catalogue;
 # set STOREFRONT__DATABASE__URL to a postgres:// URL to measure PostgreSQL
 # (the database must exist and may be emptied), and BENCH_PRODUCTS to seed
@@ -25,7 +30,8 @@ instances="${2:-0}"
 shift $(($# > 2 ? 2 : $#))
 pages=("$@")
 if [[ ${#pages[@]} -eq 0 ]]; then
-    pages=(/healthz /products/1 "/products?category=dresses&sort=price&limit=20" "/products?q=linen%20dress")
+    pages=(/healthz /products/1 unchanged:/products/1 "/products?category=dresses&sort=price&limit=20"
+        "compressed:/products?category=dresses&sort=price&limit=20" "/products?q=linen%20dress")
 fi
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
 
@@ -54,9 +60,14 @@ for _ in $(seq 200); do
     sleep 0.1
 done
 
-# wrk prints "Requests/sec: N" and, with --latency, "99% Xms|us|s".
+# wrk prints "Requests/sec: N" and, with --latency, "99% Xms|us|s". A
+# second argument is a header line every request sends, a third a wrk
+# script.
 measure() {
-    wrk -t2 -c64 -d"${seconds}s" --latency "$1" | awk '
+    local options=()
+    if [[ -n "${2:-}" ]]; then options+=(-H "$2"); fi
+    if [[ -n "${3:-}" ]]; then options+=(-s "$3"); fi
+    wrk -t2 -c64 -d"${seconds}s" --latency "${options[@]}" "$1" | awk '
         /Requests\/sec/ { rps = $2 }
         $1 == "99%" {
             v = $2
@@ -74,11 +85,33 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 printf 'instances per kind: %s (0 = one per core; %s cores), median of %s rounds\n\n' "$instances" "$(nproc)" "$rounds"
 printf '| page | bytes | storefront req/s | ceiling req/s | ratio | p99 ms | ceiling p99 ms |\n'
 printf '|---|---|---|---|---|---|---|\n'
-for page in "${pages[@]}"; do
+for spec in "${pages[@]}"; do
+    page="${spec#*:}"
+    [[ "$spec" == /* ]] && page="$spec"
     url="http://127.0.0.1:18480$page"
-    curl -sf "$url" >"$work/body"
+    sent=""
+    ceiling=(200)
+    case "$spec" in
+        compressed:*)
+            sent="Accept-Encoding: gzip, br"
+            curl -sf -D "$work/head" -H "$sent" "$url" >"$work/body"
+            encoding=$(tr -d '\r' <"$work/head" | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
+            [[ -n "$encoding" ]] || { echo "$page was not compressed" >&2; exit 1; }
+            ceiling=(200 "content-encoding: $encoding")
+            ;;
+        unchanged:*)
+            tag=$(curl -sf -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
+            sent="If-None-Match: $tag"
+            : >"$work/body"
+            status=$(curl -s -o "$work/body" -w '%{http_code}' -H "$sent" "$url")
+            [[ "$status" == 304 ]] || { echo "$page with its ETag answered $status, not 304" >&2; exit 1; }
+            ceiling=(304 "etag: $tag")
+            ;;
+        /*) curl -sf "$url" >"$work/body" ;;
+        *) echo "unknown page $spec" >&2; exit 1 ;;
+    esac
     bytes=$(wc -c <"$work/body")
-    target/release/examples/bare_json 18490 "$work/body" &
+    target/release/examples/bare_json 18490 "$work/body" "${ceiling[@]}" &
     bare=$!
     for _ in $(seq 100); do
         curl -sf -o /dev/null http://127.0.0.1:18490/ && break
@@ -86,18 +119,65 @@ for page in "${pages[@]}"; do
     done
     : >"$work/rounds"
     for _ in $(seq "$rounds"); do
-        read -r rps p99 < <(measure "$url")
-        read -r bare_rps bare_p99 < <(measure "http://127.0.0.1:18490$page")
+        read -r rps p99 < <(measure "$url" "$sent")
+        read -r bare_rps bare_p99 < <(measure "http://127.0.0.1:18490$page" "$sent")
         echo "$rps $p99 $bare_rps $bare_p99" >>"$work/rounds"
     done
     kill "$bare"
     wait "$bare" 2>/dev/null || true
     column() { awk -v c="$1" '{ print $c }' "$work/rounds" | median; }
     ratio=$(awk '{ print $1 / $3 }' "$work/rounds" | median)
-    awk -v page="$page" -v bytes="$bytes" -v r="$(column 1)" -v br="$(column 3)" -v ratio="$ratio" \
+    awk -v page="$spec" -v bytes="$bytes" -v r="$(column 1)" -v br="$(column 3)" -v ratio="$ratio" \
         -v p="$(column 2)" -v bp="$(column 4)" \
         'BEGIN { printf "| `%s` | %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n", page, bytes, r, br, ratio, p, bp }'
 done
+
+# Facets: the same search with and without `facets=true` on a catalogue of
+# FACET_PRODUCTS (default 20000; 0 skips it), served by a second node of
+# its own; every product matches, so the counts go over all of them. The
+# facets of a search are kept until the next catalogue write, so a search
+# asked again (another page or order of it too) does not count again;
+# "new" rows ask, with each request, a search not asked before (a
+# `maxPrice` above every price, picked at random), so that every one
+# counts.
+facet_products="${FACET_PRODUCTS:-20000}"
+if [[ "$facet_products" -gt 0 ]]; then
+    mkdir -p "$work/facets"
+    (cd "$work/facets" && STOREFRONT__DATA_DIR="$work/facets" STOREFRONT__SERVER__PORT=18481 \
+        STOREFRONT__DATABASE__URL="sqlite://$work/facets/storefront.db" STOREFRONT__MAIL__OUTBOX_DIR="$work/facets/outbox" \
+        "$root/target/release/storefront" seed --products "$facet_products" >/dev/null)
+    (cd "$work/facets" && STOREFRONT__DATA_DIR="$work/facets" STOREFRONT__SERVER__PORT=18481 \
+        STOREFRONT__DATABASE__URL="sqlite://$work/facets/storefront.db" STOREFRONT__MAIL__OUTBOX_DIR="$work/facets/outbox" \
+        exec "$root/target/release/storefront" >"$work/facets/storefront.log" 2>&1) &
+    for _ in $(seq 300); do
+        curl -sf -o /dev/null http://127.0.0.1:18481/healthz && break
+        sleep 0.1
+    done
+    printf '\nA search of all %s products, 20 a page, with and without facets\n\n' "$facet_products"
+    cat >"$work/new-search.lua" <<'LUA'
+request = function()
+    return wrk.format(nil, wrk.path .. "&maxPrice=" .. math.random(100000000, 900000000))
+end
+LUA
+    printf '| search | bytes without | bytes with | req/s without | req/s with | ratio | p99 ms with |\n|---|---|---|---|---|---|---|\n'
+    for search in "/products?limit=20" "/products?q=dress&limit=20" "new:/products?limit=20" "new:/products?q=dress&limit=20"; do
+        script=""
+        if [[ "$search" == new:* ]]; then script="$work/new-search.lua"; fi
+        plain="http://127.0.0.1:18481${search#new:}"
+        faceted="$plain&facets=true"
+        : >"$work/faceted"
+        for _ in $(seq "$rounds"); do
+            read -r without _ < <(measure "$plain" "" "$script")
+            read -r with with_p99 < <(measure "$faceted" "" "$script")
+            echo "$without $with $with_p99" >>"$work/faceted"
+        done
+        column() { awk -v c="$1" '{ print $c }' "$work/faceted" | median; }
+        ratio=$(awk '{ print $2 / $1 }' "$work/faceted" | median)
+        awk -v search="$search" -v b="$(curl -sf "$plain" | wc -c)" -v bf="$(curl -sf "$faceted" | wc -c)" \
+            -v r="$(column 1)" -v rf="$(column 2)" -v ratio="$ratio" -v p="$(column 3)" \
+            'BEGIN { printf "| `%s` | %d | %d | %.0f | %.0f | %.2f | %.2f |\n", search, b, bf, r, rf, ratio, p }'
+    done
+fi
 
 # The operator's page: POLLERS open pages (default 100), each asking for
 # /admin/overview once a second (the page asks every 2 s), while wrk
