@@ -147,7 +147,7 @@ fn app_state(settings: &Settings, services: &Services, metrics_apart: bool) -> w
         cors_origins: settings.server.cors_origins.clone(),
         metrics_apart,
         limits,
-        catalogue_caching: http::conditional::catalogue_caching(&settings.catalogue),
+        catalogue: http::conditional::CatalogueAnswers::new(&settings.catalogue),
         overview: Default::default(),
         known_users: Default::default(),
     })
@@ -171,9 +171,6 @@ fn serve(
         App::new()
             .wrap(http::cors::cors(&state.cors_origins))
             .wrap(from_fn(http::middleware::observe))
-            // Outermost, so that everything within sees answers as they
-            // were written: zstd, br or gzip, by what the client accepts.
-            .wrap(actix_web::middleware::Compress::default())
             .app_data(state.clone())
             .configure(http::configure)
     })

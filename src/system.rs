@@ -405,9 +405,13 @@ impl SharedCatalogue<'_> {
     async fn get(&self) -> Result<Arc<Catalogue>, StartupError> {
         self.loaded
             .get_or_try_init(|| async {
-                let catalogue = Catalogue::load(self.store.clone(), self.render)
-                    .await
-                    .map_err(StartupError::Catalogue)?;
+                let catalogue = Catalogue::load(
+                    self.store.clone(),
+                    self.render,
+                    self.settings.catalogue.price_bands.clone(),
+                )
+                .await
+                .map_err(StartupError::Catalogue)?;
                 keep_up(
                     &catalogue,
                     self.settings.catalogue.refresh_interval(),
@@ -626,7 +630,6 @@ async fn host_shop(
                 bus: common.bus.clone(),
                 currency: currency.clone(),
                 node_id: common.node_id.to_owned(),
-                price_bands: settings.catalogue.price_bands.clone(),
             };
             Ok(Arc::new(move |_| ProductActor::new(parts.clone())) as Factory<_>)
         })

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use super::ActorError;
 use crate::bus::{DeliverEvent, Event, EventBus, ProductChanged};
-use crate::catalogue::{Catalogue, CategoryCount, Facets, Listed, ProductFilter, ProductPage};
-use crate::domain::{Currency, NewProduct, PriceBands, Product, ProductDraft, Size, Stock};
+use crate::catalogue::{
+    Catalogue, CatalogueVersion, CategoryCount, Facets, Listed, ProductFilter, ProductPage,
+};
+use crate::domain::{Currency, NewProduct, Product, ProductDraft, Size, Stock};
 use crate::runtime::Reply;
 use crate::store::{ProductStore, VariantsWrite, Written};
 
@@ -33,7 +35,6 @@ pub struct ProductActor {
     bus: EventBus,
     currency: Currency,
     node_id: String,
-    price_bands: PriceBands,
 }
 
 /// What every instance shares, the catalogue included.
@@ -44,8 +45,6 @@ pub struct ProductParts {
     pub bus: EventBus,
     pub currency: Currency,
     pub node_id: String,
-    /// The bands of the price facet.
-    pub price_bands: PriceBands,
 }
 
 impl ProductActor {
@@ -58,7 +57,6 @@ impl ProductActor {
             bus: parts.bus,
             currency: parts.currency,
             node_id: parts.node_id,
-            price_bands: parts.price_bands,
         }
     }
 
@@ -153,7 +151,9 @@ pub struct SearchProducts {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Found {
     pub page: ProductPage,
-    pub facets: Option<Facets>,
+    pub facets: Option<Arc<Facets>>,
+    /// The catalogue's version the answer was read from.
+    pub version: CatalogueVersion,
 }
 
 /// Every category of the catalogue with its counts.
@@ -353,26 +353,27 @@ impl ProductActor {
             items: vec![Arc::new(Listed::rendered(product(), |_| bytes::Bytes::new()))],
             total: 1,
         },
-        facets: Some(Facets {
+        facets: Some(Arc::new(Facets {
             categories: vec![("Dresses".into(), 1)],
             sizes: vec![(Size::S, 1), (Size::M, 0)],
             prices: vec![PriceBandCount { min: 0, below: Some(2500), products: 1 }],
-        }),
+        })),
+        version: CatalogueVersion { catalogue: 7, generation: 3 },
     }))]
     fn search_products(
         &mut self,
         msg: SearchProducts,
         _: &mut Context<Self>,
     ) -> Reply<Result<Found, ActorError>> {
-        let found = (|| {
-            let page = self.catalogue.search(&msg.filter)?;
-            let facets = match msg.facets {
-                true => Some(self.catalogue.facets(&msg.filter, &self.price_bands)?),
-                false => None,
-            };
-            Ok(Found { page, facets })
-        })()
-        .map_err(|err: crate::catalogue::CatalogueError| ActorError::from(err));
+        let found = self
+            .catalogue
+            .find(&msg.filter, msg.facets)
+            .map(|(page, facets, version)| Found {
+                page,
+                facets,
+                version,
+            })
+            .map_err(ActorError::from);
         Box::pin(async move { found })
     }
 

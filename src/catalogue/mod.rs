@@ -21,7 +21,7 @@ use crate::domain::{PriceBands, Product, Size};
 use crate::store::{ProductStore, StoreError};
 use text::{TextIndex, TextIndexError, TextSearch};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ProductSort {
     /// Best text match first (newest first without a text search).
     Relevance,
@@ -31,7 +31,7 @@ pub enum ProductSort {
 }
 
 /// A catalogue query, already checked.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ProductFilter {
     /// Plain words (see `domain::search_terms`); all must match, as prefixes.
     pub terms: Vec<String>,
@@ -151,8 +151,61 @@ impl Orders {
     }
 }
 
+/// Which snapshot of which catalogue an answer was read from: an answer
+/// built from the same version is the same. Each catalogue (one per node
+/// that hosts the ProductActor) has an id of its own, so that versions of
+/// two nodes never pass for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct CatalogueVersion {
+    pub catalogue: u64,
+    pub generation: u64,
+}
+
+/// A product as facets count it, in a few bytes: a count goes over every
+/// product a search matches (all of them, without words), so it reads
+/// these packed rows, not the products.
+#[derive(Debug, Clone, Copy)]
+struct FacetRow {
+    /// Its category's place in `Snapshot::category_counts`.
+    category: u32,
+    final_price: i64,
+    /// A bit per size it comes in (`1 << size`), and per size in stock.
+    offered: u8,
+    stocked: u8,
+}
+
+impl FacetRow {
+    fn of(product: &Product, category: u32) -> FacetRow {
+        let mut row = FacetRow {
+            category,
+            final_price: product.final_price,
+            offered: 0,
+            stocked: 0,
+        };
+        for variant in &product.variants {
+            row.offered |= size_bit(variant.size);
+            if variant.stock > 0 {
+                row.stocked |= size_bit(variant.size);
+            }
+        }
+        row
+    }
+}
+
+fn size_bit(size: Size) -> u8 {
+    1 << size as u8
+}
+
 /// The catalogue at one moment. Never changed: the next write makes another.
 struct Snapshot {
+    version: CatalogueVersion,
+    /// `all.newest` as facet rows, in the same order.
+    rows: Vec<FacetRow>,
+    /// The facet row of each of the searcher's documents, by segment and
+    /// number (`u32::MAX` for a document no product has).
+    document_rows: Vec<Vec<u32>>,
+    /// Each category's place in `category_counts`, by lower-cased name.
+    category_places: HashMap<String, u32>,
     products: HashMap<i64, Arc<Listed>>,
     all: Orders,
     /// By lower-cased category.
@@ -168,12 +221,13 @@ struct Snapshot {
 
 impl Snapshot {
     fn build(
+        version: CatalogueVersion,
         products: HashMap<i64, Arc<Listed>>,
         index: &TextIndex,
         tick: i64,
     ) -> Result<Snapshot, TextIndexError> {
         let searcher = index.searcher();
-        let documents = index
+        let documents: Vec<Vec<Option<Arc<Listed>>>> = index
             .ids(&searcher)?
             .into_iter()
             .map(|segment| {
@@ -210,8 +264,45 @@ impl Snapshot {
             })
             .collect();
         category_counts.sort_unstable_by_key(|category| category.name.to_lowercase());
+        let category_places: HashMap<String, u32> = category_counts
+            .iter()
+            .enumerate()
+            .map(|(place, category)| (category.name.to_lowercase(), place as u32))
+            .collect();
+        let all = Orders::of(products.values().cloned().collect());
+        let mut row_of: HashMap<i64, u32> = HashMap::with_capacity(all.newest.len());
+        let rows = all
+            .newest
+            .iter()
+            .enumerate()
+            .map(|(place, product)| {
+                row_of.insert(product.id, place as u32);
+                // Every product's category is one of `category_counts`,
+                // which were counted from them.
+                let category = category_places[&product.category.to_lowercase()];
+                FacetRow::of(product, category)
+            })
+            .collect();
+        let document_rows = documents
+            .iter()
+            .map(|segment| {
+                segment
+                    .iter()
+                    .map(|product| {
+                        product
+                            .as_ref()
+                            .and_then(|product| row_of.get(&product.id).copied())
+                            .unwrap_or(u32::MAX)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Snapshot {
-            all: Orders::of(products.values().cloned().collect()),
+            version,
+            rows,
+            document_rows,
+            category_places,
+            all,
             categories,
             category_counts: Arc::new(category_counts),
             products,
@@ -232,13 +323,25 @@ pub struct Catalogue {
     refreshing: tokio::sync::Mutex<()>,
     store: Arc<dyn ProductStore>,
     render: Render,
+    /// The generation the next snapshot gets.
+    next_generation: std::sync::atomic::AtomicU64,
+    /// The bands of the price facet.
+    bands: PriceBands,
+    /// Facets by snapshot generation and search (sort and page aside: the
+    /// pages of one search, in any order, share them).
+    facets_memo: moka::sync::Cache<(u64, ProductFilter), Arc<Facets>>,
 }
+
+/// Searches whose facets are kept; those of an older snapshot are never
+/// asked for again and leave first.
+const FACETS_KEPT: u64 = 10_000;
 
 impl Catalogue {
     /// Reads every live product from the store and indexes it.
     pub async fn load(
         store: Arc<dyn ProductStore>,
         render: Render,
+        bands: PriceBands,
     ) -> Result<Arc<Catalogue>, CatalogueError> {
         let read = store.catalogue().await?;
         let (index, text, snapshot) = tokio::task::spawn_blocking(move || {
@@ -249,7 +352,11 @@ impl Catalogue {
                 .into_iter()
                 .map(|product| (product.id, Arc::new(Listed::rendered(product, render))))
                 .collect();
-            let snapshot = Snapshot::build(products, &index, read.tick)?;
+            let version = CatalogueVersion {
+                catalogue: rand::random(),
+                generation: 0,
+            };
+            let snapshot = Snapshot::build(version, products, &index, read.tick)?;
             Ok::<_, CatalogueError>((index, text, snapshot))
         })
         .await??;
@@ -260,6 +367,9 @@ impl Catalogue {
             refreshing: tokio::sync::Mutex::new(()),
             store,
             render,
+            next_generation: std::sync::atomic::AtomicU64::new(1),
+            bands,
+            facets_memo: moka::sync::Cache::new(FACETS_KEPT),
         }))
     }
 
@@ -272,72 +382,115 @@ impl Catalogue {
         self.current.load().products.get(&id).cloned()
     }
 
-    /// The facets of `filter`'s search: one pass over what its text
-    /// matches (or the whole catalogue), each product checked against the
-    /// filters of the other dimensions.
-    pub fn facets(
+    /// A page of the products `filter` selects, in its order, with the
+    /// facets of its search if asked, both read from one snapshot, whose
+    /// version they carry.
+    pub fn find(
         &self,
         filter: &ProductFilter,
-        bands: &PriceBands,
-    ) -> Result<Facets, CatalogueError> {
+        with_facets: bool,
+    ) -> Result<(ProductPage, Option<Arc<Facets>>, CatalogueVersion), CatalogueError> {
         let snapshot = self.current.load();
-        let category = filter.category.as_deref().map(str::to_lowercase);
-        let mut categories: HashMap<String, u64> = HashMap::new();
-        let mut sizes = [0u64; Size::ALL.len()];
+        let page = self.search(&snapshot, filter)?;
+        if !with_facets {
+            return Ok((page, None, snapshot.version));
+        }
+        let search = ProductFilter {
+            sort: ProductSort::Relevance,
+            limit: 0,
+            offset: 0,
+            ..filter.clone()
+        };
+        let key = (snapshot.version.generation, search);
+        if let Some(facets) = self.facets_memo.get(&key) {
+            return Ok((page, Some(facets), snapshot.version));
+        }
+        let facets = Arc::new(self.facets(&snapshot, filter)?);
+        self.facets_memo.insert(key, facets.clone());
+        Ok((page, Some(facets), snapshot.version))
+    }
+
+    /// The facets of `filter`'s search: one pass over the facet rows of
+    /// what its text matches (or the whole catalogue), each checked against
+    /// the filters of the other dimensions.
+    fn facets(
+        &self,
+        snapshot: &Snapshot,
+        filter: &ProductFilter,
+    ) -> Result<Facets, CatalogueError> {
+        let bands = &self.bands;
+        let chosen_category = filter.category.as_deref().map(|category| {
+            snapshot
+                .category_places
+                .get(&category.to_lowercase())
+                .copied()
+        });
+        let in_category = |row: &FacetRow| match chosen_category {
+            None => true,
+            Some(place) => place == Some(row.category),
+        };
+        let (min, max) = (
+            filter.min_price.unwrap_or(i64::MIN),
+            filter.max_price.unwrap_or(i64::MAX),
+        );
+        let in_price = |row: &FacetRow| (min..=max).contains(&row.final_price);
+        let wanted_sizes = filter.size.map_or(u8::MAX, size_bit);
+        let any_size = filter.size.is_none() && !filter.in_stock;
+        let in_size = |row: &FacetRow| {
+            let sizes = if filter.in_stock {
+                row.stocked
+            } else {
+                row.offered
+            };
+            any_size || sizes & wanted_sizes != 0
+        };
+        let mut categories = vec![0u64; snapshot.category_counts.len()];
+        // Rows by the sizes they have in stock, as a mask: spread over the
+        // sizes once at the end, not per row.
+        let mut stocked = [0u64; 256];
         let mut prices = vec![0u64; bands.bands().count()];
-        let mut count = |product: &Product| {
-            let in_category = category.as_deref().is_none_or(|category| {
-                product
-                    .category
-                    .chars()
-                    .flat_map(char::to_lowercase)
-                    .eq(category.chars())
-            });
-            let in_price = priced_within(product, filter);
-            let in_size = sized(product, filter);
-            if in_size && in_price {
-                *categories
-                    .entry(product.category.to_lowercase())
-                    .or_default() += 1;
-            }
-            if in_category && in_price {
-                for variant in product.variants.iter().filter(|variant| variant.stock > 0) {
-                    sizes[variant.size as usize] += 1;
-                }
-            }
-            if in_category && in_size {
-                prices[bands.band_of(product.final_price)] += 1;
+        let mut count = |row: &FacetRow| {
+            let (category, price, size) = (in_category(row), in_price(row), in_size(row));
+            categories[row.category as usize] += u64::from(size && price);
+            stocked[row.stocked as usize] += u64::from(category && price);
+            if category && size {
+                prices[bands.band_of(row.final_price)] += 1;
             }
         };
         if filter.terms.is_empty() {
-            snapshot
-                .all
-                .newest
-                .iter()
-                .for_each(|product| count(product));
+            snapshot.rows.iter().for_each(&mut count);
         } else {
             for (segment, doc, _) in self.text.matches(&filter.terms, &snapshot.searcher)? {
-                if let Some(Some(product)) = snapshot
-                    .documents
+                let row = snapshot
+                    .document_rows
                     .get(segment as usize)
                     .and_then(|segment| segment.get(doc as usize))
-                {
-                    count(product);
+                    .and_then(|place| snapshot.rows.get(*place as usize));
+                if let Some(row) = row {
+                    count(row);
                 }
             }
         }
-        let mut categories: Vec<(String, u64)> = snapshot
-            .category_counts
-            .iter()
-            .filter_map(|known| {
-                let products = categories.remove(&known.name.to_lowercase())?;
-                Some((known.name.clone(), products))
-            })
-            .collect();
-        categories.sort_unstable_by_key(|(name, _)| name.to_lowercase());
         Ok(Facets {
-            categories,
-            sizes: Size::ALL.into_iter().zip(sizes).collect(),
+            categories: snapshot
+                .category_counts
+                .iter()
+                .zip(categories)
+                .filter(|(_, products)| *products > 0)
+                .map(|(category, products)| (category.name.clone(), products))
+                .collect(),
+            sizes: Size::ALL
+                .into_iter()
+                .map(|size| {
+                    let rows = stocked
+                        .iter()
+                        .enumerate()
+                        .filter(|(mask, _)| *mask as u8 & size_bit(size) != 0)
+                        .map(|(_, rows)| rows)
+                        .sum();
+                    (size, rows)
+                })
+                .collect(),
             prices: bands
                 .bands()
                 .zip(prices)
@@ -350,9 +503,11 @@ impl Catalogue {
         })
     }
 
-    /// A page of the products `filter` selects, in its order.
-    pub fn search(&self, filter: &ProductFilter) -> Result<ProductPage, CatalogueError> {
-        let snapshot = self.current.load();
+    fn search(
+        &self,
+        snapshot: &Snapshot,
+        filter: &ProductFilter,
+    ) -> Result<ProductPage, CatalogueError> {
         let category = filter.category.as_deref().map(str::to_lowercase);
         let orders = match &category {
             Some(category) => match snapshot.categories.get(category) {
@@ -484,7 +639,13 @@ impl Catalogue {
                 products.insert(product.id, product.clone());
             }
             index.write(live.iter().map(|listed| &***listed), ids.iter().copied())?;
-            let next = Snapshot::build(products, &index, tick)?;
+            let version = CatalogueVersion {
+                generation: catalogue
+                    .next_generation
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                ..catalogue.current.load().version
+            };
+            let next = Snapshot::build(version, products, &index, tick)?;
             catalogue.current.store(Arc::new(next));
             Ok(())
         })

@@ -1,7 +1,8 @@
-//! The one middleware every request passes: request id, request span, header
-//! and body limits, cross-origin writes by cookie (`origin`), access log,
-//! metrics, problem+json for errors that carry no body, and the headers
-//! that keep browsers from sniffing an answer's type or framing a page.
+//! The one middleware every request passes: request id, header and body
+//! limits, cross-origin writes by cookie (`origin`), access log, metrics,
+//! problem+json for errors that carry no body, the headers that keep
+//! browsers from sniffing an answer's type or framing a page, and, last,
+//! compression (`compression`).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -179,6 +180,7 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let (request_id, echoed) = request_id_of(&req);
+    let coding = super::compression::Coding::accepted(&req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = method_label(req.method());
     let started = Instant::now();
@@ -249,6 +251,7 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     protect(response.headers_mut());
+    let response = super::compression::compressed(coding, response).await?;
 
     let took = started.elapsed();
     // Resources are named after their pattern (see `http::configure`), so

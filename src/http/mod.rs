@@ -8,6 +8,7 @@ mod app;
 pub mod auth;
 pub mod cart;
 pub mod client;
+pub mod compression;
 pub mod conditional;
 pub mod cors;
 pub mod error;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::conditional::{catalogue_answer, content_tag};
+use super::conditional::{catalogue_answer, page_answer, Tagged};
 use super::error::{ApiError, Problem};
 use super::json::JsonBody;
 use super::path_id::Id;
@@ -413,8 +413,12 @@ fn listed_response(req: &HttpRequest, state: &AppState, listed: &Listed) -> Http
         Some(json) => json.clone(),
         None => render_product(listed),
     };
-    let tag = header::EntityTag::new_strong(listed.version.to_string());
-    catalogue_answer(req, &state.catalogue_caching, tag, body)
+    catalogue_answer(
+        req,
+        &state.catalogue,
+        &Tagged::product(listed.id, listed.version),
+        body,
+    )
 }
 
 /// A product as clients receive it; the catalogue keeps every product
@@ -500,17 +504,20 @@ pub async fn list_products(
     let (limit, offset) = (filter.limit, filter.offset);
     let found = ask(
         state.registry.get::<ProductActor>(),
-        SearchProducts { filter, facets },
+        SearchProducts {
+            filter: filter.clone(),
+            facets,
+        },
         "product",
     )
     .await?;
-    let body = list_body(&found.page, found.facets.as_ref(), limit, offset);
-    Ok(catalogue_answer(
-        &req,
-        &state.catalogue_caching,
-        content_tag(&body),
-        body,
-    ))
+    let page = state
+        .catalogue
+        .pages
+        .get(found.version, filter, facets, || {
+            list_body(&found.page, found.facets.as_deref(), limit, offset)
+        });
+    Ok(page_answer(&req, &state.catalogue, &page))
 }
 
 /// A category as clients see it.
@@ -554,8 +561,8 @@ pub async fn list_categories(
     let body = Bytes::from(serde_json::to_vec(&bodies).expect("plain data serialises"));
     Ok(catalogue_answer(
         &req,
-        &state.catalogue_caching,
-        content_tag(&body),
+        &state.catalogue,
+        &Tagged::content(&body),
         body,
     ))
 }

@@ -4,7 +4,6 @@
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Handler};
-use actix_web::http::header::HeaderValue;
 use actix_web::web;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use crate::domain::{AdminList, GuestCarts, TokenSigner};
 use crate::metrics::Metrics;
 use crate::runtime::{Envelope, WireMessage};
 
+use super::conditional::CatalogueAnswers;
 use super::error;
 
 /// Shared by every worker.
@@ -38,8 +38,9 @@ pub struct AppState {
     /// main one does not serve it.
     pub metrics_apart: bool,
     pub limits: RequestLimits,
-    /// The `Cache-Control` of catalogue answers.
-    pub catalogue_caching: HeaderValue,
+    /// What the catalogue's answers are made with: their caching, their
+    /// compressed bodies and the pages of lists.
+    pub catalogue: CatalogueAnswers,
     pub overview: OverviewCache,
     pub known_users: KnownUsers,
 }

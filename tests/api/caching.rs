@@ -6,6 +6,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::io::Read;
 
 use crate::helpers::{spawn_app, start, TestApp, ADMIN_EMAIL};
 use crate::orders::product;
@@ -126,7 +127,11 @@ async fn catalogue_tags_change_exactly_when_their_bytes_do() {
                     "variants": [{ "size": "M", "stock": 0 }] }),
         ),
     ];
-    for (method, path, body) in writes {
+    // A page that holds only the shoe, with facets that count the dress
+    // while it is in stock: its bytes change with the last write alone.
+    let shoes = "/products?category=shoes&inStock=true&facets=true";
+    for (write, (method, path, body)) in writes.into_iter().enumerate() {
+        let shoes_before = tag_of(&app, shoes).await;
         let before: Vec<String> = {
             let mut now = Vec::new();
             for page in &paths[..3] {
@@ -144,6 +149,18 @@ async fn catalogue_tags_change_exactly_when_their_bytes_do() {
                 "{page} after a write to {path}"
             );
             assert_ne!(&etag(&after), old, "{page}");
+        }
+        let shoes_after = get(&app, shoes, Some(&shoes_before)).await;
+        if write < 2 {
+            assert_eq!(shoes_after.status(), StatusCode::NOT_MODIFIED, "{path}");
+        } else {
+            assert_eq!(shoes_after.status(), StatusCode::OK, "{path}");
+            let facets: Value = shoes_after.json().await.unwrap();
+            assert_eq!(
+                facets["facets"]["categories"],
+                json!([{ "name": "shoes", "products": 1 }]),
+                "the dress is out of stock: {facets}"
+            );
         }
     }
     // The dress is out of stock now: the category counts say so.
@@ -404,18 +421,23 @@ async fn facet_counts_are_the_totals_of_each_choice() {
     assert!(plain.get("facets").is_none(), "only when asked");
 }
 
+/// A client that hands over bodies as they came, compressed or not.
+fn undecoding_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_zstd()
+        .build()
+        .unwrap()
+}
+
 /// Answers are compressed by what the client accepts, and each encoding
 /// decodes to exactly the bytes of the uncompressed answer.
 #[actix_web::test]
 async fn every_encoding_decodes_to_the_very_bytes_of_the_answer() {
     let app = seeded_shop().await;
     let url = app.url("/products?limit=100");
-    let raw = reqwest::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .no_zstd()
-        .build()
-        .unwrap();
+    let raw = undecoding_client();
     let fetch = |client: &reqwest::Client, accept: &str| {
         let request = client.get(&url).header("Accept-Encoding", accept);
         async move {
@@ -457,4 +479,72 @@ async fn every_encoding_decodes_to_the_very_bytes_of_the_answer() {
         assert!(encoding.is_none(), "{refused}: {encoding:?}");
         assert_eq!(body, identity);
     }
+}
+
+/// Answers that are not the catalogue's are compressed as they go out, and
+/// decode to their bytes too; an answer under a kilobyte goes as it is, but
+/// says that it could vary.
+#[actix_web::test]
+async fn other_answers_are_compressed_as_they_go_out_and_small_ones_not_at_all() {
+    let Some(app) = spawn_app().await else { return };
+    let raw = undecoding_client();
+    let document = |accept: &'static str| {
+        raw.get(app.url("/openapi.json"))
+            .header("Accept-Encoding", accept)
+            .send()
+    };
+    let identity = document("identity").await.unwrap().bytes().await.unwrap();
+    assert!(identity.len() > 10_000, "{}", identity.len());
+    for accepted in ["gzip", "br", "zstd", "deflate"] {
+        let response = document(accepted).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-encoding"], accepted);
+        let compressed = response.bytes().await.unwrap();
+        assert!(compressed.len() * 3 < identity.len(), "{accepted}");
+        let mut decoded = Vec::new();
+        let mut decoder: Box<dyn std::io::Read + '_> = match accepted {
+            "gzip" => Box::new(flate2::read::GzDecoder::new(&compressed[..])),
+            "deflate" => Box::new(flate2::read::ZlibDecoder::new(&compressed[..])),
+            "br" => Box::new(brotli::Decompressor::new(&compressed[..], 4096)),
+            _ => Box::new(zstd::stream::read::Decoder::new(&compressed[..]).unwrap()),
+        };
+        decoder.read_to_end(&mut decoded).unwrap();
+        assert_eq!(decoded, identity, "{accepted} decodes to the very bytes");
+    }
+    let small = raw
+        .get(app.url("/healthz"))
+        .header("Accept-Encoding", "gzip, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), StatusCode::OK);
+    assert!(small.headers().get("content-encoding").is_none());
+    let vary: Vec<&str> = small
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert!(
+        vary.iter()
+            .any(|value| value.eq_ignore_ascii_case("accept-encoding")),
+        "{vary:?}"
+    );
+    // A 304 stands for the 200 a cache holds: it says so too.
+    let product = raw.get(app.url("/categories")).send().await.unwrap();
+    let tag = product.headers()["etag"].to_str().unwrap().to_owned();
+    let unchanged = raw
+        .get(app.url("/categories"))
+        .header("If-None-Match", tag)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert!(unchanged.headers().get("content-encoding").is_none());
+    assert!(unchanged.headers().get_all("vary").iter().any(|value| value
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .contains("accept-encoding")));
 }
