@@ -19,6 +19,29 @@ pub struct Route {
     pub alias: bool,
 }
 
+/// `resource` with `handler` for `method` (as the table spells it); a GET
+/// also answers HEAD (RFC 9110: GET without the body, which CDNs and link
+/// checkers ask; actix-http sends the headers alone).
+fn with_route<F, Args>(
+    resource: actix_web::Resource,
+    method: &str,
+    handler: F,
+) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let method = actix_web::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .expect("the table names HTTP methods");
+    let resource = if method == actix_web::http::Method::GET {
+        resource.route(web::head().to(handler.clone()))
+    } else {
+        resource
+    };
+    resource.route(web::method(method).to(handler))
+}
+
 macro_rules! routes {
     (
         operations { $($path:literal => { $($method:ident: $handler:path),+ $(,)? }),+ $(,)? }
@@ -30,8 +53,16 @@ macro_rules! routes {
         pub fn register(cfg: &mut web::ServiceConfig) {
             cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                $(.service(resource($path)$(.route(web::$method().to($handler)))+))+
-                $(.service(resource($alias)$(.route(web::$alias_method().to($alias_handler)))+))*;
+                $(.service({
+                    let resource = resource($path);
+                    $(let resource = with_route(resource, stringify!($method), $handler);)+
+                    resource
+                }))+
+                $(.service({
+                    let resource = resource($alias);
+                    $(let resource = with_route(resource, stringify!($alias_method), $alias_handler);)+
+                    resource
+                }))*;
         }
 
         /// The operations of the table, for the OpenAPI document.

@@ -548,3 +548,26 @@ async fn other_answers_are_compressed_as_they_go_out_and_small_ones_not_at_all()
         .to_ascii_lowercase()
         .contains("accept-encoding")));
 }
+
+/// HEAD is GET without the body: a CDN or link checker reads the tag and
+/// the length without the bytes; a route without GET refuses it.
+#[actix_web::test]
+async fn head_answers_the_headers_of_get_alone() {
+    let Some(app) = spawn_app().await else { return };
+    for path in ["/products", "/categories", "/healthz"] {
+        let got = get(&app, path, None).await;
+        let got_tag = got.headers().get("etag").cloned();
+        let got_length = got.bytes().await.unwrap().len();
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert_eq!(head.headers().get("etag").cloned(), got_tag, "{path}");
+        assert_eq!(
+            head.headers()["content-length"].to_str().unwrap(),
+            got_length.to_string(),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    let refused = app.client.head(app.url("/auth/otp")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
