@@ -3,8 +3,10 @@
 //! known gets the bytes as they are). Bodies under `MIN_BYTES` go as they
 //! are: they fit in one packet either way. The catalogue's answers are the
 //! same bytes for everyone until the next write, so they are compressed
-//! once per tag, harder, and kept (`CompressedAnswers`); the middleware
-//! compresses every other answer as it goes out, quickly.
+//! once per version, harder, and kept (a product's and the categories' in
+//! `CompressedAnswers`, a list's in its page, `conditional::Pages`);
+//! `compressed`, the middleware's last step, compresses every other answer
+//! as it goes out, quickly.
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
