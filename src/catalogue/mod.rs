@@ -176,24 +176,71 @@ struct FacetRow {
 
 impl FacetRow {
     fn of(product: &Product, category: u32) -> FacetRow {
-        let mut row = FacetRow {
+        let (offered, stocked) = size_masks(product);
+        FacetRow {
             category,
             final_price: product.final_price,
-            offered: 0,
-            stocked: 0,
-        };
-        for variant in &product.variants {
-            row.offered |= size_bit(variant.size);
-            if variant.stock > 0 {
-                row.stocked |= size_bit(variant.size);
-            }
+            offered,
+            stocked,
         }
-        row
     }
 }
 
 fn size_bit(size: Size) -> u8 {
     1 << size as u8
+}
+
+/// A bit per size `product` comes in, and per size it has in stock.
+fn size_masks(product: &Product) -> (u8, u8) {
+    product
+        .variants
+        .iter()
+        .fold((0, 0), |(offered, stocked), variant| {
+            let bit = size_bit(variant.size);
+            (
+                offered | bit,
+                if variant.stock > 0 {
+                    stocked | bit
+                } else {
+                    stocked
+                },
+            )
+        })
+}
+
+/// A filter's conditions besides its words and category, the one rule
+/// both a search and its facets apply.
+struct Conditions {
+    min_price: i64,
+    max_price: i64,
+    /// The filter's size as a mask (every size without one).
+    sizes: u8,
+    any_size: bool,
+    in_stock: bool,
+}
+
+impl Conditions {
+    fn of(filter: &ProductFilter) -> Conditions {
+        Conditions {
+            min_price: filter.min_price.unwrap_or(i64::MIN),
+            max_price: filter.max_price.unwrap_or(i64::MAX),
+            sizes: filter.size.map_or(u8::MAX, size_bit),
+            any_size: filter.size.is_none() && !filter.in_stock,
+            in_stock: filter.in_stock,
+        }
+    }
+
+    /// Within the filter's price bounds.
+    fn priced(&self, final_price: i64) -> bool {
+        (self.min_price..=self.max_price).contains(&final_price)
+    }
+
+    /// Of the filter's size, in stock if it asks so, by the product's
+    /// `size_masks`.
+    fn sized(&self, offered: u8, stocked: u8) -> bool {
+        let sizes = if self.in_stock { stocked } else { offered };
+        self.any_size || sizes & self.sizes != 0
+    }
 }
 
 /// The catalogue at one moment. Never changed: the next write makes another.
@@ -429,21 +476,9 @@ impl Catalogue {
             None => true,
             Some(place) => place == Some(row.category),
         };
-        let (min, max) = (
-            filter.min_price.unwrap_or(i64::MIN),
-            filter.max_price.unwrap_or(i64::MAX),
-        );
-        let in_price = |row: &FacetRow| (min..=max).contains(&row.final_price);
-        let wanted_sizes = filter.size.map_or(u8::MAX, size_bit);
-        let any_size = filter.size.is_none() && !filter.in_stock;
-        let in_size = |row: &FacetRow| {
-            let sizes = if filter.in_stock {
-                row.stocked
-            } else {
-                row.offered
-            };
-            any_size || sizes & wanted_sizes != 0
-        };
+        let conditions = Conditions::of(filter);
+        let in_price = |row: &FacetRow| conditions.priced(row.final_price);
+        let in_size = |row: &FacetRow| conditions.sized(row.offered, row.stocked);
         let mut categories = vec![0u64; snapshot.category_counts.len()];
         // Rows by the sizes they have in stock, as a mask: spread over the
         // sizes once at the end, not per row.
@@ -521,7 +556,11 @@ impl Catalogue {
             },
             None => &snapshot.all,
         };
-        let keeps = |product: &Product| selected(product, filter);
+        let conditions = Conditions::of(filter);
+        let keeps = |product: &Product| {
+            let (offered, stocked) = size_masks(product);
+            conditions.priced(product.final_price) && conditions.sized(offered, stocked)
+        };
         if filter.terms.is_empty() {
             let ordered: Box<dyn Iterator<Item = &Arc<Listed>>> = match filter.sort {
                 ProductSort::Relevance | ProductSort::Newest => Box::new(orders.newest.iter()),
@@ -651,31 +690,6 @@ impl Catalogue {
         })
         .await?
     }
-}
-
-/// Whether `product` passes the filter's non-text conditions (the category
-/// is the caller's).
-fn selected(product: &Product, filter: &ProductFilter) -> bool {
-    priced_within(product, filter) && sized(product, filter)
-}
-
-/// Within the filter's price bounds.
-fn priced_within(product: &Product, filter: &ProductFilter) -> bool {
-    filter
-        .min_price
-        .is_none_or(|min| product.final_price >= min)
-        && filter
-            .max_price
-            .is_none_or(|max| product.final_price <= max)
-}
-
-/// Of the filter's size, in stock if it asks so.
-fn sized(product: &Product, filter: &ProductFilter) -> bool {
-    filter.size.is_none() && !filter.in_stock
-        || product.variants.iter().any(|variant| {
-            filter.size.is_none_or(|size| variant.size == size)
-                && (!filter.in_stock || variant.stock > 0)
-        })
 }
 
 fn page<'a>(ordered: impl Iterator<Item = &'a Arc<Listed>>, filter: &ProductFilter) -> ProductPage {

@@ -73,9 +73,7 @@ impl PriceBands {
 
     /// The band `price` falls in.
     pub fn band_of(&self, price: i64) -> usize {
-        // The bounds are few and ascending: counting those at or below the
-        // price needs no branch, where a binary search mispredicts.
-        self.0.iter().filter(|bound| **bound <= price).count()
+        self.0.partition_point(|bound| *bound <= price)
     }
 }
 
